@@ -1,0 +1,175 @@
+import type { Readable } from 'node:stream';
+import type { z } from 'zod';
+import type { Column, ColumnType, Reject, RecordBatch } from './records.js';
+import type { SqlClient } from './sql.js';
+
+/** What every plugin may use: a logger, an abort signal and a scratch folder. Nothing else of the world. */
+export interface PluginContext {
+  logger: Logger;
+  signal: AbortSignal;
+  /** A private folder for temporary files, removed by the runner. */
+  workDir: string;
+}
+
+export interface Logger {
+  debug(message: string, data?: Record<string, unknown>): void;
+  info(message: string, data?: Record<string, unknown>): void;
+  warn(message: string, data?: Record<string, unknown>): void;
+  error(message: string, data?: Record<string, unknown>): void;
+}
+
+interface PluginBase<K extends string, S extends z.ZodType> {
+  kind: K;
+  /** The name used in pipeline files (`type: csv`). */
+  name: string;
+  /** One line for `sluice plugins`. */
+  summary: string;
+  /** The options, each field with `.describe()`: the single spec for validation, docs and JSON Schema. */
+  options: S;
+}
+
+// ---- sources ---------------------------------------------------------------------------------------
+
+/** A file as a source lists it, before it is fetched. */
+export interface SourceFile {
+  /** Where the file is at the source (full path or key); stable across runs. */
+  id: string;
+  /** Base name, used in the ledger, rejects and the archive. */
+  name: string;
+  size?: number;
+  modifiedAt?: Date;
+}
+
+/** A file the runner can read locally. */
+export interface FetchedFile {
+  path: string;
+  size: number;
+  /** A copy the runner deletes when it is done with it. */
+  temporary: boolean;
+}
+
+/** What became of a file; the source acts on it only after the outcome committed. */
+export type FileOutcome = 'loaded' | 'skipped' | 'rejected';
+
+export interface FileSourceSession {
+  /** Where the files come from, safe to log (no secrets). */
+  readonly location: string;
+  list(): AsyncIterable<SourceFile>;
+  /** Makes the file readable locally; checks it arrived whole. */
+  fetch(file: SourceFile): Promise<FetchedFile>;
+  /** Deletes, moves or keeps the file at the source, as configured for the outcome. */
+  settle(file: SourceFile, outcome: FileOutcome): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SourcePlugin<S extends z.ZodType = z.ZodType> extends PluginBase<'source', S> {
+  /** URL schemes this source serves when a pipeline gives `url:` without `type:` (`sftp`, `file`). */
+  schemes: string[];
+  open(options: z.output<S>, context: PluginContext): Promise<FileSourceSession>;
+}
+
+// ---- parsers ---------------------------------------------------------------------------------------
+
+export interface ParseInput {
+  /** Bytes of the file. */
+  stream: Readable;
+  /** Name used as the origin of every row and reject. */
+  origin: string;
+}
+
+/** A parsed batch, with the rows the parser itself refused (such as a wrong field count). */
+export interface BatchResult {
+  batch: RecordBatch;
+  rejects: Reject[];
+  /** Rows refused (a row may carry several rejects). */
+  rejectedRows: number;
+}
+
+export interface ParserPlugin<S extends z.ZodType = z.ZodType> extends PluginBase<'parser', S> {
+  /**
+   * Streams a file as batches. A file that breaks the layout throws a `LAYOUT_MISMATCH` SluiceError naming
+   * the line; a bad row becomes a reject and the rest goes on.
+   */
+  parse(input: ParseInput, options: z.output<S>, context: PluginContext): AsyncIterable<BatchResult>;
+}
+
+// ---- checks ----------------------------------------------------------------------------------------
+
+export type CheckOutcome = { ok: true; value: string } | { ok: false; message: string };
+
+/** A column rule. Rules run in the order written; each may rewrite the value (trim, canonical date). */
+export interface CheckRule<S extends z.ZodType = z.ZodType> extends PluginBase<'check', S> {
+  /** The column type a value that passes has; undefined when the rule does not decide the type. */
+  columnType?: (options: z.output<S>) => ColumnType;
+  compile(options: z.output<S>): (value: string) => CheckOutcome;
+}
+
+// ---- transforms ------------------------------------------------------------------------------------
+
+export interface TransformPlugin<S extends z.ZodType = z.ZodType> extends PluginBase<'transform', S> {
+  create(options: z.output<S>, context: PluginContext): (input: BatchResult) => BatchResult;
+}
+
+// ---- loaders ---------------------------------------------------------------------------------------
+
+export type WriteMode = 'append' | 'replace' | 'merge';
+
+/** Declared by each loader so the runner can refuse a pipeline it cannot serve before anything starts. */
+export interface LoaderCapabilities {
+  modes: WriteMode[];
+  /** Rows, ledger and rejects commit together. */
+  transactional: boolean;
+  maxIdentifierLength: number;
+}
+
+/** One unit of load (a file), inside the transaction the runner opened. */
+export interface LoadUnit {
+  runId: string;
+  /** The run's as-of date, `YYYY-MM-DD`. */
+  asOf: string;
+  origin: string;
+  /** True when nothing has been loaded into the target in this run yet (for `replace`). */
+  firstOfRun: boolean;
+}
+
+export interface LoadResult {
+  rowsLoaded: number;
+}
+
+export interface LoadSession {
+  /** Loads one unit's batches through `tx`, the runner's open transaction. */
+  load(tx: SqlClient, columns: Column[], batches: AsyncIterable<RecordBatch>, unit: LoadUnit): Promise<LoadResult>;
+  /**
+   * Runs once at the end of a run that did not fail, in its own transaction: run-level SQL, and `replace`
+   * targets that no unit touched are emptied.
+   */
+  finishRun(tx: SqlClient, run: { runId: string; asOf: string; loadedAny: boolean }): Promise<void>;
+}
+
+export interface LoaderPlugin<S extends z.ZodType = z.ZodType> extends PluginBase<'loader', S> {
+  capabilities: LoaderCapabilities;
+  /** The write mode the options ask for, checked against the capabilities. */
+  writeMode(options: z.output<S>): WriteMode;
+  open(options: z.output<S>, context: PluginContext): Promise<LoadSession>;
+}
+
+export type Plugin = SourcePlugin | ParserPlugin | CheckRule | TransformPlugin | LoaderPlugin;
+export type PluginKind = Plugin['kind'];
+
+export function defineSource<S extends z.ZodType>(plugin: Omit<SourcePlugin<S>, 'kind'>): SourcePlugin<S> {
+  return { kind: 'source', ...plugin };
+}
+export function defineParser<S extends z.ZodType>(plugin: Omit<ParserPlugin<S>, 'kind'>): ParserPlugin<S> {
+  return { kind: 'parser', ...plugin };
+}
+export function defineCheck<S extends z.ZodType>(plugin: Omit<CheckRule<S>, 'kind'>): CheckRule<S> {
+  return { kind: 'check', ...plugin };
+}
+export function defineTransform<S extends z.ZodType>(
+  plugin: Omit<TransformPlugin<S>, 'kind'>,
+): TransformPlugin<S> {
+  return { kind: 'transform', ...plugin };
+}
+export function defineLoader<S extends z.ZodType>(plugin: Omit<LoaderPlugin<S>, 'kind'>): LoaderPlugin<S> {
+  return { kind: 'loader', ...plugin };
+}

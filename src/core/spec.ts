@@ -1,0 +1,266 @@
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { z } from 'zod';
+import { interpolateEnv } from './env.js';
+import { SluiceError } from './errors.js';
+import type { Registry } from './registry.js';
+
+/** One stage of a pipeline: the plugin's name and its validated options. */
+export interface StageSpec<O = unknown> {
+  type: string;
+  options: O;
+}
+
+export interface ColumnCheckSpec {
+  required: boolean;
+  /** Rule name to validated options, in the order the registry lists rules. */
+  rules: { rule: string; options: unknown }[];
+}
+
+export interface CheckSpec {
+  nullValues: string[];
+  columns: Record<string, ColumnCheckSpec>;
+}
+
+export interface ArchiveSpec {
+  dir: string;
+  /** Zip name with date tokens such as `{yyyyMMdd}`, filled from the run's as-of date. */
+  name: string;
+}
+
+/** A validated pipeline. */
+export interface PipelineSpec {
+  name: string;
+  description?: string;
+  source: StageSpec;
+  parse: StageSpec;
+  check?: CheckSpec;
+  transform: StageSpec[];
+  load: StageSpec;
+  archive?: ArchiveSpec;
+  /** The file it was read from, for messages; `<inline>` otherwise. */
+  file: string;
+}
+
+const envelope = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'a name of letters, digits, "_", "." or "-" (at most 100)')
+    .describe('Unique pipeline name: it keys the ledger, state and locks.'),
+  description: z.string().optional().describe('What the pipeline is for.'),
+  source: z.looseObject({ type: z.string() }).describe('Where files come from.'),
+  parse: z.looseObject({ type: z.string() }).describe('How a file becomes rows.'),
+  check: z.unknown().optional().describe('Per-column rules; a row that breaks one is rejected.'),
+  transform: z.array(z.looseObject({ type: z.string() })).optional().describe('Steps applied to rows in order.'),
+  load: z.looseObject({ type: z.string() }).describe('Where rows go.'),
+  archive: z
+    .strictObject({
+      dir: z.string().min(1).describe('Folder of the dated zip archives.'),
+      name: z
+        .string()
+        .regex(/\.zip$/, 'a file name ending in .zip')
+        .default('{pipeline}_{yyyyMMdd}.zip')
+        .describe('Zip name; {yyyyMMdd}, {yyyy}, {MM}, {dd} come from the as-of date, {pipeline} is the name.'),
+    })
+    .optional()
+    .describe('Loaded files go into a dated zip after their load commits.'),
+});
+
+/** The `check:` section, built from the registered rules. */
+export function checkSectionSchema(registry: Registry) {
+  const ruleShape: Record<string, z.ZodType> = {};
+  for (const rule of registry.list('check')) ruleShape[rule.name] = rule.options.optional().describe(rule.summary);
+  const column = z.strictObject({
+    required: z.boolean().default(false).describe('An empty (null) value is a reject.'),
+    ...ruleShape,
+  });
+  return z.strictObject({
+    nullValues: z
+      .array(z.string())
+      .default([''])
+      .describe('Values read as null, compared after trimming (such as "-" or "").'),
+    columns: z.record(z.string(), column).describe('Rules per column, by the column name the parser gives.'),
+  });
+}
+
+interface Problem {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Reads, interpolates and validates a pipeline file's text. Throws CONFIG_INVALID listing every problem. */
+export function parsePipeline(
+  text: string,
+  options: { file?: string; env?: Record<string, string | undefined>; registry: Registry },
+): PipelineSpec {
+  const file = options.file ?? '<inline>';
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const at = (offset: number | undefined) => {
+    if (offset === undefined) return file;
+    const { line, col } = lineCounter.linePos(offset);
+    return `${file}:${line}:${col}`;
+  };
+  if (doc.errors.length > 0) {
+    const lines = doc.errors.map((e) => `${at(e.pos[0])}: ${e.message.split('\n')[0]}`);
+    throw new SluiceError('CONFIG_INVALID', `the YAML cannot be read:\n${lines.join('\n')}`, { where: file });
+  }
+
+  const envProblems = interpolateDocument(doc, options.env ?? {}, at);
+  if (envProblems.length > 0) {
+    throw new SluiceError('ENV_MISSING', envProblems.join('\n'), {
+      where: file,
+      hint: 'Set the variables, or give a default in the file as ${NAME:-default}.',
+    });
+  }
+
+  const raw: unknown = doc.toJS();
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new SluiceError('CONFIG_INVALID', 'a pipeline file must be a mapping with name, source, parse and load', {
+      where: file,
+    });
+  }
+  const problems: Problem[] = [];
+  const spec = validate(raw as Record<string, unknown>, options.registry, problems);
+  if (problems.length > 0 || !spec) {
+    const lines = problems.map((p) => {
+      const where = at(nodeAt(doc, p.path)?.range?.[0]);
+      const path = p.path.length > 0 ? `${p.path.join('.')}: ` : '';
+      return `${where} ${path}${p.message}${found(raw, p.path)}`;
+    });
+    throw new SluiceError('CONFIG_INVALID', `the pipeline is invalid:\n${lines.join('\n')}`, { where: file });
+  }
+  return { ...spec, file };
+}
+
+function validate(raw: Record<string, unknown>, registry: Registry, problems: Problem[]) {
+  // A source given only as `url:` takes its type from the URL scheme; a plain path is a local folder.
+  const source = raw.source;
+  if (source && typeof source === 'object' && !('type' in source) && typeof (source as { url?: unknown }).url === 'string') {
+    const url = (source as { url: string }).url;
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase() ?? 'file';
+    const plugin = registry.sourceForScheme(scheme);
+    if (plugin) (source as Record<string, unknown>).type = plugin.name;
+    else problems.push({ path: ['source', 'url'], message: `no source serves "${scheme}://" URLs` });
+  }
+
+  const top = envelope.safeParse(raw);
+  if (!top.success) {
+    problems.push(...top.error.issues.map((i) => ({ path: i.path as (string | number)[], message: i.message })));
+    return undefined;
+  }
+  const stage = <K extends 'source' | 'parser' | 'transform' | 'loader'>(
+    kind: K,
+    section: { type: string },
+    path: (string | number)[],
+  ): StageSpec | undefined => {
+    const plugin = registry.find(kind, section.type);
+    if (!plugin) {
+      const names = registry.list(kind).map((p) => p.name);
+      problems.push({ path: [...path, 'type'], message: `unknown ${kind}; expected one of: ${names.join(', ')}` });
+      return undefined;
+    }
+    const { type: _type, ...rest } = section;
+    const parsed = plugin.options.safeParse(rest);
+    if (!parsed.success) {
+      problems.push(...parsed.error.issues.map((i) => ({ path: [...path, ...(i.path as (string | number)[])], message: i.message })));
+      return undefined;
+    }
+    return { type: section.type, options: parsed.data };
+  };
+
+  const v = top.data;
+  const sourceStage = stage('source', v.source, ['source']);
+  const parseStage = stage('parser', v.parse, ['parse']);
+  const transform = (v.transform ?? []).map((t, i) => stage('transform', t, ['transform', i]));
+  const loadStage = stage('loader', v.load, ['load']);
+  let check: CheckSpec | undefined;
+  if (v.check !== undefined) {
+    const parsed = checkSectionSchema(registry).safeParse(v.check);
+    if (!parsed.success) {
+      problems.push(...parsed.error.issues.map((i) => ({ path: ['check', ...(i.path as (string | number)[])], message: i.message })));
+    } else {
+      check = { nullValues: parsed.data.nullValues, columns: {} };
+      const ruleOrder = registry.list('check').map((r) => r.name);
+      for (const [column, spec] of Object.entries(parsed.data.columns)) {
+        const entries = spec as Record<string, unknown>;
+        check.columns[column] = {
+          required: entries.required === true,
+          rules: ruleOrder.filter((r) => entries[r] !== undefined).map((r) => ({ rule: r, options: entries[r] })),
+        };
+      }
+    }
+  }
+  if (!sourceStage || !parseStage || !loadStage || transform.some((t) => !t) || problems.length > 0) return undefined;
+
+  if (loadStage) {
+    const loader = registry.get('loader', loadStage.type);
+    const mode = loader.writeMode(loadStage.options);
+    if (!loader.capabilities.modes.includes(mode)) {
+      problems.push({ path: ['load', 'mode'], message: `the ${loader.name} loader cannot ${mode}; it can ${loader.capabilities.modes.join(', ')}` });
+      return undefined;
+    }
+  }
+  return {
+    name: v.name,
+    ...(v.description !== undefined ? { description: v.description } : {}),
+    source: sourceStage,
+    parse: parseStage,
+    ...(check ? { check } : {}),
+    transform: transform as StageSpec[],
+    load: loadStage,
+    ...(v.archive ? { archive: v.archive } : {}),
+  };
+}
+
+/** Replaces `${VAR}` in every scalar, so that line numbers stay true and values cannot change the structure. */
+function interpolateDocument(doc: Document, env: Record<string, string | undefined>, at: (o?: number) => string) {
+  const problems: string[] = [];
+  visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value !== 'string' || !node.value.includes('${')) return;
+      const result = interpolateEnv(node.value, env);
+      for (const name of result.missing) problems.push(`${at(node.range?.[0])}: environment variable ${name} is not set`);
+      node.value = result.value;
+    },
+  });
+  return problems;
+}
+
+/** The deepest node that exists along a path, for a line number. */
+function nodeAt(doc: Document, path: (string | number)[]): Node | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true);
+    if (node && (isScalar(node) || isMap(node) || isSeq(node))) return node as Node;
+  }
+  return undefined;
+}
+
+function found(raw: unknown, path: (string | number)[]): string {
+  let value: unknown = raw;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return '';
+    value = (value as Record<string | number, unknown>)[key];
+  }
+  if (value === undefined) return ' (missing)';
+  if (value !== null && typeof value === 'object') return '';
+  return ` (found ${JSON.stringify(value)})`;
+}
+
+/** A JSON Schema of pipeline files for editors, assembled from every plugin's options. */
+export function pipelineJsonSchema(registry: Registry): unknown {
+  const section = (kind: 'source' | 'parser' | 'transform' | 'loader') =>
+    z.union(
+      registry.list(kind).map((p) => {
+        const base = p.options instanceof z.ZodObject ? p.options : z.object({});
+        return base.extend({ type: z.literal(p.name) }).describe(p.summary);
+      }) as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]],
+    );
+  const schema = envelope.extend({
+    source: section('source'),
+    parse: section('parser'),
+    check: checkSectionSchema(registry).optional(),
+    transform: z.array(section('transform')).optional(),
+    load: section('loader'),
+  });
+  return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+}
