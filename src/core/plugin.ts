@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
-import type { Column, ColumnType, Reject, RecordBatch } from './records.js';
+import type { ColumnType, Reject, RecordBatch } from './records.js';
 import type { SqlClient } from './sql.js';
 
 /** What every plugin may use: a logger, an abort signal and a scratch folder. Nothing else of the world. */
@@ -136,14 +136,26 @@ export interface LoadResult {
   rowsLoaded: number;
 }
 
+export interface RunInfo {
+  runId: string;
+  asOf: string;
+}
+
 export interface LoadSession {
-  /** Loads one unit's batches through `tx`, the runner's open transaction. */
-  load(tx: SqlClient, columns: Column[], batches: AsyncIterable<RecordBatch>, unit: LoadUnit): Promise<LoadResult>;
+  /** Runs once when a run starts, in its own transaction (setup SQL such as CREATE TABLE IF NOT EXISTS). */
+  startRun(tx: SqlClient, run: RunInfo): Promise<void>;
+  /**
+   * Loads one unit through `tx`, the runner's open transaction. The first batch gives the columns; a unit
+   * with no rows still arrives as one empty batch, so `replace` and SQL steps behave the same.
+   */
+  load(tx: SqlClient, batches: AsyncIterable<RecordBatch>, unit: LoadUnit): Promise<LoadResult>;
+  /** Runs after the unit's rows and rejects are written, before the commit (SQL steps after a load). */
+  afterLoad(tx: SqlClient, unit: LoadUnit): Promise<void>;
   /**
    * Runs once at the end of a run that did not fail, in its own transaction: run-level SQL, and `replace`
    * targets that no unit touched are emptied.
    */
-  finishRun(tx: SqlClient, run: { runId: string; asOf: string; loadedAny: boolean }): Promise<void>;
+  finishRun(tx: SqlClient, run: RunInfo & { loadedAny: boolean }): Promise<void>;
 }
 
 export interface LoaderPlugin<S extends z.ZodType = z.ZodType> extends PluginBase<'loader', S> {

@@ -212,10 +212,21 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
   };
 }
 
-/** Replaces `${VAR}` in every scalar, so that line numbers stay true and values cannot change the structure. */
+/**
+ * Replaces `${VAR}` in every scalar, so that line numbers stay true and values cannot change the structure.
+ * A key whose whole value is one reference that comes out empty (`key: ${VAR:-}`) is left out, as if unset.
+ */
 function interpolateDocument(doc: Document, env: Record<string, string | undefined>, at: (o?: number) => string) {
   const problems: string[] = [];
+  const wholeReference = /^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$/;
   visit(doc, {
+    Pair(_key, pair) {
+      const value = pair.value;
+      if (!isScalar(value) || typeof value.value !== 'string' || !wholeReference.test(value.value)) return undefined;
+      const result = interpolateEnv(value.value, env);
+      if (result.missing.length === 0 && result.value === '') return visit.REMOVE;
+      return undefined;
+    },
     Scalar(_key, node) {
       if (typeof node.value !== 'string' || !node.value.includes('${')) return;
       const result = interpolateEnv(node.value, env);

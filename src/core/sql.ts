@@ -5,6 +5,8 @@ export interface SqlClient {
     text: string,
     params?: readonly unknown[],
   ): Promise<{ rows: R[]; rowCount: number }>;
+  /** Runs a script of one or more statements without parameters (migrations, user SQL steps). */
+  exec(script: string): Promise<void>;
   /**
    * Streams rows in PostgreSQL COPY text format into `table (columns)`. Each chunk holds whole lines.
    * Returns the number of rows copied.

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { registerDemo } from './demo-command.js';
+import { registerPlugins } from './plugins-command.js';
+import { registerRun } from './run-command.js';
+import { registerRuns } from './runs-command.js';
+import { registerSchema } from './schema-command.js';
+import { reportError } from './shared.js';
+import { registerValidate } from './validate-command.js';
+
+let exitCode = 0;
+const exit = (code: number) => {
+  exitCode = code;
+};
+
+const program = new Command()
+  .name('sluice')
+  .description('Config-driven ETL: pipelines as YAML, exactly-once file loads, a run ledger in PostgreSQL.')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+registerRun(program, exit);
+registerValidate(program, exit);
+registerPlugins(program);
+registerSchema(program);
+registerRuns(program);
+registerDemo(program, exit);
+
+try {
+  await program.parseAsync(process.argv);
+  process.exitCode = exitCode;
+} catch (error) {
+  process.exitCode = await reportError(error);
+}

@@ -1,0 +1,60 @@
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describeError, isSluiceError, SluiceError } from '../core/errors.js';
+import type { Registry } from '../core/registry.js';
+import { parsePipeline, type PipelineSpec } from '../core/spec.js';
+import { openStore, sluiceHome } from '../store/connect.js';
+import type { Database } from '../store/database.js';
+
+/** Exit codes: 0 done, 1 the run failed, 2 the command or configuration is wrong. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+export async function readPipeline(file: string, registry: Registry): Promise<PipelineSpec> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new SluiceError('CONFIG_NOT_FOUND', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`, {
+      where: file,
+    });
+  }
+  return parsePipeline(text, { file, env: process.env, registry });
+}
+
+/** Opens the store named by DATABASE_URL, or the embedded one under SLUICE_HOME (`.sluice/`). */
+export async function withStore<T>(work: (db: Database, home: string) => Promise<T>): Promise<T> {
+  const home = sluiceHome();
+  const databaseUrl = process.env.DATABASE_URL;
+  const db = await openStore({ home, ...(databaseUrl ? { databaseUrl } : {}) });
+  try {
+    return await work(db, home);
+  } finally {
+    await db.close();
+  }
+}
+
+/**
+ * Prints an error for a person: expected errors as one paragraph, unexpected ones with a pointer to the
+ * log file that keeps their stack. Returns the exit code.
+ */
+export async function reportError(error: unknown): Promise<number> {
+  if (isSluiceError(error)) {
+    process.stderr.write(`sluice: ${describeError(error)}\n`);
+    return error.code === 'CONFIG_INVALID' || error.code === 'CONFIG_NOT_FOUND' || error.code === 'ENV_MISSING' || error.code === 'PLUGIN_UNKNOWN'
+      ? EXIT.usage
+      : EXIT.failed;
+  }
+  const dir = path.join(sluiceHome(), 'logs');
+  const file = path.join(dir, 'errors.log');
+  try {
+    await mkdir(dir, { recursive: true });
+    const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    await appendFile(file, `${new Date().toISOString()} ${stack}\n`, { mode: 0o660 });
+    process.stderr.write(`sluice: ${describeError(error)}\n(the details are in ${file})\n`);
+  } catch {
+    process.stderr.write(`sluice: ${describeError(error)}\n`);
+  }
+  return EXIT.failed;
+}
+
+export const formatCount = (n: number) => n.toLocaleString('en-US');

@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { createRegistry } from '../plugins/index.js';
+import { EXIT, readPipeline, reportError } from './shared.js';
+
+export function registerValidate(program: Command, exit: (code: number) => void) {
+  program
+    .command('validate')
+    .description('Check pipeline files without running them')
+    .argument('<pipelines...>', 'pipeline files (YAML)')
+    .action(async (files: string[]) => {
+      const registry = createRegistry();
+      let code: number = EXIT.ok;
+      for (const file of files) {
+        try {
+          const spec = await readPipeline(file, registry);
+          process.stdout.write(`${file}: ok (pipeline ${spec.name}: ${spec.source.type} → ${spec.parse.type} → ${spec.load.type})\n`);
+        } catch (error) {
+          code = Math.max(code, await reportError(error));
+        }
+      }
+      exit(code);
+    });
+}

@@ -1,0 +1,15 @@
+import type { Plugin } from '../core/plugin.js';
+import { Registry } from '../core/registry.js';
+import { checkRules } from './checks/index.js';
+import { postgresLoader } from './loaders/postgres/postgres-loader.js';
+import { csvParser } from './parsers/csv-parser.js';
+import { filesSource } from './sources/files-source.js';
+import { sftpSource } from './sources/sftp-source.js';
+import { transforms } from './transforms/index.js';
+
+/** Every built-in plugin. Registration is explicit: a plugin not listed here does not exist. */
+export const builtinPlugins: Plugin[] = [filesSource, sftpSource, csvParser, ...checkRules, ...transforms, postgresLoader];
+
+export function createRegistry(extra: Plugin[] = []): Registry {
+  return new Registry([...builtinPlugins, ...extra]);
+}

@@ -1,0 +1,165 @@
+import { z } from 'zod';
+import { SluiceError } from '../../../core/errors.js';
+import { defineLoader, type LoadSession } from '../../../core/plugin.js';
+import type { Column, RecordBatch } from '../../../core/records.js';
+import {
+  normalizeColumnName,
+  parseTableName,
+  POSTGRES_MAX_IDENTIFIER_BYTES,
+  quoteIdent,
+  quoteTable,
+  type SqlClient,
+  type TableName,
+} from '../../../core/sql.js';
+import { toCopyText } from './copy-text.js';
+import { createTable, tableColumns } from './table-schema.js';
+
+const sqlSteps = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : [v]))
+  .optional();
+
+const options = z
+  .strictObject({
+    table: z.string().min(1).describe('Target table, `table` or `schema.table`.'),
+    mode: z
+      .enum(['append', 'replace', 'merge'])
+      .default('append')
+      .describe('append: insert; replace: the run\'s rows replace the table; merge: upsert on keys.'),
+    keys: z.array(z.string().min(1)).default([]).describe('Key columns for merge (target column names).'),
+    createTable: z.boolean().default(true).describe('Create a missing table with the types the checks give.'),
+    columnNames: z
+      .enum(['normalize', 'keep'])
+      .default('normalize')
+      .describe('normalize: "Fecha envio" becomes fecha_envio; keep: use the names as they are.'),
+    setup: sqlSteps.describe('SQL run once at the start of each run (such as CREATE TABLE IF NOT EXISTS).'),
+    afterLoad: sqlSteps.describe(
+      'SQL run after each file\'s rows and rejects, in the same transaction. Temp table `staged` holds the rows just loaded; sluice.run_id(), sluice.as_of(), sluice.file_name(), sluice.file_id() describe the load.',
+    ),
+    afterRun: sqlSteps.describe(
+      'SQL run once when a run finishes without failing, in its own transaction; sluice.run_id() and sluice.as_of() are set.',
+    ),
+  })
+  .refine((o) => o.mode !== 'merge' || o.keys.length > 0, { message: 'merge needs keys', path: ['keys'] });
+
+type Options = z.output<typeof options>;
+
+/** Rows into PostgreSQL (a server or PGlite): COPY into a staging table, then append, replace or merge. */
+export const postgresLoader = defineLoader({
+  name: 'postgres',
+  summary: 'PostgreSQL table (server or embedded): COPY into staging, then append, replace or merge on keys.',
+  options,
+  capabilities: { modes: ['append', 'replace', 'merge'], transactional: true, maxIdentifierLength: POSTGRES_MAX_IDENTIFIER_BYTES },
+  writeMode: (o) => o.mode,
+  async open(opts, context) {
+    return createPostgresLoadSession(opts, context.logger);
+  },
+});
+
+function createPostgresLoadSession(opts: Options, logger: { debug(m: string, d?: Record<string, unknown>): void }): LoadSession {
+  const table: TableName = parseTableName(opts.table);
+  const target = quoteTable(table);
+  const runSql = async (tx: SqlClient, steps: string[] | undefined) => {
+    for (const sql of steps ?? []) await tx.exec(sql);
+  };
+
+  return {
+    async startRun(tx) {
+      await runSql(tx, opts.setup);
+    },
+
+    async load(tx, batches, unit) {
+      const iterator = batches[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      if (first.done) throw new Error('a load unit must carry at least one (possibly empty) batch');
+      const names = targetNames(first.value.columns, opts.columnNames);
+      const columns: Column[] = first.value.columns.map((c, i) => ({ name: names[i]!, ...(c.type ? { type: c.type } : {}) }));
+
+      let existing = await tableColumns(tx, table);
+      if (!existing) {
+        if (!opts.createTable) {
+          throw new SluiceError('LOAD_FAILED', `table ${opts.table} does not exist`, {
+            hint: 'Create it, or set load.createTable: true.',
+          });
+        }
+        await createTable(tx, table, columns, opts.keys);
+        logger.debug(`created table ${opts.table}`);
+        existing = (await tableColumns(tx, table))!;
+      }
+      const missing = names.filter((n) => !existing.has(n));
+      if (missing.length > 0) {
+        throw new SluiceError(
+          'LOAD_FAILED',
+          `table ${opts.table} has no column ${missing.map((m) => `"${m}"`).join(', ')}; it has ${[...existing.keys()].join(', ')}`,
+          { where: unit.origin, hint: 'Add the columns to the table, or rename them in the pipeline.' },
+        );
+      }
+      const badKeys = opts.keys.filter((k) => !names.includes(k));
+      if (badKeys.length > 0) {
+        throw new SluiceError('CONFIG_INVALID', `load.keys: ${badKeys.join(', ')} not among the columns ${names.join(', ')}`);
+      }
+
+      const cols = names.map(quoteIdent).join(', ');
+      await tx.query(`CREATE TEMP TABLE staged ON COMMIT DROP AS SELECT ${cols} FROM ${target} WITH NO DATA`);
+      const indexes = names.map((_, i) => i);
+      async function* copyChunks(): AsyncIterable<string> {
+        let batch: RecordBatch | undefined = first.value;
+        while (batch) {
+          if (batch.rows.length > 0) yield toCopyText(batch.rows, indexes);
+          const next = await iterator.next();
+          batch = next.done ? undefined : next.value;
+        }
+      }
+      const staged = await tx.copyFrom({ name: 'staged' }, names, copyChunks());
+
+      let rowsLoaded: number;
+      if (opts.mode === 'merge') {
+        const keys = opts.keys.map(quoteIdent).join(', ');
+        const rest = names.filter((n) => !opts.keys.includes(n));
+        const update =
+          rest.length === 0
+            ? 'DO NOTHING'
+            : `DO UPDATE SET ${rest.map((n) => `${quoteIdent(n)} = EXCLUDED.${quoteIdent(n)}`).join(', ')}
+               WHERE (${rest.map((n) => `${target}.${quoteIdent(n)}`).join(', ')}) IS DISTINCT FROM (${rest
+                 .map((n) => `EXCLUDED.${quoteIdent(n)}`)
+                 .join(', ')})`;
+        // Duplicate keys inside one load: the last row read wins (ctid follows COPY order in a fresh table).
+        const result = await tx.query(
+          `INSERT INTO ${target} (${cols})
+           SELECT DISTINCT ON (${keys}) ${cols} FROM staged ORDER BY ${keys}, ctid DESC
+           ON CONFLICT (${keys}) ${update}`,
+        );
+        rowsLoaded = staged;
+        logger.debug(`merged ${staged} rows into ${opts.table}`, { changed: result.rowCount });
+      } else {
+        if (opts.mode === 'replace' && unit.firstOfRun) await tx.query(`TRUNCATE ${target}`);
+        const result = await tx.query(`INSERT INTO ${target} (${cols}) SELECT ${cols} FROM staged`);
+        rowsLoaded = result.rowCount;
+      }
+      return { rowsLoaded };
+    },
+
+    async afterLoad(tx) {
+      await runSql(tx, opts.afterLoad);
+    },
+
+    async finishRun(tx, run) {
+      if (opts.mode === 'replace' && !run.loadedAny && (await tableColumns(tx, table))) {
+        await tx.query(`TRUNCATE ${target}`);
+      }
+      await runSql(tx, opts.afterRun);
+    },
+  };
+}
+
+/** Target column names: normalized (or kept), unique, within PostgreSQL's identifier length. */
+export function targetNames(columns: readonly Column[], mode: 'normalize' | 'keep'): string[] {
+  const taken = new Set<string>();
+  return columns.map((c) => {
+    const base = mode === 'normalize' ? normalizeColumnName(c.name) : c.name;
+    let name = base;
+    for (let n = 2; taken.has(name); n++) name = `${base.slice(0, POSTGRES_MAX_IDENTIFIER_BYTES - String(n).length - 1)}_${n}`;
+    taken.add(name);
+    return name;
+  });
+}

@@ -1,0 +1,42 @@
+import type { Column, ColumnType } from '../../../core/records.js';
+import { quoteIdent, quoteTable, type SqlClient, type TableName } from '../../../core/sql.js';
+
+const SQL_TYPES: Record<ColumnType, string> = {
+  text: 'text',
+  integer: 'integer',
+  bigint: 'bigint',
+  numeric: 'numeric',
+  boolean: 'boolean',
+  date: 'date',
+  timestamp: 'timestamp',
+  json: 'jsonb',
+};
+
+/** The columns of a table as the database has them, or undefined when it does not exist. */
+export async function tableColumns(db: SqlClient, table: TableName): Promise<Map<string, string> | undefined> {
+  const { rows } = await db.query<{ column_name: string; data_type: string }>(
+    `SELECT a.attname AS column_name, format_type(a.atttypid, a.atttypmod) AS data_type
+       FROM pg_attribute a
+      WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attnum`,
+    [quoteTable(table)],
+  );
+  if (rows.length === 0) {
+    const exists = await db.query(`SELECT to_regclass($1) AS t`, [quoteTable(table)]);
+    if ((exists.rows[0] as { t: unknown } | undefined)?.t == null) return undefined;
+  }
+  return new Map(rows.map((r) => [r.column_name, r.data_type]));
+}
+
+/** CREATE TABLE with the types the checks gave, and a primary key when keys are given. */
+export async function createTable(
+  db: SqlClient,
+  table: TableName,
+  columns: readonly Column[],
+  keys: readonly string[],
+): Promise<void> {
+  if (table.schema) await db.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schema)}`);
+  const defs = columns.map((c) => `${quoteIdent(c.name)} ${SQL_TYPES[c.type ?? 'text']}${keys.includes(c.name) ? ' NOT NULL' : ''}`);
+  if (keys.length > 0) defs.push(`PRIMARY KEY (${keys.map(quoteIdent).join(', ')})`);
+  await db.query(`CREATE TABLE IF NOT EXISTS ${quoteTable(table)} (${defs.join(', ')})`);
+}

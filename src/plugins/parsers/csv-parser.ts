@@ -1,0 +1,543 @@
+import { pipeline, type Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import iconv from 'iconv-lite';
+import { z } from 'zod';
+import { SluiceError } from '../../core/errors.js';
+import { defineParser, type BatchResult } from '../../core/plugin.js';
+import type { Reject } from '../../core/records.js';
+
+function regexProblem(pattern: string): string | undefined {
+  try {
+    new RegExp(pattern, 'i');
+    return undefined;
+  } catch (error) {
+    return `not a valid regular expression: ${(error as Error).message}`;
+  }
+}
+
+const oneCharacter = z
+  .string()
+  .refine((c) => c !== '\n' && c !== '\r', 'a line break cannot be used here');
+
+const expectedColumn = z.union([
+  z.string().min(1).describe('The header text, compared trimmed and case-insensitively; also the column name.'),
+  z.strictObject({
+    name: z.string().min(1).describe('The column name downstream.'),
+    any: z.literal(true).optional().describe('The header cell may carry any name (it changes between files).'),
+    matches: z
+      .string()
+      .superRefine((pattern, ctx) => {
+        const problem = regexProblem(pattern);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional()
+      .describe('A regular expression the header cell must match (case-insensitive, unanchored).'),
+  }),
+]);
+
+const options = z.strictObject({
+  delimiter: oneCharacter.length(1).default(',').describe('Field separator: one character, such as ",", ";", "|" or "\\t".'),
+  quote: oneCharacter
+    .max(1)
+    .default('"')
+    .describe('Quote character; a doubled quote inside a quoted field is a literal quote. Empty turns quoting off.'),
+  header: z.boolean().default(true).describe('The first line holds the column names.'),
+  expectHeader: z
+    .array(expectedColumn)
+    .min(1)
+    .optional()
+    .describe(
+      'The header the file must have, column by column; a file that differs is rejected whole. ' +
+        'The names given here are the column names downstream.',
+    ),
+  columns: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe('Column names of a file without a header line (header: false); column_1, column_2… otherwise.'),
+  encoding: z
+    .string()
+    .refine((name) => iconv.encodingExists(name), 'an encoding iconv-lite knows, such as utf-8, latin1 or windows-1252')
+    .default('utf-8')
+    .describe('Character encoding of the file (utf-8, latin1, windows-1252, …). A leading UTF-8 BOM is dropped.'),
+  skipBlankLines: z.boolean().default(true).describe('Lines that are empty or hold only spaces are skipped.'),
+  batchSize: z.number().int().min(1).max(1_000_000).default(10_000).describe('Rows per batch.'),
+  maxRecordLength: z
+    .number()
+    .int()
+    .min(1_000)
+    .default(10_000_000)
+    .describe(
+      'Longest record, in characters; a longer one (usually a quote left open) fails the file ' +
+        'instead of reading the rest of it into memory.',
+    ),
+});
+
+type CsvOptions = z.output<typeof options>;
+
+/** CSV and other delimited text files, streamed in batches. */
+export const csvParser = defineParser({
+  name: 'csv',
+  summary: 'Delimited text (CSV, TSV, …) with quotes, any encoding, an optional header check.',
+  options,
+  async *parse(input, opts, context) {
+    const reader = new CsvReader(opts, input.origin);
+    for await (const text of decode(input.stream, opts.encoding)) {
+      if (context.signal.aborted) throw new SluiceError('ABORTED', `reading ${input.origin} was aborted`);
+      reader.push(text, false);
+      yield* reader.take();
+    }
+    reader.push('', true);
+    yield* reader.take();
+  },
+});
+
+/** The file's text, chunk by chunk as it arrives. */
+async function* decode(stream: Readable, encoding: string): AsyncGenerator<string> {
+  if (/^utf-?8$/i.test(encoding)) {
+    const decoder = new StringDecoder('utf8');
+    for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+      const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+      if (text.length > 0) yield text;
+    }
+    const tail = decoder.end();
+    if (tail.length > 0) yield tail;
+    return;
+  }
+  if (!iconv.encodingExists(encoding)) throw new SluiceError('CONFIG_INVALID', `unknown encoding "${encoding}"`);
+  // pipeline() destroys the decoder with the source's error, so the loop below sees it.
+  const decoded = pipeline(stream, iconv.decodeStream(encoding), () => {});
+  for await (const chunk of decoded as AsyncIterable<string | Buffer>) {
+    const text = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    if (text.length > 0) yield text;
+  }
+}
+
+interface ExpectedColumn {
+  name: string;
+  label: string;
+  test(cell: string): boolean;
+}
+
+function compileExpected(entries: NonNullable<CsvOptions['expectHeader']>): ExpectedColumn[] {
+  return entries.map((entry) => {
+    const byName = (name: string): ExpectedColumn => {
+      const want = name.trim().toLowerCase();
+      return { name, label: JSON.stringify(name), test: (cell) => cell.trim().toLowerCase() === want };
+    };
+    if (typeof entry === 'string') return byName(entry);
+    if (entry.any) return { name: entry.name, label: 'any name', test: () => true };
+    if (entry.matches !== undefined) {
+      const re = new RegExp(entry.matches, 'i');
+      return { name: entry.name, label: `a name matching /${entry.matches}/i`, test: (cell) => re.test(cell.trim()) };
+    }
+    return byName(entry.name);
+  });
+}
+
+/** Why a header differs from the expected one, or undefined when it matches. */
+function headerProblem(cells: string[], expected: ExpectedColumn[]): string | undefined {
+  const found = (i: number) => JSON.stringify((cells[i] ?? '').trim());
+  const extra: string[] = [];
+  const missing: string[] = [];
+  const wrong: string[] = [];
+  let surplus = cells.length - expected.length;
+  let i = 0;
+  let j = 0;
+  // Walks both lists; a count difference is put where the next column lines up again, so that an inserted
+  // column is named as extra rather than making every later column look wrong.
+  while (i < cells.length || j < expected.length) {
+    const want = expected[j];
+    const cell = cells[i];
+    if (cell === undefined) {
+      missing.push(want!.label);
+      j++;
+    } else if (want === undefined) {
+      extra.push(found(i));
+      i++;
+    } else if (want.test(cell)) {
+      i++;
+      j++;
+    } else if (surplus > 0 && cells[i + 1] !== undefined && want.test(cells[i + 1]!)) {
+      extra.push(found(i));
+      surplus--;
+      i++;
+    } else if (surplus < 0 && expected[j + 1]?.test(cell)) {
+      missing.push(want.label);
+      surplus++;
+      j++;
+    } else {
+      wrong.push(`column ${i + 1}: expected ${want.label}, found ${found(i)}`);
+      i++;
+      j++;
+    }
+  }
+  if (cells.length !== expected.length) {
+    const notes = [
+      ...(extra.length > 0 ? [`extra: ${extra.join(', ')}`] : []),
+      ...(missing.length > 0 ? [`missing: ${missing.join(', ')}`] : []),
+    ];
+    const count = `expected ${expected.length} columns, found ${cells.length}`;
+    return [notes.length > 0 ? `${count} (${notes.join('; ')})` : count, ...wrong].join('; ');
+  }
+  return wrong.length > 0 ? wrong.join('; ') : undefined;
+}
+
+const LF = 10;
+const CR = 13;
+const SPACE = 32;
+const TAB = 9;
+
+/**
+ * The CSV state machine. `push` takes decoded text as it comes; complete records become rows of the
+ * current batch, and an unfinished record waits in `carry` for the next chunk.
+ */
+class CsvReader {
+  private readonly delimiter: string;
+  private readonly delimiterCode: number;
+  private readonly quote: string;
+  /** -1 when quoting is off, so that no character code equals it. */
+  private readonly quoteCode: number;
+  private readonly expected: ExpectedColumn[] | undefined;
+  private readonly batchSize: number;
+
+  private carry = '';
+  private started = false;
+  /** The last chunk ended with a CR that ended a record: a LF starting the next chunk belongs to it. */
+  private skipLF = false;
+  /** The physical line where the next record starts. */
+  private line = 1;
+  private names: string[] | undefined;
+  private width = 0;
+  private yieldedAny = false;
+  /** Position of the next delimiter in the buffer being scanned (see takeLine). */
+  private nextDelimiter = -1;
+
+  private rows: string[][] = [];
+  private lines: number[] = [];
+  private raws: string[] = [];
+  private rejects: Reject[] = [];
+  private rejectedRows = 0;
+  private ready: BatchResult[] = [];
+
+  constructor(
+    private readonly opts: CsvOptions,
+    private readonly origin: string,
+  ) {
+    if (opts.quote === opts.delimiter) {
+      throw new SluiceError('CONFIG_INVALID', `parse: the quote and the delimiter are both "${opts.quote}"`);
+    }
+    if (!opts.header && opts.expectHeader) {
+      throw new SluiceError('CONFIG_INVALID', 'parse.expectHeader needs header: true');
+    }
+    if (opts.header && opts.columns) {
+      throw new SluiceError('CONFIG_INVALID', 'parse.columns names the columns of a file without a header', {
+        hint: 'Set header: false, or use expectHeader to rename the columns of a file with a header.',
+      });
+    }
+    this.delimiter = opts.delimiter;
+    this.delimiterCode = opts.delimiter.charCodeAt(0);
+    this.quote = opts.quote;
+    this.quoteCode = opts.quote.length > 0 ? opts.quote.charCodeAt(0) : -1;
+    this.expected = opts.expectHeader ? compileExpected(opts.expectHeader) : undefined;
+    this.batchSize = opts.batchSize;
+    if (opts.columns) {
+      this.names = opts.columns;
+      this.width = opts.columns.length;
+    }
+  }
+
+  /** The batches completed so far. */
+  take(): BatchResult[] {
+    const ready = this.ready;
+    this.ready = [];
+    return ready;
+  }
+
+  push(text: string, final: boolean): void {
+    if (!this.started && text.length > 0) {
+      this.started = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    if (this.skipLF && text.length > 0) {
+      this.skipLF = false;
+      if (text.charCodeAt(0) === LF) text = text.slice(1);
+    }
+    let buf = text;
+    if (this.carry.length > 0) {
+      // A record can only end at a line break: without one, the chunk just extends the unfinished record.
+      if (!final && text.indexOf('\n') < 0 && text.indexOf('\r') < 0) {
+        this.carry += text;
+        this.checkLength(this.carry.length);
+        return;
+      }
+      buf = this.carry + text;
+      this.carry = '';
+    }
+    if (buf.length > 0) this.scan(buf, final);
+    if (final) this.finish();
+  }
+
+  private scan(buf: string, final: boolean): void {
+    const len = buf.length;
+    const quoteCode = this.quoteCode;
+    let pos = 0;
+    // Next LF, CR and quote at or after pos (len when there is none), found with indexOf and reused across
+    // lines: a file without CRs or quotes costs one search for each.
+    let nextLF = -1;
+    let nextCR = -1;
+    let nextQuote = quoteCode < 0 ? len : -1;
+    this.nextDelimiter = -1;
+    while (pos < len) {
+      if (nextLF < pos) {
+        nextLF = buf.indexOf('\n', pos);
+        if (nextLF < 0) nextLF = len;
+      }
+      if (nextCR < pos) {
+        nextCR = buf.indexOf('\r', pos);
+        if (nextCR < 0) nextCR = len;
+      }
+      if (nextQuote < pos) {
+        nextQuote = buf.indexOf(this.quote, pos);
+        if (nextQuote < 0) nextQuote = len;
+      }
+      const eol = nextLF < nextCR ? nextLF : nextCR;
+      let end: number;
+      if (nextQuote >= eol) {
+        if (eol === len && !final) break;
+        end = eol;
+        this.takeLine(buf, pos, end);
+      } else {
+        end = this.takeQuoted(buf, pos, eol, final);
+        if (end < 0) break;
+      }
+      if (end >= len) {
+        pos = len;
+      } else if (buf.charCodeAt(end) === CR) {
+        if (end + 1 < len) pos = buf.charCodeAt(end + 1) === LF ? end + 2 : end + 1;
+        else {
+          pos = len;
+          this.skipLF = true;
+        }
+      } else {
+        pos = end + 1;
+      }
+    }
+    if (pos < len) {
+      this.carry = pos === 0 ? buf : buf.slice(pos);
+      this.checkLength(this.carry.length);
+    }
+  }
+
+  /** A line without quotes: the fast path. */
+  private takeLine(buf: string, start: number, end: number): void {
+    const line = this.line++;
+    if (end === start) {
+      if (this.opts.skipBlankLines || this.names === undefined) return;
+    } else {
+      const first = buf.charCodeAt(start);
+      if ((first === SPACE || first === TAB) && first !== this.delimiterCode && this.isBlank(buf, start, end)) {
+        if (this.opts.skipBlankLines || this.names === undefined) return;
+      }
+    }
+    const fields: string[] = [];
+    // The next delimiter is found once and kept: the search for a line's last field stops in the next line,
+    // and a file with a single column searches its buffer once instead of once a line.
+    let d = this.nextDelimiter;
+    if (d < start) {
+      d = buf.indexOf(this.delimiter, start);
+      if (d < 0) d = buf.length;
+    }
+    let from = start;
+    while (d < end) {
+      fields.push(buf.slice(from, d));
+      from = d + 1;
+      d = buf.indexOf(this.delimiter, from);
+      if (d < 0) d = buf.length;
+    }
+    this.nextDelimiter = d;
+    fields.push(buf.slice(from, end));
+    this.record(fields, line, buf.slice(start, end));
+  }
+
+  private isBlank(buf: string, start: number, end: number): boolean {
+    for (let p = start; p < end; p++) {
+      const c = buf.charCodeAt(p);
+      if ((c !== SPACE && c !== TAB) || c === this.delimiterCode) return false;
+    }
+    return true;
+  }
+
+  /**
+   * A record with a quote in its first line. Returns where it ends (its line break, or len), or -1 when the
+   * buffer ends before it does and more text may come.
+   */
+  private takeQuoted(buf: string, start: number, firstEol: number, final: boolean): number {
+    const len = buf.length;
+    const delimiterCode = this.delimiterCode;
+    const quoteCode = this.quoteCode;
+    const fields: string[] = [];
+    let p = start;
+    for (;;) {
+      if (p < len && buf.charCodeAt(p) === quoteCode) {
+        let value = '';
+        let from = p + 1;
+        for (;;) {
+          const q = buf.indexOf(this.quote, from);
+          if (q < 0) {
+            if (!final) return -1;
+            return this.unclosedQuote(buf, start, fields.length + 1);
+          }
+          // A quote that ends the buffer reads as closing; the record then ends the buffer too, so it is
+          // read again, whole, once more text has come.
+          if (buf.charCodeAt(q + 1) === quoteCode) {
+            value += buf.slice(from, q + 1);
+            from = q + 2;
+            continue;
+          }
+          value += buf.slice(from, q);
+          p = q + 1;
+          break;
+        }
+        // Text between a closing quote and the delimiter is kept as written, as spreadsheets do.
+        const after = p;
+        let c = 0;
+        while (p < len && (c = buf.charCodeAt(p)) !== delimiterCode && c !== LF && c !== CR) p++;
+        if (p > after) value += buf.slice(after, p);
+        fields.push(value);
+      } else {
+        const from = p;
+        let c = 0;
+        while (p < len && (c = buf.charCodeAt(p)) !== delimiterCode && c !== LF && c !== CR) p++;
+        fields.push(buf.slice(from, p));
+      }
+      if (p >= len) {
+        if (!final) return -1;
+        break;
+      }
+      if (buf.charCodeAt(p) === delimiterCode) {
+        p++;
+        continue;
+      }
+      break;
+    }
+    const line = this.line;
+    this.line += 1 + (p > firstEol ? countLineBreaks(buf, start, p) : 0);
+    this.record(fields, line, buf.slice(start, p));
+    return p;
+  }
+
+  /** A quote still open at the end of the file: the record is a reject (or the file has no header). */
+  private unclosedQuote(buf: string, start: number, field: number): number {
+    let end = buf.length;
+    if (end > start && buf.charCodeAt(end - 1) === LF) end--;
+    if (end > start && buf.charCodeAt(end - 1) === CR) end--;
+    const line = this.line;
+    if (this.names === undefined && this.opts.header) {
+      throw new SluiceError('LAYOUT_MISMATCH', 'the header line opens a quote that is never closed', {
+        where: `${this.origin}:${line}`,
+      });
+    }
+    this.addReject(line, 'quote', `field ${field} opens a quote that is not closed before the end of the file`, buf.slice(start, end));
+    return buf.length;
+  }
+
+  private record(fields: string[], line: number, raw: string): void {
+    if (this.names === undefined) {
+      if (this.opts.header) {
+        this.takeHeader(fields, line);
+        return;
+      }
+      this.names = fields.map((_, i) => `column_${i + 1}`);
+      this.width = fields.length;
+    }
+    if (fields.length !== this.width) {
+      this.addReject(line, 'field_count', `expected ${this.width} fields, found ${fields.length}`, raw);
+      return;
+    }
+    this.rows.push(fields);
+    this.lines.push(line);
+    this.raws.push(raw);
+    if (this.rows.length + this.rejectedRows >= this.batchSize) this.flush();
+  }
+
+  private takeHeader(cells: string[], line: number): void {
+    if (this.expected) {
+      const problem = headerProblem(cells, this.expected);
+      if (problem) throw new SluiceError('LAYOUT_MISMATCH', problem, { where: `${this.origin}:${line}` });
+      this.names = this.expected.map((e) => e.name);
+    } else {
+      this.names = cells.map((cell) => cell.trim());
+    }
+    this.width = this.names.length;
+  }
+
+  private addReject(line: number, rule: string, message: string, raw: string): void {
+    this.rejects.push({ origin: this.origin, line, column: null, rule, value: null, message, raw });
+    this.rejectedRows++;
+    if (this.rows.length + this.rejectedRows >= this.batchSize) this.flush();
+  }
+
+  private flush(): void {
+    if (this.rows.length === 0 && this.rejectedRows === 0) return;
+    this.emit();
+  }
+
+  private emit(): void {
+    this.ready.push({
+      batch: {
+        // Fresh column objects per batch: a later stage may set their types.
+        columns: (this.names ?? []).map((name) => ({ name })),
+        rows: this.rows,
+        origin: this.origin,
+        lines: this.lines,
+        raw: this.raws,
+      },
+      rejects: this.rejects,
+      rejectedRows: this.rejectedRows,
+    });
+    this.yieldedAny = true;
+    this.rows = [];
+    this.lines = [];
+    this.raws = [];
+    this.rejects = [];
+    this.rejectedRows = 0;
+  }
+
+  private finish(): void {
+    if (this.names === undefined && this.opts.header) {
+      throw new SluiceError('LAYOUT_MISMATCH', 'the file is empty: expected a header line', {
+        where: `${this.origin}:1`,
+      });
+    }
+    this.flush();
+    // A file without rows still gives one (empty) batch: the loader takes the columns from the first batch.
+    if (!this.yieldedAny) this.emit();
+  }
+
+  private checkLength(length: number): void {
+    if (length <= this.opts.maxRecordLength) return;
+    throw new SluiceError(
+      'PARSE_FAILED',
+      `the record starting here runs past ${this.opts.maxRecordLength} characters`,
+      {
+        where: `${this.origin}:${this.line}`,
+        hint: 'A quote is probably left open; or raise parse.maxRecordLength if records are really that long.',
+      },
+    );
+  }
+}
+
+/** Line breaks (CRLF, LF or CR) in buf[start, end). */
+function countLineBreaks(buf: string, start: number, end: number): number {
+  let count = 0;
+  for (let p = start; p < end; p++) {
+    const c = buf.charCodeAt(p);
+    if (c === LF) count++;
+    else if (c === CR) {
+      count++;
+      if (p + 1 < end && buf.charCodeAt(p + 1) === LF) p++;
+    }
+  }
+  return count;
+}

@@ -1,0 +1,441 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { localDate } from '../core/dates.js';
+import { describeError, errorMessage, isSluiceError, SluiceError } from '../core/errors.js';
+import type { BatchResult, FetchedFile, FileOutcome, FileSourceSession, LoadSession, ParserPlugin, PluginContext, SourceFile } from '../core/plugin.js';
+import type { RecordBatch } from '../core/records.js';
+import type { Registry } from '../core/registry.js';
+import { withRetry } from '../core/retry.js';
+import type { PipelineSpec } from '../core/spec.js';
+import type { SqlClient } from '../core/sql.js';
+import type { Database } from '../store/database.js';
+import { sqlState } from '../store/database-errors.js';
+import { findLoaded, markArchived, recordFile, runHasLoads, setFileCounts } from '../store/ledger.js';
+import { addRunCounts, finishRun, heartbeat, startRun } from '../store/runs.js';
+import { StepLog, type LogEntry } from '../store/step-log.js';
+import { addToZip, archiveName } from './archive.js';
+import { createCheckStage } from './check-stage.js';
+import { sha256File } from './file-hash.js';
+import { RejectSpool } from './reject-spool.js';
+
+export interface RunOptions {
+  db: Database;
+  spec: PipelineSpec;
+  registry: Registry;
+  /** Sluice's folder: scratch space and fallback logs live under it. */
+  home: string;
+  /** `YYYY-MM-DD`; today by default (or the date of the run being resumed). */
+  asOf?: string;
+  /** Run everything in one transaction that is rolled back; touch no file. */
+  dryRun?: boolean;
+  signal?: AbortSignal;
+  onLog?: (entry: LogEntry) => void;
+  onProgress?: (progress: Progress) => void;
+  /** Store debug entries in the log table too. */
+  verbose?: boolean;
+}
+
+export interface Progress {
+  file: string | null;
+  filesSeen: number;
+  filesTotal: number;
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsRejected: number;
+}
+
+export interface FileReport {
+  name: string;
+  status: FileOutcome;
+  reason?: string;
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsRejected: number;
+  /** The ledger entry of a loaded file. */
+  ledgerId?: string;
+}
+
+export interface RunSummary {
+  runId: string;
+  pipeline: string;
+  status: 'succeeded' | 'failed';
+  asOf: string;
+  dryRun: boolean;
+  resumed: boolean;
+  files: FileReport[];
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsRejected: number;
+  filesLoaded: number;
+  filesRejected: number;
+  filesSkipped: number;
+  archive?: string;
+  durationMs: number;
+  timings: Record<string, number>;
+  error?: { code: string; message: string };
+}
+
+/** Rolls back the dry run's one transaction while carrying its result out. */
+class DryRunDone extends Error {
+  constructor(readonly summary: RunSummary) {
+    super('dry run rolled back');
+  }
+}
+
+/**
+ * Runs a pipeline once: every file from the source is loaded (rows, ledger entry, rejects and counts in
+ * one transaction), skipped (same content already loaded) or rejected whole (layout). Archive and source
+ * clean-up happen only after the commits. Holds the pipeline's lock throughout.
+ */
+export async function runPipeline(options: RunOptions): Promise<RunSummary> {
+  const { db, spec } = options;
+  const lock = await db.tryLock(`sluice:pipeline:${spec.name}`);
+  if (!lock) throw await alreadyRunning(db, spec.name);
+  try {
+    if (!options.dryRun) return await execute(options, db, normalTransactions(db));
+    try {
+      await db.transaction(async (outer) => {
+        throw new DryRunDone(await execute(options, outer, savepointTransactions(outer)));
+      });
+    } catch (error) {
+      if (error instanceof DryRunDone) return error.summary;
+      throw error;
+    }
+    throw new Error('unreachable');
+  } finally {
+    await lock.release();
+  }
+}
+
+type InTransaction = <T>(work: (tx: SqlClient) => Promise<T>) => Promise<T>;
+
+const normalTransactions = (db: Database): InTransaction => (work) => db.transaction(work);
+
+/** In a dry run each file still commits or fails alone, as a savepoint of the one outer transaction. */
+function savepointTransactions(outer: SqlClient): InTransaction {
+  return async (work) => {
+    await outer.query('SAVEPOINT sluice_unit');
+    try {
+      const result = await work(outer);
+      await outer.query('RELEASE SAVEPOINT sluice_unit');
+      return result;
+    } catch (error) {
+      await outer.query('ROLLBACK TO SAVEPOINT sluice_unit');
+      throw error;
+    }
+  };
+}
+
+async function alreadyRunning(db: SqlClient, pipeline: string): Promise<SluiceError> {
+  const { rows } = await db.query<{ id: string; started_at: string; host: string; pid: number }>(
+    `SELECT id, started_at, host, pid FROM sluice.runs WHERE pipeline = $1 AND status = 'running' ORDER BY started_at DESC LIMIT 1`,
+    [pipeline],
+  );
+  const run = rows[0];
+  const detail = run ? ` since ${run.started_at}, run ${run.id} (process ${run.pid} on ${run.host})` : '';
+  return new SluiceError('PIPELINE_RUNNING', `pipeline ${pipeline} is already running${detail}`, {
+    hint: 'Wait for it to finish; a pipeline never runs twice at once.',
+  });
+}
+
+interface Pending {
+  file: SourceFile;
+  fetched: FetchedFile;
+  outcome: FileOutcome;
+  /** Ledger id to mark archived, when the content goes into the archive. */
+  archiveAs?: string;
+}
+
+async function execute(options: RunOptions, db: SqlClient, inTransaction: InTransaction): Promise<RunSummary> {
+  const { spec, registry } = options;
+  const started = performance.now();
+  const dryRun = options.dryRun ?? false;
+  const run = await startRun(db, { pipeline: spec.name, asOf: options.asOf, dryRun, today: localDate() });
+  const log = new StepLog(
+    db,
+    { runId: run.id, pipeline: spec.name, fallbackDir: path.join(options.home, 'logs') },
+    options.onLog,
+    options.verbose,
+  );
+  const workDir = path.join(options.home, 'work', run.id);
+  await mkdir(workDir, { recursive: true });
+  const abort = new AbortController();
+  options.signal?.addEventListener('abort', () => abort.abort(options.signal?.reason), { once: true });
+  const context: PluginContext = { logger: log, signal: abort.signal, workDir };
+  const timings: Record<string, number> = {};
+  const time = async <T>(step: string, work: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await work();
+    } finally {
+      timings[step] = Math.round((timings[step] ?? 0) + performance.now() - t0);
+    }
+  };
+  const summary: RunSummary = {
+    runId: run.id,
+    pipeline: spec.name,
+    status: 'succeeded',
+    asOf: run.asOf,
+    dryRun,
+    resumed: run.resumed,
+    files: [],
+    rowsRead: 0,
+    rowsLoaded: 0,
+    rowsRejected: 0,
+    filesLoaded: 0,
+    filesRejected: 0,
+    filesSkipped: 0,
+    durationMs: 0,
+    timings,
+  };
+  const progress = () =>
+    options.onProgress?.({
+      file: current,
+      filesSeen: summary.files.length,
+      filesTotal,
+      rowsRead: summary.rowsRead + fileRows.read,
+      rowsLoaded: summary.rowsLoaded,
+      rowsRejected: summary.rowsRejected + fileRows.rejected,
+    });
+  let current: string | null = null;
+  let filesTotal = 0;
+  const fileRows = { read: 0, rejected: 0 };
+
+  log.info(run.resumed ? `resuming run ${run.id} of ${spec.name} (as of ${run.asOf})` : `run ${run.id} of ${spec.name} started (as of ${run.asOf})`, {
+    dryRun,
+  });
+  // Keeps the run visibly alive for other processes (and for stale-run clean-up).
+  const beat = dryRun ? undefined : setInterval(() => void heartbeat(db, run.id).catch(() => undefined), 15_000);
+  const pending: Pending[] = [];
+  let source: FileSourceSession | undefined;
+  try {
+    const sourcePlugin = registry.get('source', spec.source.type);
+    const parser = registry.get('parser', spec.parse.type);
+    const loaderPlugin = registry.get('loader', spec.load.type);
+    const check = spec.check ? createCheckStage(spec.check, registry) : undefined;
+    const transforms = spec.transform.map((t) => registry.get('transform', t.type).create(t.options, context));
+    const loader: LoadSession = await loaderPlugin.open(spec.load.options, context);
+
+    source = await time('connect', () => withRetry(() => sourcePlugin.open(spec.source.options, context), retryLog(log, 'connecting to the source')));
+    log.info(`source ${source.location}`);
+    await inTransaction(async (tx) => {
+      await setLoadContext(tx, { runId: run.id, asOf: run.asOf });
+      await loader.startRun(tx, { runId: run.id, asOf: run.asOf });
+    });
+
+    // Listing first gives the progress bar its total; a listing is names only.
+    const files: SourceFile[] = [];
+    for await (const file of source.list()) files.push(file);
+    filesTotal = files.length;
+    log.info(`${files.length} files to consider`);
+    for (const file of files) {
+      if (abort.signal.aborted) throw new SluiceError('ABORTED', 'the run was stopped');
+      current = file.name;
+      fileRows.read = 0;
+      fileRows.rejected = 0;
+      progress();
+      const fetched = await time('fetch', () => withRetry(() => source!.fetch(file), retryLog(log, `fetching ${file.name}`)));
+      const sha256 = await time('hash', () => sha256File(fetched.path));
+      const ledgerBase = { pipeline: spec.name, runId: run.id, source: source.location, name: file.name, size: fetched.size, sha256 };
+
+      const loaded = await findLoaded(db, spec.name, sha256);
+      if (loaded) {
+        const reason = `same content as ${loaded.name}, loaded in run ${loaded.run_id}`;
+        await inTransaction(async (tx) => {
+          await recordFile(tx, { ...ledgerBase, status: 'skipped', reason, duplicateOf: loaded.id });
+          await addRunCounts(tx, run.id, { filesSkipped: 1 });
+        });
+        summary.filesSkipped++;
+        summary.files.push({ name: file.name, status: 'skipped', reason, rowsRead: 0, rowsLoaded: 0, rowsRejected: 0 });
+        log.info(`skipped ${file.name}: ${reason}`);
+        // A crash after the original's commit may have kept it out of the archive: archive it now.
+        pending.push({ file, fetched, outcome: 'skipped', ...(loaded.archived_at ? {} : { archiveAs: loaded.id }) });
+        continue;
+      }
+
+      const report = await withRetry(
+        () =>
+          time('load', () =>
+            loadFile({ file, fetched, ledgerBase, spec, parser, check, transforms, loader, context, inTransaction, runId: run.id, asOf: run.asOf, fileRows, progress }),
+          ),
+        retryLog(log, `loading ${file.name}`),
+      ).catch(async (error: unknown) => {
+        if (!isSluiceError(error, 'LAYOUT_MISMATCH', 'PARSE_FAILED') && sqlState(error) !== '23505') throw error;
+        if (sqlState(error) === '23505') {
+          // Another process committed the same content first.
+          return { name: file.name, status: 'skipped' as const, reason: 'loaded by a concurrent run', rowsRead: 0, rowsLoaded: 0, rowsRejected: 0 };
+        }
+        return rejectFile(inTransaction, { ...ledgerBase, error: error as SluiceError, runId: run.id });
+      });
+      summary.files.push(report);
+      summary.rowsRead += report.rowsRead;
+      summary.rowsLoaded += report.rowsLoaded;
+      summary.rowsRejected += report.rowsRejected;
+      if (report.status === 'loaded') {
+        summary.filesLoaded++;
+        log.info(`loaded ${file.name}: ${report.rowsLoaded} rows, ${report.rowsRejected} rejected`, { rowsRead: report.rowsRead });
+      } else if (report.status === 'rejected') {
+        summary.filesRejected++;
+        log.warn(`rejected ${file.name}: ${report.reason}`);
+      } else {
+        summary.filesSkipped++;
+      }
+      pending.push({ file, fetched, outcome: report.status, ...(report.status === 'loaded' && report.ledgerId ? { archiveAs: report.ledgerId } : {}) });
+      progress();
+      if (!spec.archive) await settleAll(); // nothing to archive first: tidy the source as we go
+    }
+    current = null;
+    await time('finish', () =>
+      inTransaction(async (tx) => {
+        await setLoadContext(tx, { runId: run.id, asOf: run.asOf });
+        const loadedAny = run.resumed ? await runHasLoads(tx, run.id) : summary.filesLoaded > 0;
+        await loader.finishRun(tx, { runId: run.id, asOf: run.asOf, loadedAny });
+      }),
+    );
+  } catch (error) {
+    summary.status = 'failed';
+    summary.error = { code: isSluiceError(error) ? error.code : 'INTERNAL', message: describeError(error) };
+    log.error(`run failed: ${describeError(error)}`, isSluiceError(error) ? { code: error.code } : { stack: (error as Error)?.stack ?? errorMessage(error) });
+  }
+
+  // Side effects outside the database, for what committed only — also when a later file failed the run.
+  try {
+    if (!dryRun) await settleAll();
+  } catch (error) {
+    summary.status = 'failed';
+    summary.error ??= { code: isSluiceError(error) ? error.code : 'INTERNAL', message: describeError(error) };
+    log.error(`after the loads: ${describeError(error)}`);
+  } finally {
+    if (beat) clearInterval(beat);
+    await source?.close().catch(() => undefined);
+    await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  summary.durationMs = Math.round(performance.now() - started);
+  await finishRun(db, run.id, {
+    status: summary.status,
+    timings,
+    ...(summary.error ? { errorCode: summary.error.code, error: summary.error.message } : {}),
+  });
+  log.info(
+    `run ${summary.status}: ${summary.filesLoaded} files loaded, ${summary.filesSkipped} skipped, ${summary.filesRejected} rejected; ${summary.rowsLoaded} rows loaded, ${summary.rowsRejected} rejected`,
+    { durationMs: summary.durationMs },
+  );
+  await log.flush();
+  return summary;
+
+  async function settleAll() {
+    const batch = pending.splice(0);
+    if (batch.length === 0) return;
+    if (spec.archive && !dryRun) {
+      const toArchive = batch.filter((p) => p.archiveAs);
+      if (toArchive.length > 0) {
+        const zip = path.resolve(spec.archive.dir, archiveName(spec.archive.name, summary.asOf, spec.name));
+        await time('archive', () => addToZip(zip, toArchive.map((p) => ({ path: p.fetched.path, name: p.file.name }))));
+        await markArchived(db, toArchive.map((p) => p.archiveAs!), zip);
+        summary.archive = zip;
+        log.info(`archived ${toArchive.length} files into ${zip}`);
+      }
+    }
+    for (const p of batch) {
+      if (!dryRun) await time('settle', () => source!.settle(p.file, p.outcome));
+      if (p.fetched.temporary) await rm(p.fetched.path, { force: true });
+    }
+  }
+}
+
+/** What SQL steps can read through sluice.run_id(), sluice.as_of(), sluice.file_name(), sluice.file_id(). */
+async function setLoadContext(tx: SqlClient, c: { runId: string; asOf: string; fileName?: string; fileId?: string }) {
+  await tx.query(
+    `SELECT set_config('sluice.run_id', $1, true), set_config('sluice.as_of', $2, true),
+            set_config('sluice.file_name', $3, true), set_config('sluice.file_id', $4, true)`,
+    [c.runId, c.asOf, c.fileName ?? '', c.fileId ?? ''],
+  );
+}
+
+function retryLog(log: StepLog, what: string) {
+  return {
+    onRetry: (error: unknown, attempt: number, delayMs: number) =>
+      log.warn(`${what} failed (attempt ${attempt}), retrying in ${delayMs} ms: ${errorMessage(error)}`),
+  };
+}
+
+interface LoadFileArgs {
+  file: SourceFile;
+  fetched: FetchedFile;
+  ledgerBase: { pipeline: string; runId: string; source: string; name: string; size: number; sha256: string };
+  spec: PipelineSpec;
+  parser: ParserPlugin;
+  check: ((input: BatchResult) => BatchResult) | undefined;
+  transforms: ((input: BatchResult) => BatchResult)[];
+  loader: LoadSession;
+  context: PluginContext;
+  inTransaction: InTransaction;
+  runId: string;
+  asOf: string;
+  fileRows: { read: number; rejected: number };
+  progress: () => void;
+}
+
+/** One file in one transaction: ledger entry, rows, rejects and run counts commit together or not at all. */
+async function loadFile(a: LoadFileArgs): Promise<FileReport> {
+  return a.inTransaction(async (tx) => {
+    const firstOfRun = !(await runHasLoads(tx, a.runId));
+    const fileId = await recordFile(tx, { ...a.ledgerBase, status: 'loaded' });
+    await setLoadContext(tx, { runId: a.runId, asOf: a.asOf, fileName: a.file.name, fileId });
+    const spool = new RejectSpool(path.join(a.context.workDir, `rejects-${fileId}.copy`), {
+      runId: a.runId,
+      pipeline: a.spec.name,
+      fileId,
+    });
+    let rowsRead = 0;
+    let rowsRejected = 0;
+    const fileRows = a.fileRows;
+    fileRows.read = 0;
+    fileRows.rejected = 0;
+    async function* batches(): AsyncIterable<RecordBatch> {
+      const stream = createReadStream(a.fetched.path, { highWaterMark: 1 << 18 });
+      for await (const parsed of a.parser.parse({ stream, origin: a.file.name }, a.spec.parse.options, a.context)) {
+        let result = a.check ? a.check(parsed) : parsed;
+        for (const transform of a.transforms) result = transform(result);
+        rowsRead += parsed.batch.rows.length + parsed.rejectedRows;
+        rowsRejected += result.rejectedRows;
+        fileRows.read = rowsRead;
+        fileRows.rejected = rowsRejected;
+        await spool.add(result.rejects);
+        a.progress();
+        yield result.batch;
+      }
+    }
+    try {
+      const unit = { runId: a.runId, asOf: a.asOf, origin: a.file.name, firstOfRun };
+      const { rowsLoaded } = await a.loader.load(tx, batches(), unit);
+      await spool.flush(tx);
+      await a.loader.afterLoad(tx, unit);
+      await setFileCounts(tx, fileId, { rowsRead, rowsLoaded, rowsRejected });
+      await addRunCounts(tx, a.runId, { rowsRead, rowsLoaded, rowsRejected, filesLoaded: 1 });
+      return { name: a.file.name, status: 'loaded' as const, rowsRead, rowsLoaded, rowsRejected, ledgerId: fileId };
+    } finally {
+      await spool.discard();
+    }
+  });
+}
+
+/** A file that breaks the layout: nothing of it loads; the ledger and one reject say why. */
+async function rejectFile(
+  inTransaction: InTransaction,
+  a: { pipeline: string; runId: string; source: string; name: string; size: number; sha256: string; error: SluiceError },
+): Promise<FileReport> {
+  const reason = a.error.message;
+  const line = Number(/:(\d+)(?::\d+)?$/.exec(a.error.where ?? '')?.[1]) || null;
+  await inTransaction(async (tx) => {
+    const fileId = await recordFile(tx, { ...a, status: 'rejected', reason });
+    await tx.query(
+      `INSERT INTO sluice.rejects (run_id, pipeline, file_id, file, line, rule, message) VALUES ($1, $2, $3, $4, $5, 'layout', $6)`,
+      [a.runId, a.pipeline, fileId, a.name, line, reason],
+    );
+    await addRunCounts(tx, a.runId, { filesRejected: 1 });
+  });
+  return { name: a.name, status: 'rejected', reason, rowsRead: 0, rowsLoaded: 0, rowsRejected: 0 };
+}

@@ -1,0 +1,76 @@
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { SluiceError } from '../core/errors.js';
+
+export interface FolderLock {
+  release(): Promise<void>;
+}
+
+interface Holder {
+  pid: number;
+  host: string;
+  since: string;
+}
+
+/**
+ * Takes the lock file of an embedded data folder. PGlite does not guard its folder: two processes that
+ * open it silently lose writes. A lock whose process is gone (same host) is taken over.
+ */
+export async function lockFolder(dir: string): Promise<FolderLock> {
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, 'sluice.lock');
+  const me: Holder = { pid: process.pid, host: os.hostname(), since: new Date().toISOString() };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await open(file, 'wx');
+      await handle.writeFile(JSON.stringify(me));
+      await handle.close();
+      return {
+        async release() {
+          await rm(file, { force: true });
+        },
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = await readHolder(file);
+    if (holder && holder.host === me.host && !isAlive(holder.pid)) {
+      await rm(file, { force: true }); // a crashed process left it
+      continue;
+    }
+    if (!holder) {
+      // Being written by its new owner right now, or empty after a crash: look again shortly.
+      await new Promise((r) => setTimeout(r, 100));
+      const again = await readHolder(file);
+      if (!again) await rm(file, { force: true });
+      continue;
+    }
+    throw new SluiceError(
+      'DATABASE_LOCKED',
+      `the embedded database in ${dir} is in use by process ${holder.pid} on ${holder.host} since ${holder.since}`,
+      {
+        hint: 'Wait for that run to finish, or set DATABASE_URL to a PostgreSQL server so that several processes can work at once.',
+      },
+    );
+  }
+  throw new SluiceError('DATABASE_LOCKED', `could not take the lock ${file}`);
+}
+
+async function readHolder(file: string): Promise<Holder | undefined> {
+  try {
+    const holder = JSON.parse(await readFile(file, 'utf8')) as Holder;
+    return typeof holder.pid === 'number' ? holder : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,396 @@
+/**
+ * A real OpenSSH sftp server on loopback for integration tests: a private sshd with its own host key,
+ * config and port, logging in a dedicated local user by password or key. Needs root (it creates the user
+ * and reads /etc/shadow through sshd); installs openssh-server when it is missing.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+const SSHD = '/usr/sbin/sshd';
+const USER = 'sluicetest';
+/**
+ * Every test file starts its own server in parallel, all logging in the one user, so they share one
+ * password: random, made once per machine and kept where only root can read it (a fixed password in the
+ * source would open the account to anyone on a machine that also runs a system sshd).
+ */
+const PASSWORD_FILE = '/var/lib/sluice-test/sftp-password';
+
+export interface SftpServer {
+  host: '127.0.0.1';
+  port: number;
+  username: string;
+  password: string;
+  /** The client's private key (OpenSSH format, no passphrase), authorized for the user. */
+  privateKeyPath: string;
+  /** The server's host key as `ssh-keygen -lf` prints it. */
+  hostKeyFingerprint: string;
+  /** A folder on this machine the sftp user can read and write; tests put files here. */
+  root: string;
+  /** `sftp://user@127.0.0.1:port/path`, for `path` (default: root; relative paths are under root). */
+  url(remotePath?: string): string;
+  stop(): Promise<void>;
+}
+
+/** Starts a private sshd; call `stop()` when done. */
+export async function startSftpServer(): Promise<SftpServer> {
+  if (process.platform !== 'linux') throw new Error('startSftpServer runs OpenSSH on Linux only');
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      'startSftpServer needs root: it creates the test user and sshd reads /etc/shadow for password logins. ' +
+        'Run the integration tests as root (with openssh-server installed: apt-get install -y openssh-server).',
+    );
+  }
+  await ensureSshd();
+  const { uid, gid, password } = await ensureUser();
+
+  // Under /tmp rather than $TMPDIR: the sftp user must be able to walk down to the folders it serves.
+  const dir = await mkdtemp(path.join(existsSync('/tmp') ? '/tmp' : os.tmpdir(), 'sluice-sshd-'));
+  try {
+    // mkdtemp makes it 0700; sshd reads authorized_keys as the user, who must get through it.
+    await chmod(dir, 0o755);
+    const root = path.join(dir, 'root');
+    await mkdir(root);
+    await chown(root, uid, gid);
+    await chmod(root, 0o777);
+
+    const hostKey = path.join(dir, 'ssh_host_ed25519_key');
+    const clientKey = path.join(dir, 'client_ed25519_key');
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'sluice-test-host', '-f', hostKey]);
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'sluice-test-client', '-f', clientKey]);
+    const authorizedKeys = path.join(dir, 'authorized_keys');
+    await writeFile(authorizedKeys, await readFile(`${clientKey}.pub`));
+    await chmod(authorizedKeys, 0o644);
+    const { stdout } = await run('ssh-keygen', ['-lf', `${hostKey}.pub`]);
+    const hostKeyFingerprint = stdout.split(/\s+/)[1] ?? '';
+    if (!hostKeyFingerprint.startsWith('SHA256:'))
+      throw new Error(`unexpected ssh-keygen -lf output: ${stdout}`);
+
+    await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+    const config = path.join(dir, 'sshd_config');
+    const log = path.join(dir, 'sshd.log');
+
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= 4; attempt++) {
+      const port = await freePort();
+      await writeConfig(config, { dir, port, hostKey, authorizedKeys });
+      try {
+        const child = await launch(config, log, port);
+        return {
+          host: '127.0.0.1',
+          port,
+          username: USER,
+          password,
+          privateKeyPath: clientKey,
+          hostKeyFingerprint,
+          root,
+          url(remotePath = root) {
+            const absolute = path.isAbsolute(remotePath) ? remotePath : path.join(root, remotePath);
+            return `sftp://${USER}@127.0.0.1:${port}${absolute}`;
+          },
+          async stop() {
+            await kill(child);
+            await rm(dir, { recursive: true, force: true });
+          },
+        };
+      } catch (error) {
+        lastError = error;
+        // Another process took the port between our probe and sshd's bind: try another.
+        if (!/Address already in use|Cannot bind/i.test(String(error))) break;
+      }
+    }
+    throw lastError;
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+// ---- sshd ------------------------------------------------------------------------------------------
+
+async function writeConfig(
+  file: string,
+  o: { dir: string; port: number; hostKey: string; authorizedKeys: string },
+) {
+  const lines = [
+    `Port ${o.port}`,
+    'ListenAddress 127.0.0.1',
+    `HostKey ${o.hostKey}`,
+    `PidFile ${path.join(o.dir, 'sshd.pid')}`,
+    `AuthorizedKeysFile ${o.authorizedKeys}`,
+    'PubkeyAuthentication yes',
+    // With UsePAM no, sshd checks passwords against /etc/shadow itself.
+    'PasswordAuthentication yes',
+    'PermitEmptyPasswords no',
+    'KbdInteractiveAuthentication no',
+    'UsePAM no',
+    // Temp folders are world-writable, which StrictModes would refuse.
+    'StrictModes no',
+    `AllowUsers ${USER}`,
+    'PermitRootLogin no',
+    'AllowTcpForwarding no',
+    'X11Forwarding no',
+    'PrintMotd no',
+    // Parallel tests open many connections at once; the default (10:30:100) drops some at random.
+    'MaxStartups 200',
+    'MaxAuthTries 10',
+    'LoginGraceTime 30',
+    'LogLevel VERBOSE',
+    'Subsystem sftp internal-sftp',
+  ];
+  // OpenSSH 9.8+ penalizes addresses with failed logins (tests fail logins on purpose); older ones do
+  // not know the option and refuse the whole config, so it is added only where sshd accepts it.
+  const withPenalties = [...lines, 'PerSourcePenalties no'];
+  await writeFile(file, `${withPenalties.join('\n')}\n`);
+  try {
+    await run(SSHD, ['-t', '-f', file]);
+  } catch (error) {
+    await writeFile(file, `${lines.join('\n')}\n`);
+    try {
+      await run(SSHD, ['-t', '-f', file]);
+    } catch {
+      throw new Error(`sshd refuses the test config ${file}: ${stderrOf(error)}`);
+    }
+  }
+}
+
+/** Spawns `sshd -D` and waits until it answers with an SSH banner. */
+async function launch(config: string, log: string, port: number): Promise<ChildProcess> {
+  // Its own process group, so stop() also ends the per-connection processes it forked.
+  const child = spawn(SSHD, ['-D', '-f', config, '-E', log], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  let spawnError: Error | undefined;
+  child.on('error', (error) => {
+    spawnError = error;
+  });
+  running.add(child);
+
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (spawnError || child.exitCode !== null || child.signalCode !== null) break;
+    if (await answersSsh(port)) return child;
+    await sleep(50);
+  }
+  const why = spawnError
+    ? `could not be started: ${spawnError.message}`
+    : child.exitCode !== null || child.signalCode !== null
+      ? `exited (${child.exitCode ?? child.signalCode})`
+      : 'did not answer within 15 s';
+  await kill(child);
+  const logText = await readFile(log, 'utf8').catch(() => '');
+  throw new Error(`sshd on 127.0.0.1:${port} ${why}\n--- sshd log (${log}) ---\n${logText}${stderr}`);
+}
+
+/** True when something on the port sends an SSH identification line. */
+function answersSsh(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let data = '';
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(2_000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('data', (chunk: Buffer) => {
+      data += chunk.toString('latin1');
+      if (data.includes('\n')) done(data.startsWith('SSH-'));
+    });
+    socket.on('end', () => done(false));
+  });
+}
+
+const running = new Set<ChildProcess>();
+
+async function kill(child: ChildProcess): Promise<void> {
+  running.delete(child);
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  signalGroup(child, 'SIGTERM');
+  const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+  // Session processes of connections still open may outlive the listener: end them too.
+  signalGroup(child, 'SIGKILL');
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals) {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+// A test process that dies without stop() must not leave sshd listening.
+process.once('exit', () => {
+  for (const child of running) signalGroup(child, 'SIGKILL');
+});
+
+// ---- machine setup ---------------------------------------------------------------------------------
+
+async function ensureSshd(): Promise<void> {
+  if (existsSync(SSHD)) return;
+  await withLock('sluice-test-apt', async () => {
+    if (existsSync(SSHD)) return; // another test file installed it meanwhile
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    // Without systemd the package's postinst starts a system sshd on port 22 through invoke-rc.d; a
+    // policy-rc.d answering 101 forbids that (Docker images do the same).
+    const policy = '/usr/sbin/policy-rc.d';
+    const ownPolicy = !existsSync(policy);
+    if (ownPolicy) await writeFile(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+    try {
+      await run('apt-get', ['update'], { env, maxBuffer: 64 * 1024 * 1024 });
+      await run(
+        'apt-get',
+        ['install', '-y', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=120', 'openssh-server'],
+        {
+          env,
+          maxBuffer: 64 * 1024 * 1024,
+        },
+      );
+    } catch (error) {
+      throw new Error(
+        `installing openssh-server failed (apt-get install -y openssh-server): ${stderrOf(error)}`,
+      );
+    } finally {
+      if (ownPolicy) await rm(policy, { force: true });
+    }
+  });
+  if (!existsSync(SSHD)) throw new Error(`openssh-server is installed but ${SSHD} is missing`);
+}
+
+/** The test user (created when absent) with the machine's test password. */
+async function ensureUser(): Promise<{ uid: number; gid: number; password: string }> {
+  return withLock('sluice-test-user', async () => {
+    let ids = await userIds();
+    if (!ids) {
+      await retry(async () => {
+        if (await userIds()) return; // created by someone else since
+        await run('useradd', [
+          '--no-create-home',
+          '--home-dir',
+          '/nonexistent',
+          '--shell',
+          '/usr/sbin/nologin',
+          USER,
+        ]).catch(async (error: unknown) => {
+          // 9: the name is taken, which is what we wanted.
+          if ((error as { code?: unknown }).code === 9 && (await userIds())) return;
+          throw error;
+        });
+      });
+      ids = await userIds();
+      if (!ids) throw new Error(`useradd ${USER} did not create the user`);
+    }
+    let password = (await readFile(PASSWORD_FILE, 'utf8').catch(() => '')).trim();
+    if (!password) {
+      password = randomBytes(18).toString('base64url');
+      await mkdir(path.dirname(PASSWORD_FILE), { recursive: true, mode: 0o700 });
+      await writeFile(PASSWORD_FILE, `${password}\n`, { mode: 0o600 });
+    }
+    // Set every time (the same value, so a server already running is not disturbed): the user may be new.
+    await retry(() => runWithInput('chpasswd', [], `${USER}:${password}\n`));
+    return { ...ids, password };
+  });
+}
+
+async function userIds(): Promise<{ uid: number; gid: number } | undefined> {
+  try {
+    const { stdout: uid } = await run('id', ['-u', USER]);
+    const { stdout: gid } = await run('id', ['-g', USER]);
+    return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** useradd and chpasswd fail with "cannot lock /etc/passwd" while another tool holds it. */
+async function retry<T>(fn: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (n >= attempts) throw new Error(`${String(error)}\n${stderrOf(error)}`);
+      await sleep(100 * n);
+    }
+  }
+}
+
+/** A lock across processes (test files run in parallel forks): a directory made atomically. */
+async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(os.tmpdir(), `${name}.lock`);
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // A holder that died leaves the lock behind; nothing here takes more than a few minutes.
+      const age = Date.now() - ((await stat(lock).catch(() => undefined))?.mtimeMs ?? Date.now());
+      if (age > 240_000) await rmdir(lock).catch(() => undefined);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for the lock ${lock}`);
+      await sleep(50 + Math.random() * 100);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rmdir(lock).catch(() => undefined);
+  }
+}
+
+/** execFile does not take stdin input; chpasswd reads `user:password` lines from it. */
+function runWithInput(command: string, args: string[], input: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else reject(Object.assign(new Error(`${command} exited with ${code}`), { code, stderr }));
+    });
+    child.stdin.end(input);
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+function stderrOf(error: unknown): string {
+  const stderr = (error as { stderr?: unknown }).stderr;
+  return typeof stderr === 'string' && stderr ? stderr.trim() : String(error);
+}
+
+function sleep(ms: number) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
