@@ -75,7 +75,8 @@ export function formatSummary(s: RunSummary): string {
     else lines.push(`  loaded   ${f.name}: ${formatCount(f.rowsLoaded)} rows${f.rowsRejected ? `, ${formatCount(f.rowsRejected)} rejected` : ''}`);
   }
   if (s.archive) lines.push(`  archive: ${s.archive}`);
-  if (s.rowsRejected > 0) lines.push(`  rejected rows: SELECT * FROM sluice.rejects WHERE run_id = '${s.runId}'`);
+  if (s.dryRun) lines.push('  nothing was committed: this was a dry run');
+  else if (s.rowsRejected > 0) lines.push(`  rejected rows: SELECT * FROM sluice.rejects WHERE run_id = '${s.runId}'`);
   if (s.error) lines.push('', `The run failed: ${s.error.message}`);
   return lines.join('\n') + '\n';
 }

@@ -3,7 +3,7 @@ const REFERENCE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 export interface Interpolated {
   value: string;
-  /** Variables referenced without a default and not set. */
+  /** Variables referenced without a default and not set (or set to the empty string). */
   missing: string[];
 }
 
@@ -15,8 +15,9 @@ export function interpolateEnv(text: string, env: Record<string, string | undefi
     const found = env[name!];
     if (found !== undefined && found !== '') return found;
     if (fallback !== undefined) return fallback;
-    if (found === undefined) missing.push(name!);
-    return found ?? '';
+    // Without a default, an empty variable is as good as unset: say so rather than load from ''.
+    missing.push(name!);
+    return '';
   });
   return { value, missing };
 }

@@ -143,6 +143,10 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
     else problems.push({ path: ['source', 'url'], message: `no source serves "${scheme}://" URLs` });
   }
 
+  if (source && typeof source === 'object' && !('type' in source) && !('url' in source)) {
+    problems.push({ path: ['source'], message: 'give a url (a folder, or sftp://user@host/path) or a type' });
+    return undefined;
+  }
   const top = envelope.safeParse(raw);
   if (!top.success) {
     problems.push(...top.error.issues.map((i) => ({ path: i.path as (string | number)[], message: i.message })));
@@ -218,7 +222,7 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
  */
 function interpolateDocument(doc: Document, env: Record<string, string | undefined>, at: (o?: number) => string) {
   const problems: string[] = [];
-  const wholeReference = /^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$/;
+  const wholeReference = /^\$\{[A-Za-z_][A-Za-z0-9_]*:-[^}]*\}$/;
   visit(doc, {
     Pair(_key, pair) {
       const value = pair.value;

@@ -43,8 +43,10 @@ export function createCheckStage(spec: CheckSpec, registry: Registry): (input: B
     const batch = input.batch;
     const width = batch.columns.length;
     const placed = placeColumns(columns, batch.columns, batch.origin);
-    const checked = new Uint8Array(width);
-    for (const column of placed) checked[column.index] = 1;
+    const isChecked = new Set(placed.map((column) => column.index));
+    const unchecked: number[] = [];
+    for (let i = 0; i < width; i++) if (!isChecked.has(i)) unchecked.push(i);
+    const uncheckedCount = unchecked.length;
     const placedCount = placed.length;
 
     const rows = batch.rows;
@@ -60,8 +62,8 @@ export function createCheckStage(spec: CheckSpec, registry: Registry): (input: B
 
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r]!;
-      for (let i = 0; i < width; i++) {
-        if (checked[i] === 1) continue;
+      for (let k = 0; k < uncheckedCount; k++) {
+        const i = unchecked[k]!;
         const value = row[i];
         if (value === undefined || (typeof value === 'string' && isNull(value))) row[i] = null;
       }
@@ -72,7 +74,9 @@ export function createCheckStage(spec: CheckSpec, registry: Registry): (input: B
         if (cell === null || cell === undefined || (typeof cell === 'string' && isNull(cell))) {
           row[column.index] = null;
           if (column.required) {
-            rejects.push(reject(batch.origin, lines[r], column.name, 'required', cell, 'a value is required', raw?.[r]));
+            rejects.push(
+              reject(batch.origin, lines[r], column.name, 'required', cell, 'a value is required', raw?.[r]),
+            );
             broken = true;
           }
           continue;
@@ -80,10 +84,14 @@ export function createCheckStage(spec: CheckSpec, registry: Registry): (input: B
         const original = typeof cell === 'string' ? cell : asText(cell);
         let value = original;
         let failed = false;
-        for (const { rule, test } of column.rules) {
-          const outcome = test(value);
+        const rules = column.rules;
+        for (let k = 0; k < rules.length; k++) {
+          const rule = rules[k]!;
+          const outcome = rule.test(value);
           if (!outcome.ok) {
-            rejects.push(reject(batch.origin, lines[r], column.name, rule, original, outcome.message, raw?.[r]));
+            rejects.push(
+              reject(batch.origin, lines[r], column.name, rule.rule, original, outcome.message, raw?.[r]),
+            );
             failed = true;
             break;
           }
@@ -108,7 +116,8 @@ export function createCheckStage(spec: CheckSpec, registry: Registry): (input: B
 
     const outColumns: Column[] = batch.columns.map((column) => ({ ...column }));
     for (const column of placed) {
-      if (column.type !== undefined) outColumns[column.index] = { ...outColumns[column.index]!, type: column.type };
+      if (column.type !== undefined)
+        outColumns[column.index] = { ...outColumns[column.index]!, type: column.type };
     }
     return {
       batch: {

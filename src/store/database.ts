@@ -138,7 +138,8 @@ export async function openPglite(dataDir: string): Promise<Database> {
     async query(text, params) {
       try {
         const result = await target.query<Record<string, unknown>>(text, params as unknown[] | undefined);
-        return { rows: result.rows as never[], rowCount: result.affectedRows ?? result.rows.length };
+        // PGlite reports affectedRows 0 for a SELECT: count the rows it returned then.
+        return { rows: result.rows as never[], rowCount: result.rows.length || (result.affectedRows ?? 0) };
       } catch (error) {
         throw classifyDatabaseError(error, location);
       }

@@ -63,7 +63,8 @@ export function compileDateFormat(format: string): { steps: Step[]; hasTime: boo
   if (!seen.has('year') || !seen.has('month') || !seen.has('day')) {
     throw new Error('the format needs yyyy, MM (or M) and dd (or d)');
   }
-  if (seen.has('second') && !seen.has('minute')) throw new Error('the format has seconds but no minutes (mm)');
+  if (seen.has('second') && !seen.has('minute'))
+    throw new Error('the format has seconds but no minutes (mm)');
   if (seen.has('minute') && !seen.has('hour')) throw new Error('the format has minutes but no hour (HH)');
   return { steps, hasTime: seen.has('hour') };
 }

@@ -13,5 +13,7 @@ export const emailCheck = defineCheck({
   summary: 'The value is an e-mail address (local@domain.tld, no spaces).',
   options: z.literal(true).describe('true: the value must be an e-mail address.'),
   compile: () => (value) =>
-    value.length <= 254 && address.test(value) ? { ok: true, value } : { ok: false, message: 'not a valid e-mail address' },
+    value.length <= 254 && address.test(value)
+      ? { ok: true, value }
+      : { ok: false, message: 'not a valid e-mail address' },
 });

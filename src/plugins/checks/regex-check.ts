@@ -3,7 +3,9 @@ import { defineCheck } from '../../core/plugin.js';
 
 const full = z
   .strictObject({
-    pattern: z.string().describe('A JavaScript regular expression the value must match (unanchored: use ^…$).'),
+    pattern: z
+      .string()
+      .describe('A JavaScript regular expression the value must match (unanchored: use ^…$).'),
     flags: z
       .string()
       .regex(/^[imsu]*$/, 'flags among i, m, s and u (g and y would make matches depend on the previous row)')
@@ -14,7 +16,11 @@ const full = z
     try {
       new RegExp(o.pattern, o.flags);
     } catch (error) {
-      ctx.addIssue({ code: 'custom', path: ['pattern'], message: `not a valid regular expression: ${(error as Error).message}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pattern'],
+        message: `not a valid regular expression: ${(error as Error).message}`,
+      });
     }
   });
 

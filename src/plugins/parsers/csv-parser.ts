@@ -15,15 +15,19 @@ function regexProblem(pattern: string): string | undefined {
   }
 }
 
-const oneCharacter = z
-  .string()
-  .refine((c) => c !== '\n' && c !== '\r', 'a line break cannot be used here');
+const oneCharacter = z.string().refine((c) => c !== '\n' && c !== '\r', 'a line break cannot be used here');
 
 const expectedColumn = z.union([
-  z.string().min(1).describe('The header text, compared trimmed and case-insensitively; also the column name.'),
+  z
+    .string()
+    .min(1)
+    .describe('The header text, compared trimmed and case-insensitively; also the column name.'),
   z.strictObject({
     name: z.string().min(1).describe('The column name downstream.'),
-    any: z.literal(true).optional().describe('The header cell may carry any name (it changes between files).'),
+    any: z
+      .literal(true)
+      .optional()
+      .describe('The header cell may carry any name (it changes between files).'),
     matches: z
       .string()
       .superRefine((pattern, ctx) => {
@@ -36,11 +40,16 @@ const expectedColumn = z.union([
 ]);
 
 const options = z.strictObject({
-  delimiter: oneCharacter.length(1).default(',').describe('Field separator: one character, such as ",", ";", "|" or "\\t".'),
+  delimiter: oneCharacter
+    .length(1)
+    .default(',')
+    .describe('Field separator: one character, such as ",", ";", "|" or "\\t".'),
   quote: oneCharacter
     .max(1)
     .default('"')
-    .describe('Quote character; a doubled quote inside a quoted field is a literal quote. Empty turns quoting off.'),
+    .describe(
+      'Quote character; a doubled quote inside a quoted field is a literal quote. Empty turns quoting off.',
+    ),
   header: z.boolean().default(true).describe('The first line holds the column names.'),
   expectHeader: z
     .array(expectedColumn)
@@ -57,9 +66,14 @@ const options = z.strictObject({
     .describe('Column names of a file without a header line (header: false); column_1, column_2… otherwise.'),
   encoding: z
     .string()
-    .refine((name) => iconv.encodingExists(name), 'an encoding iconv-lite knows, such as utf-8, latin1 or windows-1252')
+    .refine(
+      (name) => iconv.encodingExists(name),
+      'an encoding iconv-lite knows, such as utf-8, latin1 or windows-1252',
+    )
     .default('utf-8')
-    .describe('Character encoding of the file (utf-8, latin1, windows-1252, …). A leading UTF-8 BOM is dropped.'),
+    .describe(
+      'Character encoding of the file (utf-8, latin1, windows-1252, …). A leading UTF-8 BOM is dropped.',
+    ),
   skipBlankLines: z.boolean().default(true).describe('Lines that are empty or hold only spaces are skipped.'),
   batchSize: z.number().int().min(1).max(1_000_000).default(10_000).describe('Rows per batch.'),
   maxRecordLength: z
@@ -82,8 +96,16 @@ export const csvParser = defineParser({
   options,
   async *parse(input, opts, context) {
     const reader = new CsvReader(opts, input.origin);
+    let warned = !isUtf8(opts.encoding);
     for await (const text of decode(input.stream, opts.encoding)) {
       if (context.signal.aborted) throw new SluiceError('ABORTED', `reading ${input.origin} was aborted`);
+      // Bytes that are not UTF-8 decode as U+FFFD instead of failing: usually the encoding option is wrong.
+      if (!warned && text.indexOf('\uFFFD') >= 0) {
+        warned = true;
+        context.logger.warn(`${input.origin} has bytes that are not valid UTF-8; is parse.encoding right?`, {
+          origin: input.origin,
+        });
+      }
       reader.push(text, false);
       yield* reader.take();
     }
@@ -92,9 +114,13 @@ export const csvParser = defineParser({
   },
 });
 
+function isUtf8(encoding: string): boolean {
+  return /^utf-?8$/i.test(encoding);
+}
+
 /** The file's text, chunk by chunk as it arrives. */
 async function* decode(stream: Readable, encoding: string): AsyncGenerator<string> {
-  if (/^utf-?8$/i.test(encoding)) {
+  if (isUtf8(encoding)) {
     const decoder = new StringDecoder('utf8');
     for await (const chunk of stream as AsyncIterable<Buffer | string>) {
       const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
@@ -104,7 +130,8 @@ async function* decode(stream: Readable, encoding: string): AsyncGenerator<strin
     if (tail.length > 0) yield tail;
     return;
   }
-  if (!iconv.encodingExists(encoding)) throw new SluiceError('CONFIG_INVALID', `unknown encoding "${encoding}"`);
+  if (!iconv.encodingExists(encoding))
+    throw new SluiceError('CONFIG_INVALID', `unknown encoding "${encoding}"`);
   // pipeline() destroys the decoder with the source's error, so the loop below sees it.
   const decoded = pipeline(stream, iconv.decodeStream(encoding), () => {});
   for await (const chunk of decoded as AsyncIterable<string | Buffer>) {
@@ -129,7 +156,11 @@ function compileExpected(entries: NonNullable<CsvOptions['expectHeader']>): Expe
     if (entry.any) return { name: entry.name, label: 'any name', test: () => true };
     if (entry.matches !== undefined) {
       const re = new RegExp(entry.matches, 'i');
-      return { name: entry.name, label: `a name matching /${entry.matches}/i`, test: (cell) => re.test(cell.trim()) };
+      return {
+        name: entry.name,
+        label: `a name matching /${entry.matches}/i`,
+        test: (cell) => re.test(cell.trim()),
+      };
     }
     return byName(entry.name);
   });
@@ -336,7 +367,11 @@ class CsvReader {
       if (this.opts.skipBlankLines || this.names === undefined) return;
     } else {
       const first = buf.charCodeAt(start);
-      if ((first === SPACE || first === TAB) && first !== this.delimiterCode && this.isBlank(buf, start, end)) {
+      if (
+        (first === SPACE || first === TAB) &&
+        first !== this.delimiterCode &&
+        this.isBlank(buf, start, end)
+      ) {
         if (this.opts.skipBlankLines || this.names === undefined) return;
       }
     }
@@ -438,7 +473,12 @@ class CsvReader {
         where: `${this.origin}:${line}`,
       });
     }
-    this.addReject(line, 'quote', `field ${field} opens a quote that is not closed before the end of the file`, buf.slice(start, end));
+    this.addReject(
+      line,
+      'quote',
+      `field ${field} opens a quote that is not closed before the end of the file`,
+      buf.slice(start, end),
+    );
     return buf.length;
   }
 

@@ -40,8 +40,21 @@ function input(names: string[], rows: Row[], extra: Partial<BatchResult> = {}): 
 
 describe('check stage', () => {
   it('turns null markers into null in every column, compared after trimming', () => {
-    const stage = createCheckStage(checkSpec({ nullValues: ['', '-'], columns: { n: { integer: true } } }), registry);
-    const out = stage(input(['a', 'n'], [['-', ' - '], ['', '  '], [' x ', '5'], [null, null]]));
+    const stage = createCheckStage(
+      checkSpec({ nullValues: ['', '-'], columns: { n: { integer: true } } }),
+      registry,
+    );
+    const out = stage(
+      input(
+        ['a', 'n'],
+        [
+          ['-', ' - '],
+          ['', '  '],
+          [' x ', '5'],
+          [null, null],
+        ],
+      ),
+    );
     expect(out.batch.rows).toEqual([
       [null, null],
       [null, null],
@@ -62,14 +75,39 @@ describe('check stage', () => {
       checkSpec({ nullValues: ['', '-'], columns: { id: { required: true, integer: true }, note: {} } }),
       registry,
     );
-    const out = stage(input(['id', 'note'], [['-', 'a'], ['7', '-'], ['', 'b']]));
+    const out = stage(
+      input(
+        ['id', 'note'],
+        [
+          ['-', 'a'],
+          ['7', '-'],
+          ['', 'b'],
+        ],
+      ),
+    );
     expect(out.batch.rows).toEqual([['7', null]]);
     expect(out.batch.lines).toEqual([3]);
     expect(out.batch.raw).toEqual(['7;-']);
     expect(out.rejectedRows).toBe(2);
     expect(out.rejects).toEqual<Reject[]>([
-      { origin: 'visits.csv', line: 2, column: 'id', rule: 'required', value: '-', message: 'a value is required', raw: '-;a' },
-      { origin: 'visits.csv', line: 4, column: 'id', rule: 'required', value: '', message: 'a value is required', raw: ';b' },
+      {
+        origin: 'visits.csv',
+        line: 2,
+        column: 'id',
+        rule: 'required',
+        value: '-',
+        message: 'a value is required',
+        raw: '-;a',
+      },
+      {
+        origin: 'visits.csv',
+        line: 4,
+        column: 'id',
+        rule: 'required',
+        value: '',
+        message: 'a value is required',
+        raw: ';b',
+      },
     ]);
   });
 
@@ -84,22 +122,47 @@ describe('check stage', () => {
   });
 
   it('rejects what fails a rule, with the original text, and loads the rest', () => {
-    const stage = createCheckStage(checkSpec({ columns: { visits: { trim: true, integer: { min: 0 } } } }), registry);
+    const stage = createCheckStage(
+      checkSpec({ columns: { visits: { trim: true, integer: { min: 0 } } } }),
+      registry,
+    );
     const out = stage(input(['visits'], [[' 3 '], ['-1'], ['x'], ['+0']]));
     expect(out.batch.rows).toEqual([['3'], ['0']]);
     expect(out.batch.lines).toEqual([2, 5]);
     expect(out.batch.raw).toEqual([' 3 ', '+0']);
     expect(out.rejectedRows).toBe(2);
     expect(out.rejects).toEqual<Reject[]>([
-      { origin: 'visits.csv', line: 3, column: 'visits', rule: 'integer', value: '-1', message: 'must be an integer ≥ 0', raw: '-1' },
-      { origin: 'visits.csv', line: 4, column: 'visits', rule: 'integer', value: 'x', message: 'must be an integer ≥ 0', raw: 'x' },
+      {
+        origin: 'visits.csv',
+        line: 3,
+        column: 'visits',
+        rule: 'integer',
+        value: '-1',
+        message: 'must be an integer ≥ 0',
+        raw: '-1',
+      },
+      {
+        origin: 'visits.csv',
+        line: 4,
+        column: 'visits',
+        rule: 'integer',
+        value: 'x',
+        message: 'must be an integer ≥ 0',
+        raw: 'x',
+      },
     ]);
   });
 
   it('checks dates as real calendar dates and rewrites them', () => {
-    const stage = createCheckStage(checkSpec({ columns: { sent: { datetime: 'dd/MM/yyyy HH:mm' } } }), registry);
+    const stage = createCheckStage(
+      checkSpec({ columns: { sent: { datetime: 'dd/MM/yyyy HH:mm' } } }),
+      registry,
+    );
     const out = stage(
-      input(['sent'], [['31/02/2024 10:00'], ['29/02/2023 10:00'], ['29/02/2024 23:59'], ['01/03/2024 24:00']]),
+      input(
+        ['sent'],
+        [['31/02/2024 10:00'], ['29/02/2023 10:00'], ['29/02/2024 23:59'], ['01/03/2024 24:00']],
+      ),
     );
     expect(out.batch.rows).toEqual([['2024-02-29 23:59:00']]);
     expect(out.rejects.map((r) => [r.line, r.value, r.message])).toEqual([
@@ -121,7 +184,14 @@ describe('check stage', () => {
       registry,
     );
     const out = stage(
-      input(['email', 'visits', 'channel'], [['ana@example.com', '1', 'web'], ['not-an-email', '-5', 'web'], ['b@example.es', '2', 'app']]),
+      input(
+        ['email', 'visits', 'channel'],
+        [
+          ['ana@example.com', '1', 'web'],
+          ['not-an-email', '-5', 'web'],
+          ['b@example.es', '2', 'app'],
+        ],
+      ),
     );
     expect(out.batch.rows).toEqual([
       ['ana@example.com', '1', 'web'],
@@ -211,12 +281,25 @@ describe('check stage', () => {
     }
     expect(error).toBeInstanceOf(SluiceError);
     expect((error as SluiceError).code).toBe('CONFIG_INVALID');
-    expect((error as SluiceError).message).toBe('check.columns."Email": the file has no column "Email"; it has: id, mail, city');
+    expect((error as SluiceError).message).toBe(
+      'check.columns."Email": the file has no column "Email"; it has: id, mail, city',
+    );
   });
 
   it('checks values a parser gave as numbers or dates through their text', () => {
-    const stage = createCheckStage(checkSpec({ columns: { n: { integer: { min: 0 } }, d: { regex: '^2024-' } } }), registry);
-    const out = stage(input(['n', 'd'], [[5, new Date('2024-03-10T00:00:00Z')], [-1, new Date('2023-01-01T00:00:00Z')]]));
+    const stage = createCheckStage(
+      checkSpec({ columns: { n: { integer: { min: 0 } }, d: { regex: '^2024-' } } }),
+      registry,
+    );
+    const out = stage(
+      input(
+        ['n', 'd'],
+        [
+          [5, new Date('2024-03-10T00:00:00Z')],
+          [-1, new Date('2023-01-01T00:00:00Z')],
+        ],
+      ),
+    );
     expect(out.batch.rows).toEqual([['5', '2024-03-10T00:00:00.000Z']]);
     expect(out.rejects.map((r) => [r.column, r.value])).toEqual([
       ['n', '-1'],

@@ -100,6 +100,8 @@ function createPostgresLoadSession(opts: Options, logger: { debug(m: string, d?:
       }
 
       const cols = names.map(quoteIdent).join(', ');
+      // A dry run keeps one transaction for all files: the previous file's staging table is still there.
+      await tx.query('DROP TABLE IF EXISTS pg_temp.staged');
       await tx.query(`CREATE TEMP TABLE staged ON COMMIT DROP AS SELECT ${cols} FROM ${target} WITH NO DATA`);
       const indexes = names.map((_, i) => i);
       async function* copyChunks(): AsyncIterable<string> {

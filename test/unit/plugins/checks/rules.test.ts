@@ -134,7 +134,15 @@ describe('check rules', () => {
 
     it('refuses text in another form', () => {
       const shape = fail('not a date-time in the form dd/MM/yyyy HH:mm');
-      for (const text of ['', '2024-03-10 10:00', '10/03/2024', '1/03/2024 10:00', '10/03/2024 10:00:00', '10/03/24 10:00', 'x']) {
+      for (const text of [
+        '',
+        '2024-03-10 10:00',
+        '10/03/2024',
+        '1/03/2024 10:00',
+        '10/03/2024 10:00:00',
+        '10/03/24 10:00',
+        'x',
+      ]) {
         expect(check(text)).toEqual(shape);
       }
     });

@@ -46,7 +46,10 @@ async function parseAll(input: string | Buffer, options: Record<string, unknown>
   };
 }
 
-async function parseError(input: string | Buffer, options: Record<string, unknown> = {}): Promise<SluiceError> {
+async function parseError(
+  input: string | Buffer,
+  options: Record<string, unknown> = {},
+): Promise<SluiceError> {
   try {
     await parse(input, options);
   } catch (error) {
@@ -58,7 +61,11 @@ async function parseError(input: string | Buffer, options: Record<string, unknow
 
 describe('csv parser', () => {
   it('reads a header and rows into a batch with lines, raw text and origin', async () => {
-    const results = await parse('id,name,city\n1,Ana,Madrid\n2, Luis ,Sevilla\n', {}, { origin: 'visits.csv' });
+    const results = await parse(
+      'id,name,city\n1,Ana,Madrid\n2, Luis ,Sevilla\n',
+      {},
+      { origin: 'visits.csv' },
+    );
     expect(results).toHaveLength(1);
     expect(results[0]).toEqual({
       batch: {
@@ -183,7 +190,8 @@ describe('csv parser', () => {
   it('reads a doubled quote split between two chunks', async () => {
     const stream = Readable.from([Buffer.from('a,b\n"x"'), Buffer.from('"y",1\n')]);
     const results: BatchResult[] = [];
-    for await (const r of csvParser.parse({ stream, origin: 'f.csv' }, csvParser.options.parse({}), context)) results.push(r);
+    for await (const r of csvParser.parse({ stream, origin: 'f.csv' }, csvParser.options.parse({}), context))
+      results.push(r);
     expect(results.flatMap((r) => r.batch.rows)).toEqual([['x"y', '1']]);
   });
 
@@ -204,7 +212,11 @@ describe('csv parser', () => {
     }
     const seen: number[] = [];
     const options = csvParser.options.parse({ batchSize: 10 });
-    for await (const r of csvParser.parse({ stream: Readable.from(source()), origin: 'f.csv' }, options, context)) {
+    for await (const r of csvParser.parse(
+      { stream: Readable.from(source()), origin: 'f.csv' },
+      options,
+      context,
+    )) {
       expect(r.batch.rows).toHaveLength(10);
       seen.push(chunksRead);
     }
@@ -218,6 +230,22 @@ describe('csv parser', () => {
     const out = await parseAll(bytes, { delimiter: ';', encoding: 'latin1' });
     expect(out.columns).toEqual(['Id', 'Fecha envío', 'Población']);
     expect(out.rows).toEqual([['1', '10/03/2024', 'Cádiz']]);
+  });
+
+  it('warns once when a UTF-8 file has bytes that are not UTF-8', async () => {
+    const warnings: string[] = [];
+    const logged: PluginContext = {
+      ...context,
+      logger: { ...context.logger, warn: (m) => warnings.push(m) },
+    };
+    const bytes = iconv.encode('a\nenvío\nañil\n', 'latin1');
+    const rows: unknown[] = [];
+    const stream = Readable.from([bytes]);
+    for await (const r of csvParser.parse({ stream, origin: 'f.csv' }, csvParser.options.parse({}), logged)) {
+      rows.push(...r.batch.rows);
+    }
+    expect(rows).toEqual([['env\uFFFDo'], ['a\uFFFDil']]);
+    expect(warnings).toEqual(['f.csv has bytes that are not valid UTF-8; is parse.encoding right?']);
   });
 
   it('decodes windows-1252, whose euro sign is byte 0x80, also split into 1-byte chunks', async () => {
@@ -315,7 +343,15 @@ describe('csv parser', () => {
     expect(out.lines).toEqual([2, 5]);
     expect(out.rejectedRows).toBe(2);
     expect(out.rejects).toEqual([
-      { origin: 'f.csv', line: 3, column: null, rule: 'field_count', value: null, message: 'expected 3 fields, found 2', raw: '4,5' },
+      {
+        origin: 'f.csv',
+        line: 3,
+        column: null,
+        rule: 'field_count',
+        value: null,
+        message: 'expected 3 fields, found 2',
+        raw: '4,5',
+      },
       {
         origin: 'f.csv',
         line: 4,
@@ -402,6 +438,26 @@ describe('csv parser', () => {
     expect(csvParser.options.safeParse({ delimitter: ';' }).success).toBe(false);
   });
 
+  it('refuses contradictory options when it starts', async () => {
+    expect((await parseError('a\n', { columns: ['x'] })).code).toBe('CONFIG_INVALID');
+    expect((await parseError('a\n', { header: false, expectHeader: ['a'] })).code).toBe('CONFIG_INVALID');
+    expect((await parseError('a\n', { delimiter: '|', quote: '|' })).code).toBe('CONFIG_INVALID');
+  });
+
+  it('stops when the run is aborted', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const run = async () => {
+      const stream = Readable.from([Buffer.from('a\n1\n')]);
+      const options = csvParser.options.parse({});
+      for await (const _ of csvParser.parse({ stream, origin: 'f.csv' }, options, {
+        ...context,
+        signal: controller.signal,
+      }));
+    };
+    await expect(run()).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+
   it('passes on a read error of the stream', async () => {
     for (const encoding of ['utf-8', 'latin1']) {
       const stream = new Readable({
@@ -410,7 +466,11 @@ describe('csv parser', () => {
         },
       });
       const run = async () => {
-        for await (const _ of csvParser.parse({ stream, origin: 'f.csv' }, csvParser.options.parse({ encoding }), context));
+        for await (const _ of csvParser.parse(
+          { stream, origin: 'f.csv' },
+          csvParser.options.parse({ encoding }),
+          context,
+        ));
       };
       await expect(run()).rejects.toThrow('disk gone');
     }
