@@ -35,19 +35,30 @@ export function registerDemo(program: Command, exit: (code: number) => void) {
         const summary = await runPipeline({ db, spec, registry, home });
         process.stdout.write(formatSummary(summary));
 
-        const visitors = await db.query<{ email: string; total_visits: number; visits_current_month: number }>(
+        const visitors = await db.query<{
+          email: string;
+          total_visits: number;
+          visits_current_month: number;
+        }>(
           'SELECT email, total_visits, visits_current_month FROM visitor ORDER BY total_visits DESC, email LIMIT 5',
         );
         process.stdout.write('\nTop visitors (visitor table):\n');
         for (const v of visitors.rows) {
-          process.stdout.write(`  ${v.email.padEnd(28)} ${v.total_visits} visits, ${v.visits_current_month} this month\n`);
+          process.stdout.write(
+            `  ${v.email.padEnd(28)} ${v.total_visits} visits, ${v.visits_current_month} this month\n`,
+          );
         }
         const errors = await db.query<{ file_name: string; line_number: number | null; reasons: string }>(
           'SELECT file_name, line_number, reasons FROM errors ORDER BY file_name, line_number LIMIT 10',
         );
-        process.stdout.write(`\nRejected in this run (errors table):${errors.rows.length === 0 ? ' none' : ''}\n`);
-        for (const e of errors.rows) process.stdout.write(`  ${e.file_name}:${e.line_number ?? '-'}  ${e.reasons}\n`);
-        process.stdout.write(`\nRun \`npm start\` again: the same reports are recognised by their content and skipped.\n`);
+        process.stdout.write(
+          `\nRejected in this run (errors table):${errors.rows.length === 0 ? ' none' : ''}\n`,
+        );
+        for (const e of errors.rows)
+          process.stdout.write(`  ${e.file_name}:${e.line_number ?? '-'}  ${e.reasons}\n`);
+        process.stdout.write(
+          `\nRun \`npm start\` again: the same reports are recognised by their content and skipped.\n`,
+        );
         exit(summary.status === 'succeeded' ? EXIT.ok : EXIT.failed);
       });
     });

@@ -14,12 +14,23 @@ interface OptionDoc {
 /** The options of a plugin, read from its zod schema (the same spec that validates pipelines). */
 export function describeOptions(plugin: Plugin): OptionDoc[] {
   const schema = z.toJSONSchema(plugin.options, { io: 'input', unrepresentable: 'any' }) as {
-    properties?: Record<string, { type?: string; enum?: unknown[]; default?: unknown; description?: string; anyOf?: { type?: string }[] }>;
+    properties?: Record<
+      string,
+      {
+        type?: string;
+        enum?: unknown[];
+        default?: unknown;
+        description?: string;
+        anyOf?: { type?: string }[];
+      }
+    >;
     required?: string[];
   };
   return Object.entries(schema.properties ?? {}).map(([name, p]) => ({
     name,
-    type: p.enum ? p.enum.map((v) => JSON.stringify(v)).join(' | ') : (p.type ?? p.anyOf?.map((a) => a.type ?? 'object').join(' | ') ?? 'any'),
+    type: p.enum
+      ? p.enum.map((v) => JSON.stringify(v)).join(' | ')
+      : (p.type ?? p.anyOf?.map((a) => a.type ?? 'object').join(' | ') ?? 'any'),
     required: schema.required?.includes(name) === true && p.default === undefined,
     ...(p.default !== undefined ? { default: p.default } : {}),
     ...(p.description ? { description: p.description } : {}),
@@ -33,7 +44,12 @@ export function registerPlugins(program: Command) {
     .option('--json', 'as JSON')
     .action((flags: { json?: boolean }) => {
       const registry = createRegistry();
-      const docs = registry.plugins.map((p) => ({ kind: p.kind, name: p.name, summary: p.summary, options: describeOptions(p) }));
+      const docs = registry.plugins.map((p) => ({
+        kind: p.kind,
+        name: p.name,
+        summary: p.summary,
+        options: describeOptions(p),
+      }));
       if (flags.json) {
         process.stdout.write(JSON.stringify(docs, null, 2) + '\n');
         return;
@@ -43,8 +59,15 @@ export function registerPlugins(program: Command) {
         for (const doc of docs.filter((d) => d.kind === kind)) {
           process.stdout.write(`  ${doc.name} — ${doc.summary}\n`);
           for (const o of doc.options) {
-            const dflt = o.default !== undefined ? ` (default ${JSON.stringify(o.default)})` : o.required ? ' (required)' : '';
-            process.stdout.write(`      ${o.name}: ${o.type}${dflt}${o.description ? ` — ${o.description}` : ''}\n`);
+            const dflt =
+              o.default !== undefined
+                ? ` (default ${JSON.stringify(o.default)})`
+                : o.required
+                  ? ' (required)'
+                  : '';
+            process.stdout.write(
+              `      ${o.name}: ${o.type}${dflt}${o.description ? ` — ${o.description}` : ''}\n`,
+            );
           }
         }
       }

@@ -24,12 +24,17 @@ export function registerRun(program: Command, exit: (code: number) => void) {
     .option('--json', 'print the summary as JSON')
     .action(async (file: string, flags: RunFlags) => {
       if (flags.asOf && !isIsoDate(flags.asOf)) {
-        throw new SluiceError('CONFIG_INVALID', `--as-of must be a date as YYYY-MM-DD, found "${flags.asOf}"`);
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `--as-of must be a date as YYYY-MM-DD, found "${flags.asOf}"`,
+        );
       }
       const registry = createRegistry();
       const spec = await readPipeline(file, registry);
       const summary = await withStore(async (db, home) => {
-        const view = createProgressView({ enabled: !flags.json && !flags.verbose && process.stderr.isTTY === true });
+        const view = createProgressView({
+          enabled: !flags.json && !flags.verbose && process.stderr.isTTY === true,
+        });
         const controller = new AbortController();
         const stop = () => controller.abort(new Error('interrupted'));
         process.once('SIGINT', stop);
@@ -46,8 +51,12 @@ export function registerRun(program: Command, exit: (code: number) => void) {
             signal: controller.signal,
             onProgress: view.update,
             onLog: (entry) => {
-              if (flags.verbose) process.stderr.write(`${entry.loggedAt} ${entry.level.padEnd(5)} #${entry.step} +${entry.stepMs}ms ${entry.message}\n`);
-              else if (entry.level === 'warn' || entry.level === 'error') view.note(`${entry.level}: ${entry.message}`);
+              if (flags.verbose)
+                process.stderr.write(
+                  `${entry.loggedAt} ${entry.level.padEnd(5)} #${entry.step} +${entry.stepMs}ms ${entry.message}\n`,
+                );
+              else if (entry.level === 'warn' || entry.level === 'error')
+                view.note(`${entry.level}: ${entry.message}`);
             },
           });
         } finally {
@@ -72,11 +81,15 @@ export function formatSummary(s: RunSummary): string {
   for (const f of s.files) {
     if (f.status === 'rejected') lines.push(`  rejected ${f.name}: ${f.reason}`);
     else if (f.status === 'skipped') lines.push(`  skipped  ${f.name}: ${f.reason}`);
-    else lines.push(`  loaded   ${f.name}: ${formatCount(f.rowsLoaded)} rows${f.rowsRejected ? `, ${formatCount(f.rowsRejected)} rejected` : ''}`);
+    else
+      lines.push(
+        `  loaded   ${f.name}: ${formatCount(f.rowsLoaded)} rows${f.rowsRejected ? `, ${formatCount(f.rowsRejected)} rejected` : ''}`,
+      );
   }
   if (s.archive) lines.push(`  archive: ${s.archive}`);
   if (s.dryRun) lines.push('  nothing was committed: this was a dry run');
-  else if (s.rowsRejected > 0) lines.push(`  rejected rows: SELECT * FROM sluice.rejects WHERE run_id = '${s.runId}'`);
+  else if (s.rowsRejected > 0)
+    lines.push(`  rejected rows: SELECT * FROM sluice.rejects WHERE run_id = '${s.runId}'`);
   if (s.error) lines.push('', `The run failed: ${s.error.message}`);
   return lines.join('\n') + '\n';
 }

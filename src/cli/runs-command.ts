@@ -11,7 +11,10 @@ export function registerRuns(program: Command) {
     .option('--json', 'as JSON')
     .action(async (flags: { pipeline?: string; limit: string; json?: boolean }) => {
       const runs = await withStore((db) =>
-        listRuns(db, { limit: Number(flags.limit) || 20, ...(flags.pipeline ? { pipeline: flags.pipeline } : {}) }),
+        listRuns(db, {
+          limit: Number(flags.limit) || 20,
+          ...(flags.pipeline ? { pipeline: flags.pipeline } : {}),
+        }),
       );
       if (flags.json) {
         process.stdout.write(JSON.stringify(runs, null, 2) + '\n');

@@ -14,9 +14,13 @@ export async function readPipeline(file: string, registry: Registry): Promise<Pi
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new SluiceError('CONFIG_NOT_FOUND', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`, {
-      where: file,
-    });
+    throw new SluiceError(
+      'CONFIG_NOT_FOUND',
+      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+      {
+        where: file,
+      },
+    );
   }
   return parsePipeline(text, { file, env: process.env, registry });
 }
@@ -40,7 +44,10 @@ export async function withStore<T>(work: (db: Database, home: string) => Promise
 export async function reportError(error: unknown): Promise<number> {
   if (isSluiceError(error)) {
     process.stderr.write(`sluice: ${describeError(error)}\n`);
-    return error.code === 'CONFIG_INVALID' || error.code === 'CONFIG_NOT_FOUND' || error.code === 'ENV_MISSING' || error.code === 'PLUGIN_UNKNOWN'
+    return error.code === 'CONFIG_INVALID' ||
+      error.code === 'CONFIG_NOT_FOUND' ||
+      error.code === 'ENV_MISSING' ||
+      error.code === 'PLUGIN_UNKNOWN'
       ? EXIT.usage
       : EXIT.failed;
   }

@@ -13,7 +13,9 @@ export function registerValidate(program: Command, exit: (code: number) => void)
       for (const file of files) {
         try {
           const spec = await readPipeline(file, registry);
-          process.stdout.write(`${file}: ok (pipeline ${spec.name}: ${spec.source.type} → ${spec.parse.type} → ${spec.load.type})\n`);
+          process.stdout.write(
+            `${file}: ok (pipeline ${spec.name}: ${spec.source.type} → ${spec.parse.type} → ${spec.load.type})\n`,
+          );
         } catch (error) {
           code = Math.max(code, await reportError(error));
         }

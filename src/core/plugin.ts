@@ -100,7 +100,7 @@ export type CheckOutcome = { ok: true; value: string } | { ok: false; message: s
 /** A column rule. Rules run in the order written; each may rewrite the value (trim, canonical date). */
 export interface CheckRule<S extends z.ZodType = z.ZodType> extends PluginBase<'check', S> {
   /** The column type a value that passes has; undefined when the rule does not decide the type. */
-  columnType?: (options: z.output<S>) => ColumnType;
+  columnType?(options: z.output<S>): ColumnType;
   compile(options: z.output<S>): (value: string) => CheckOutcome;
 }
 

@@ -5,7 +5,8 @@ export type Value = string | number | boolean | bigint | Date | null | Record<st
 export type Row = Value[];
 
 /** The SQL-facing type a check gives a column. `text` when nothing is known. */
-export type ColumnType = 'text' | 'integer' | 'bigint' | 'numeric' | 'boolean' | 'date' | 'timestamp' | 'json';
+export type ColumnType =
+  'text' | 'integer' | 'bigint' | 'numeric' | 'boolean' | 'date' | 'timestamp' | 'json';
 
 export interface Column {
   name: string;

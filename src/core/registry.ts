@@ -1,5 +1,13 @@
 import { SluiceError } from './errors.js';
-import type { CheckRule, LoaderPlugin, Plugin, PluginKind, ParserPlugin, SourcePlugin, TransformPlugin } from './plugin.js';
+import type {
+  CheckRule,
+  LoaderPlugin,
+  Plugin,
+  PluginKind,
+  ParserPlugin,
+  SourcePlugin,
+  TransformPlugin,
+} from './plugin.js';
 
 type ByKind = {
   source: SourcePlugin;
@@ -34,9 +42,13 @@ export class Registry {
     const plugin = this.find(kind, name);
     if (plugin) return plugin;
     const names = this.list(kind).map((p) => p.name);
-    throw new SluiceError('PLUGIN_UNKNOWN', `unknown ${kind} "${name}"; expected one of: ${names.join(', ')}`, {
-      where,
-    });
+    throw new SluiceError(
+      'PLUGIN_UNKNOWN',
+      `unknown ${kind} "${name}"; expected one of: ${names.join(', ')}`,
+      {
+        where,
+      },
+    );
   }
 
   /** The source serving a URL scheme (`sftp`), for `url:` given without `type:`. */

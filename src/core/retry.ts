@@ -21,14 +21,19 @@ export function backoffDelay(attempt: number, policy: RetryPolicy, random = Math
  */
 export async function withRetry<T>(
   work: (attempt: number) => Promise<T>,
-  options: { policy?: RetryPolicy; signal?: AbortSignal; onRetry?: (error: unknown, attempt: number, delayMs: number) => void } = {},
+  options: {
+    policy?: RetryPolicy;
+    signal?: AbortSignal;
+    onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+  } = {},
 ): Promise<T> {
   const policy = options.policy ?? DEFAULT_RETRY;
   for (let attempt = 1; ; attempt++) {
     try {
       return await work(attempt);
     } catch (error) {
-      if (attempt >= policy.attempts || !isSluiceError(error) || !error.retryable || options.signal?.aborted) throw error;
+      if (attempt >= policy.attempts || !isSluiceError(error) || !error.retryable || options.signal?.aborted)
+        throw error;
       const delay = backoffDelay(attempt, policy);
       options.onRetry?.(error, attempt, delay);
       await new Promise((resolve) => setTimeout(resolve, delay));

@@ -50,7 +50,10 @@ const envelope = z.strictObject({
   source: z.looseObject({ type: z.string() }).describe('Where files come from.'),
   parse: z.looseObject({ type: z.string() }).describe('How a file becomes rows.'),
   check: z.unknown().optional().describe('Per-column rules; a row that breaks one is rejected.'),
-  transform: z.array(z.looseObject({ type: z.string() })).optional().describe('Steps applied to rows in order.'),
+  transform: z
+    .array(z.looseObject({ type: z.string() }))
+    .optional()
+    .describe('Steps applied to rows in order.'),
   load: z.looseObject({ type: z.string() }).describe('Where rows go.'),
   archive: z
     .strictObject({
@@ -59,7 +62,9 @@ const envelope = z.strictObject({
         .string()
         .regex(/\.zip$/, 'a file name ending in .zip')
         .default('{pipeline}_{yyyyMMdd}.zip')
-        .describe('Zip name; {yyyyMMdd}, {yyyy}, {MM}, {dd} come from the as-of date, {pipeline} is the name.'),
+        .describe(
+          'Zip name; {yyyyMMdd}, {yyyy}, {MM}, {dd} come from the as-of date, {pipeline} is the name.',
+        ),
     })
     .optional()
     .describe('Loaded files go into a dated zip after their load commits.'),
@@ -68,7 +73,8 @@ const envelope = z.strictObject({
 /** The `check:` section, built from the registered rules. */
 export function checkSectionSchema(registry: Registry) {
   const ruleShape: Record<string, z.ZodType> = {};
-  for (const rule of registry.list('check')) ruleShape[rule.name] = rule.options.optional().describe(rule.summary);
+  for (const rule of registry.list('check'))
+    ruleShape[rule.name] = rule.options.optional().describe(rule.summary);
   const column = z.strictObject({
     required: z.boolean().default(false).describe('An empty (null) value is a reject.'),
     ...ruleShape,
@@ -115,9 +121,13 @@ export function parsePipeline(
 
   const raw: unknown = doc.toJS();
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new SluiceError('CONFIG_INVALID', 'a pipeline file must be a mapping with name, source, parse and load', {
-      where: file,
-    });
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      'a pipeline file must be a mapping with name, source, parse and load',
+      {
+        where: file,
+      },
+    );
   }
   const problems: Problem[] = [];
   const spec = validate(raw as Record<string, unknown>, options.registry, problems);
@@ -135,7 +145,12 @@ export function parsePipeline(
 function validate(raw: Record<string, unknown>, registry: Registry, problems: Problem[]) {
   // A source given only as `url:` takes its type from the URL scheme; a plain path is a local folder.
   const source = raw.source;
-  if (source && typeof source === 'object' && !('type' in source) && typeof (source as { url?: unknown }).url === 'string') {
+  if (
+    source &&
+    typeof source === 'object' &&
+    !('type' in source) &&
+    typeof (source as { url?: unknown }).url === 'string'
+  ) {
     const url = (source as { url: string }).url;
     const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase() ?? 'file';
     const plugin = registry.sourceForScheme(scheme);
@@ -149,7 +164,9 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
   }
   const top = envelope.safeParse(raw);
   if (!top.success) {
-    problems.push(...top.error.issues.map((i) => ({ path: i.path as (string | number)[], message: i.message })));
+    problems.push(
+      ...top.error.issues.map((i) => ({ path: i.path as (string | number)[], message: i.message })),
+    );
     return undefined;
   }
   const stage = <K extends 'source' | 'parser' | 'transform' | 'loader'>(
@@ -160,13 +177,21 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
     const plugin = registry.find(kind, section.type);
     if (!plugin) {
       const names = registry.list(kind).map((p) => p.name);
-      problems.push({ path: [...path, 'type'], message: `unknown ${kind}; expected one of: ${names.join(', ')}` });
+      problems.push({
+        path: [...path, 'type'],
+        message: `unknown ${kind}; expected one of: ${names.join(', ')}`,
+      });
       return undefined;
     }
     const { type: _type, ...rest } = section;
     const parsed = plugin.options.safeParse(rest);
     if (!parsed.success) {
-      problems.push(...parsed.error.issues.map((i) => ({ path: [...path, ...(i.path as (string | number)[])], message: i.message })));
+      problems.push(
+        ...parsed.error.issues.map((i) => ({
+          path: [...path, ...(i.path as (string | number)[])],
+          message: i.message,
+        })),
+      );
       return undefined;
     }
     return { type: section.type, options: parsed.data };
@@ -181,7 +206,12 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
   if (v.check !== undefined) {
     const parsed = checkSectionSchema(registry).safeParse(v.check);
     if (!parsed.success) {
-      problems.push(...parsed.error.issues.map((i) => ({ path: ['check', ...(i.path as (string | number)[])], message: i.message })));
+      problems.push(
+        ...parsed.error.issues.map((i) => ({
+          path: ['check', ...(i.path as (string | number)[])],
+          message: i.message,
+        })),
+      );
     } else {
       check = { nullValues: parsed.data.nullValues, columns: {} };
       const ruleOrder = registry.list('check').map((r) => r.name);
@@ -189,18 +219,25 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
         const entries = spec as Record<string, unknown>;
         check.columns[column] = {
           required: entries.required === true,
-          rules: ruleOrder.filter((r) => entries[r] !== undefined).map((r) => ({ rule: r, options: entries[r] })),
+          // `rule: false` switches a rule off, like leaving it out.
+          rules: ruleOrder
+            .filter((r) => entries[r] !== undefined && entries[r] !== false)
+            .map((r) => ({ rule: r, options: entries[r] })),
         };
       }
     }
   }
-  if (!sourceStage || !parseStage || !loadStage || transform.some((t) => !t) || problems.length > 0) return undefined;
+  if (!sourceStage || !parseStage || !loadStage || transform.some((t) => !t) || problems.length > 0)
+    return undefined;
 
   if (loadStage) {
     const loader = registry.get('loader', loadStage.type);
     const mode = loader.writeMode(loadStage.options);
     if (!loader.capabilities.modes.includes(mode)) {
-      problems.push({ path: ['load', 'mode'], message: `the ${loader.name} loader cannot ${mode}; it can ${loader.capabilities.modes.join(', ')}` });
+      problems.push({
+        path: ['load', 'mode'],
+        message: `the ${loader.name} loader cannot ${mode}; it can ${loader.capabilities.modes.join(', ')}`,
+      });
       return undefined;
     }
   }
@@ -220,13 +257,18 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
  * Replaces `${VAR}` in every scalar, so that line numbers stay true and values cannot change the structure.
  * A key whose whole value is one reference that comes out empty (`key: ${VAR:-}`) is left out, as if unset.
  */
-function interpolateDocument(doc: Document, env: Record<string, string | undefined>, at: (o?: number) => string) {
+function interpolateDocument(
+  doc: Document,
+  env: Record<string, string | undefined>,
+  at: (o?: number) => string,
+) {
   const problems: string[] = [];
   const wholeReference = /^\$\{[A-Za-z_][A-Za-z0-9_]*:-[^}]*\}$/;
   visit(doc, {
     Pair(_key, pair) {
       const value = pair.value;
-      if (!isScalar(value) || typeof value.value !== 'string' || !wholeReference.test(value.value)) return undefined;
+      if (!isScalar(value) || typeof value.value !== 'string' || !wholeReference.test(value.value))
+        return undefined;
       const result = interpolateEnv(value.value, env);
       if (result.missing.length === 0 && result.value === '') return visit.REMOVE;
       return undefined;
@@ -234,7 +276,8 @@ function interpolateDocument(doc: Document, env: Record<string, string | undefin
     Scalar(_key, node) {
       if (typeof node.value !== 'string' || !node.value.includes('${')) return;
       const result = interpolateEnv(node.value, env);
-      for (const name of result.missing) problems.push(`${at(node.range?.[0])}: environment variable ${name} is not set`);
+      for (const name of result.missing)
+        problems.push(`${at(node.range?.[0])}: environment variable ${name} is not set`);
       node.value = result.value;
     },
   });

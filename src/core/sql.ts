@@ -46,7 +46,9 @@ export function parseTableName(text: string): TableName {
 export function copyTextValue(value: string): string {
   // Fast path: most values need no escaping.
   if (!/[\\\t\n\r]/.test(value)) return value;
-  return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+  return value.replace(/[\\\t\n\r]/g, (c) =>
+    c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r',
+  );
 }
 
 /** PostgreSQL's default limit on identifier length, in bytes (NAMEDATALEN - 1). */

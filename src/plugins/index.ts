@@ -8,7 +8,14 @@ import { sftpSource } from './sources/sftp-source.js';
 import { transforms } from './transforms/index.js';
 
 /** Every built-in plugin. Registration is explicit: a plugin not listed here does not exist. */
-export const builtinPlugins: Plugin[] = [filesSource, sftpSource, csvParser, ...checkRules, ...transforms, postgresLoader];
+export const builtinPlugins: Plugin[] = [
+  filesSource,
+  sftpSource,
+  csvParser,
+  ...checkRules,
+  ...transforms,
+  postgresLoader,
+];
 
 export function createRegistry(extra: Plugin[] = []): Registry {
   return new Registry([...builtinPlugins, ...extra]);

@@ -2,7 +2,6 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import yauzl from 'yauzl';
 import yazl from 'yazl';
@@ -110,15 +109,19 @@ async function copyEntries(from: yauzl.ZipFile, to: yazl.ZipFile) {
   });
   // Each old entry streams out of the old zip only when yazl reaches it: memory stays flat.
   for (const entry of entries) {
-    to.addReadStreamLazy(entry.fileName, { mtime: entry.getLastModDate(), size: entry.uncompressedSize }, (cb) =>
-      from.openReadStream(entry, (err, stream) => cb(err ?? null, stream)),
+    to.addReadStreamLazy(
+      entry.fileName,
+      { mtime: entry.getLastModDate(), size: entry.uncompressedSize },
+      (cb) => from.openReadStream(entry, (err, stream) => cb(err ?? null, stream)),
     );
   }
 }
 
 function openZip(zipPath: string): Promise<yauzl.ZipFile> {
   return new Promise((resolve, reject) =>
-    yauzl.open(zipPath, { lazyEntries: true, autoClose: false }, (err, zip) => (err ? reject(err) : resolve(zip))),
+    yauzl.open(zipPath, { lazyEntries: true, autoClose: false }, (err, zip) =>
+      err ? reject(err) : resolve(zip),
+    ),
   );
 }
 

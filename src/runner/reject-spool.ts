@@ -4,7 +4,18 @@ import { rm } from 'node:fs/promises';
 import type { Reject } from '../core/records.js';
 import { copyTextValue, type SqlClient } from '../core/sql.js';
 
-const COLUMNS = ['run_id', 'pipeline', 'file_id', 'file', 'line', 'column_name', 'rule', 'value', 'message', 'raw'];
+const COLUMNS = [
+  'run_id',
+  'pipeline',
+  'file_id',
+  'file',
+  'line',
+  'column_name',
+  'rule',
+  'value',
+  'message',
+  'raw',
+];
 
 const field = (value: string | number | null) =>
   // PostgreSQL text cannot hold NUL; a reject keeps the rest of what it saw.
@@ -29,7 +40,18 @@ export class RejectSpool {
     this.out ??= createWriteStream(this.file);
     let text = '';
     for (const r of rejects) {
-      text += [this.context.runId, this.context.pipeline, this.context.fileId, r.origin, r.line, r.column, r.rule, r.value, r.message, r.raw]
+      text += [
+        this.context.runId,
+        this.context.pipeline,
+        this.context.fileId,
+        r.origin,
+        r.line,
+        r.column,
+        r.rule,
+        r.value,
+        r.message,
+        r.raw,
+      ]
         .map(field)
         .join('\t');
       text += '\n';
@@ -43,7 +65,9 @@ export class RejectSpool {
     if (!this.out) return;
     const out = this.out;
     this.out = undefined;
-    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+    );
     const file = this.file;
     async function* chunks() {
       for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 })) {

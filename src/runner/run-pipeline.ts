@@ -3,7 +3,16 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { localDate } from '../core/dates.js';
 import { describeError, errorMessage, isSluiceError, SluiceError } from '../core/errors.js';
-import type { BatchResult, FetchedFile, FileOutcome, FileSourceSession, LoadSession, ParserPlugin, PluginContext, SourceFile } from '../core/plugin.js';
+import type {
+  BatchResult,
+  FetchedFile,
+  FileOutcome,
+  FileSourceSession,
+  LoadSession,
+  ParserPlugin,
+  PluginContext,
+  SourceFile,
+} from '../core/plugin.js';
 import type { RecordBatch } from '../core/records.js';
 import type { Registry } from '../core/registry.js';
 import { withRetry } from '../core/retry.js';
@@ -110,7 +119,10 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
 
 type InTransaction = <T>(work: (tx: SqlClient) => Promise<T>) => Promise<T>;
 
-const normalTransactions = (db: Database): InTransaction => (work) => db.transaction(work);
+const normalTransactions =
+  (db: Database): InTransaction =>
+  (work) =>
+    db.transaction(work);
 
 /** In a dry run each file still commits or fails alone, as a savepoint of the one outer transaction. */
 function savepointTransactions(outer: SqlClient): InTransaction {
@@ -147,7 +159,11 @@ interface Pending {
   archiveAs?: string;
 }
 
-async function execute(options: RunOptions, db: SqlClient, inTransaction: InTransaction): Promise<RunSummary> {
+async function execute(
+  options: RunOptions,
+  db: SqlClient,
+  inTransaction: InTransaction,
+): Promise<RunSummary> {
   const { spec, registry } = options;
   const started = performance.now();
   const dryRun = options.dryRun ?? false;
@@ -202,11 +218,18 @@ async function execute(options: RunOptions, db: SqlClient, inTransaction: InTran
   let filesTotal = 0;
   const fileRows = { read: 0, rejected: 0 };
 
-  log.info(run.resumed ? `resuming run ${run.id} of ${spec.name} (as of ${run.asOf})` : `run ${run.id} of ${spec.name} started (as of ${run.asOf})`, {
-    dryRun,
-  });
+  log.info(
+    run.resumed
+      ? `resuming run ${run.id} of ${spec.name} (as of ${run.asOf})`
+      : `run ${run.id} of ${spec.name} started (as of ${run.asOf})`,
+    {
+      dryRun,
+    },
+  );
   // Keeps the run visibly alive for other processes (and for stale-run clean-up).
-  const beat = dryRun ? undefined : setInterval(() => void heartbeat(db, run.id).catch(() => undefined), 15_000);
+  const beat = dryRun
+    ? undefined
+    : setInterval(() => void heartbeat(db, run.id).catch(() => undefined), 15_000);
   const pending: Pending[] = [];
   let source: FileSourceSession | undefined;
   try {
@@ -214,10 +237,17 @@ async function execute(options: RunOptions, db: SqlClient, inTransaction: InTran
     const parser = registry.get('parser', spec.parse.type);
     const loaderPlugin = registry.get('loader', spec.load.type);
     const check = spec.check ? createCheckStage(spec.check, registry) : undefined;
-    const transforms = spec.transform.map((t) => registry.get('transform', t.type).create(t.options, context));
+    const transforms = spec.transform.map((t) =>
+      registry.get('transform', t.type).create(t.options, context),
+    );
     const loader: LoadSession = await loaderPlugin.open(spec.load.options, context);
 
-    source = await time('connect', () => withRetry(() => sourcePlugin.open(spec.source.options, context), retryLog(log, 'connecting to the source')));
+    source = await time('connect', () =>
+      withRetry(
+        () => sourcePlugin.open(spec.source.options, context),
+        retryLog(log, 'connecting to the source'),
+      ),
+    );
     log.info(`source ${source.location}`);
     await inTransaction(async (tx) => {
       await setLoadContext(tx, { runId: run.id, asOf: run.asOf });
@@ -235,9 +265,18 @@ async function execute(options: RunOptions, db: SqlClient, inTransaction: InTran
       fileRows.read = 0;
       fileRows.rejected = 0;
       progress();
-      const fetched = await time('fetch', () => withRetry(() => source!.fetch(file), retryLog(log, `fetching ${file.name}`)));
+      const fetched = await time('fetch', () =>
+        withRetry(() => source!.fetch(file), retryLog(log, `fetching ${file.name}`)),
+      );
       const sha256 = await time('hash', () => sha256File(fetched.path));
-      const ledgerBase = { pipeline: spec.name, runId: run.id, source: source.location, name: file.name, size: fetched.size, sha256 };
+      const ledgerBase = {
+        pipeline: spec.name,
+        runId: run.id,
+        source: source.location,
+        name: file.name,
+        size: fetched.size,
+        sha256,
+      };
 
       const loaded = await findLoaded(db, spec.name, sha256);
       if (loaded) {
@@ -247,24 +286,59 @@ async function execute(options: RunOptions, db: SqlClient, inTransaction: InTran
           await addRunCounts(tx, run.id, { filesSkipped: 1 });
         });
         summary.filesSkipped++;
-        summary.files.push({ name: file.name, status: 'skipped', reason, rowsRead: 0, rowsLoaded: 0, rowsRejected: 0 });
+        summary.files.push({
+          name: file.name,
+          status: 'skipped',
+          reason,
+          rowsRead: 0,
+          rowsLoaded: 0,
+          rowsRejected: 0,
+        });
         log.info(`skipped ${file.name}: ${reason}`);
         // A crash after the original's commit may have kept it out of the archive: archive it now.
-        pending.push({ file, fetched, outcome: 'skipped', ...(loaded.archived_at ? {} : { archiveAs: loaded.id }) });
+        pending.push({
+          file,
+          fetched,
+          outcome: 'skipped',
+          ...(loaded.archived_at ? {} : { archiveAs: loaded.id }),
+        });
         continue;
       }
 
       const report = await withRetry(
         () =>
           time('load', () =>
-            loadFile({ file, fetched, ledgerBase, spec, parser, check, transforms, loader, context, inTransaction, runId: run.id, asOf: run.asOf, fileRows, progress }),
+            loadFile({
+              file,
+              fetched,
+              ledgerBase,
+              spec,
+              parser,
+              check,
+              transforms,
+              loader,
+              context,
+              inTransaction,
+              runId: run.id,
+              asOf: run.asOf,
+              fileRows,
+              progress,
+            }),
           ),
         retryLog(log, `loading ${file.name}`),
       ).catch(async (error: unknown) => {
-        if (!isSluiceError(error, 'LAYOUT_MISMATCH', 'PARSE_FAILED') && sqlState(error) !== '23505') throw error;
+        if (!isSluiceError(error, 'LAYOUT_MISMATCH', 'PARSE_FAILED') && sqlState(error) !== '23505')
+          throw error;
         if (sqlState(error) === '23505') {
           // Another process committed the same content first.
-          return { name: file.name, status: 'skipped' as const, reason: 'loaded by a concurrent run', rowsRead: 0, rowsLoaded: 0, rowsRejected: 0 };
+          return {
+            name: file.name,
+            status: 'skipped' as const,
+            reason: 'loaded by a concurrent run',
+            rowsRead: 0,
+            rowsLoaded: 0,
+            rowsRejected: 0,
+          };
         }
         return rejectFile(inTransaction, { ...ledgerBase, error: error as SluiceError, runId: run.id });
       });
@@ -274,14 +348,21 @@ async function execute(options: RunOptions, db: SqlClient, inTransaction: InTran
       summary.rowsRejected += report.rowsRejected;
       if (report.status === 'loaded') {
         summary.filesLoaded++;
-        log.info(`loaded ${file.name}: ${report.rowsLoaded} rows, ${report.rowsRejected} rejected`, { rowsRead: report.rowsRead });
+        log.info(`loaded ${file.name}: ${report.rowsLoaded} rows, ${report.rowsRejected} rejected`, {
+          rowsRead: report.rowsRead,
+        });
       } else if (report.status === 'rejected') {
         summary.filesRejected++;
         log.warn(`rejected ${file.name}: ${report.reason}`);
       } else {
         summary.filesSkipped++;
       }
-      pending.push({ file, fetched, outcome: report.status, ...(report.status === 'loaded' && report.ledgerId ? { archiveAs: report.ledgerId } : {}) });
+      pending.push({
+        file,
+        fetched,
+        outcome: report.status,
+        ...(report.status === 'loaded' && report.ledgerId ? { archiveAs: report.ledgerId } : {}),
+      });
       progress();
       if (!spec.archive) await settleAll(); // nothing to archive first: tidy the source as we go
     }
@@ -296,7 +377,10 @@ async function execute(options: RunOptions, db: SqlClient, inTransaction: InTran
   } catch (error) {
     summary.status = 'failed';
     summary.error = { code: isSluiceError(error) ? error.code : 'INTERNAL', message: describeError(error) };
-    log.error(`run failed: ${describeError(error)}`, isSluiceError(error) ? { code: error.code } : { stack: (error as Error)?.stack ?? errorMessage(error) });
+    log.error(
+      `run failed: ${describeError(error)}`,
+      isSluiceError(error) ? { code: error.code } : { stack: (error as Error)?.stack ?? errorMessage(error) },
+    );
   }
 
   // Side effects outside the database, for what committed only — also when a later file failed the run.
@@ -332,8 +416,17 @@ async function execute(options: RunOptions, db: SqlClient, inTransaction: InTran
       const toArchive = batch.filter((p) => p.archiveAs);
       if (toArchive.length > 0) {
         const zip = path.resolve(spec.archive.dir, archiveName(spec.archive.name, summary.asOf, spec.name));
-        await time('archive', () => addToZip(zip, toArchive.map((p) => ({ path: p.fetched.path, name: p.file.name }))));
-        await markArchived(db, toArchive.map((p) => p.archiveAs!), zip);
+        await time('archive', () =>
+          addToZip(
+            zip,
+            toArchive.map((p) => ({ path: p.fetched.path, name: p.file.name })),
+          ),
+        );
+        await markArchived(
+          db,
+          toArchive.map((p) => p.archiveAs!),
+          zip,
+        );
         summary.archive = zip;
         log.info(`archived ${toArchive.length} files into ${zip}`);
       }
@@ -346,7 +439,10 @@ async function execute(options: RunOptions, db: SqlClient, inTransaction: InTran
 }
 
 /** What SQL steps can read through sluice.run_id(), sluice.as_of(), sluice.file_name(), sluice.file_id(). */
-async function setLoadContext(tx: SqlClient, c: { runId: string; asOf: string; fileName?: string; fileId?: string }) {
+async function setLoadContext(
+  tx: SqlClient,
+  c: { runId: string; asOf: string; fileName?: string; fileId?: string },
+) {
   await tx.query(
     `SELECT set_config('sluice.run_id', $1, true), set_config('sluice.as_of', $2, true),
             set_config('sluice.file_name', $3, true), set_config('sluice.file_id', $4, true)`,
@@ -396,10 +492,14 @@ async function loadFile(a: LoadFileArgs): Promise<FileReport> {
     fileRows.rejected = 0;
     async function* batches(): AsyncIterable<RecordBatch> {
       const stream = createReadStream(a.fetched.path, { highWaterMark: 1 << 18 });
-      for await (const parsed of a.parser.parse({ stream, origin: a.file.name }, a.spec.parse.options, a.context)) {
+      for await (const parsed of a.parser.parse(
+        { stream, origin: a.file.name },
+        a.spec.parse.options,
+        a.context,
+      )) {
+        rowsRead += parsed.batch.rows.length + parsed.rejectedRows; // before the checks take rows out
         let result = a.check ? a.check(parsed) : parsed;
         for (const transform of a.transforms) result = transform(result);
-        rowsRead += parsed.batch.rows.length + parsed.rejectedRows;
         rowsRejected += result.rejectedRows;
         fileRows.read = rowsRead;
         fileRows.rejected = rowsRejected;
@@ -415,7 +515,14 @@ async function loadFile(a: LoadFileArgs): Promise<FileReport> {
       await a.loader.afterLoad(tx, unit);
       await setFileCounts(tx, fileId, { rowsRead, rowsLoaded, rowsRejected });
       await addRunCounts(tx, a.runId, { rowsRead, rowsLoaded, rowsRejected, filesLoaded: 1 });
-      return { name: a.file.name, status: 'loaded' as const, rowsRead, rowsLoaded, rowsRejected, ledgerId: fileId };
+      return {
+        name: a.file.name,
+        status: 'loaded' as const,
+        rowsRead,
+        rowsLoaded,
+        rowsRejected,
+        ledgerId: fileId,
+      };
     } finally {
       await spool.discard();
     }
@@ -425,7 +532,15 @@ async function loadFile(a: LoadFileArgs): Promise<FileReport> {
 /** A file that breaks the layout: nothing of it loads; the ledger and one reject say why. */
 async function rejectFile(
   inTransaction: InTransaction,
-  a: { pipeline: string; runId: string; source: string; name: string; size: number; sha256: string; error: SluiceError },
+  a: {
+    pipeline: string;
+    runId: string;
+    source: string;
+    name: string;
+    size: number;
+    sha256: string;
+    error: SluiceError;
+  },
 ): Promise<FileReport> {
   const reason = a.error.message;
   const line = Number(/:(\d+)(?::\d+)?$/.exec(a.error.where ?? '')?.[1]) || null;

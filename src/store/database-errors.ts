@@ -1,8 +1,26 @@
 import { isSluiceError, SluiceError } from '../core/errors.js';
 
 /** SQLSTATEs worth trying again: serialization failure, deadlock, and the connection classes. */
-const RETRYABLE_STATES = new Set(['40001', '40P01', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE']);
+const RETRYABLE_STATES = new Set([
+  '40001',
+  '40P01',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+]);
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EPIPE',
+]);
 
 /** Turns a driver error into a SluiceError with a code and a retryable flag; SluiceErrors pass through. */
 export function classifyDatabaseError(error: unknown, location: string): unknown {
@@ -18,10 +36,14 @@ export function classifyDatabaseError(error: unknown, location: string): unknown
   }
   if (code && /^[0-9A-Z]{5}$/.test(code)) {
     const detail = e.detail ? ` (${e.detail})` : '';
-    return new SluiceError('DATABASE_ERROR', `the database refused a statement: ${e.message ?? code}${detail} [SQLSTATE ${code}]`, {
-      retryable: RETRYABLE_STATES.has(code),
-      cause: error,
-    });
+    return new SluiceError(
+      'DATABASE_ERROR',
+      `the database refused a statement: ${e.message ?? code}${detail} [SQLSTATE ${code}]`,
+      {
+        retryable: RETRYABLE_STATES.has(code),
+        cause: error,
+      },
+    );
   }
   if (error instanceof Error && /Connection terminated|connection.*closed/i.test(error.message)) {
     return new SluiceError('DATABASE_UNREACHABLE', `lost the connection to ${location}: ${error.message}`, {

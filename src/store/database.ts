@@ -95,16 +95,19 @@ export async function openPostgres(url: string): Promise<Database> {
       const client = await pool.connect().catch((error: unknown) => {
         throw classifyDatabaseError(error, location);
       });
-      const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [
-        key,
-      ]);
+      const { rows } = await client.query<{ ok: boolean }>(
+        'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok',
+        [key],
+      );
       if (!rows[0]?.ok) {
         client.release();
         return null;
       }
       return {
         async release() {
-          await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch(() => undefined);
+          await client
+            .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key])
+            .catch(() => undefined);
           client.release();
         },
       };
@@ -127,7 +130,12 @@ export async function openPglite(dataDir: string): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { types } = await import('@electric-sql/pglite');
   const asText = (v: string) => v;
-  const parsers = { [types.DATE]: asText, [types.TIMESTAMP]: asText, [types.TIMESTAMPTZ]: asText, [types.INT8]: asText };
+  const parsers = {
+    [types.DATE]: asText,
+    [types.TIMESTAMP]: asText,
+    [types.TIMESTAMPTZ]: asText,
+    [types.INT8]: asText,
+  };
   const pglite = await PGlite.create(dataDir, { parsers });
   type Queryable = Pick<typeof pglite, 'query' | 'exec'>;
   const heldLocks = new Set<string>();

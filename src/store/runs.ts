@@ -45,7 +45,9 @@ export async function startRun(
     `SELECT id, as_of FROM sluice.runs WHERE pipeline = $1 AND status = 'running' AND NOT dry_run ORDER BY started_at DESC`,
     [options.pipeline],
   );
-  const resumable = options.dryRun ? undefined : orphans.find((o) => !options.asOf || o.as_of === options.asOf);
+  const resumable = options.dryRun
+    ? undefined
+    : orphans.find((o) => !options.asOf || o.as_of === options.asOf);
   const stale = orphans.filter((o) => o !== resumable).map((o) => o.id);
   if (stale.length > 0) {
     await db.query(
@@ -87,7 +89,15 @@ export async function addRunCounts(tx: SqlClient, runId: string, c: Partial<File
        files_loaded = files_loaded + $5, files_rejected = files_rejected + $6, files_skipped = files_skipped + $7,
        heartbeat_at = now()
      WHERE id = $1`,
-    [runId, c.rowsRead ?? 0, c.rowsLoaded ?? 0, c.rowsRejected ?? 0, c.filesLoaded ?? 0, c.filesRejected ?? 0, c.filesSkipped ?? 0],
+    [
+      runId,
+      c.rowsRead ?? 0,
+      c.rowsLoaded ?? 0,
+      c.rowsRejected ?? 0,
+      c.filesLoaded ?? 0,
+      c.filesRejected ?? 0,
+      c.filesSkipped ?? 0,
+    ],
   );
 }
 
@@ -99,14 +109,25 @@ export async function heartbeat(db: SqlClient, runId: string): Promise<void> {
 export async function finishRun(
   db: SqlClient,
   runId: string,
-  outcome: { status: 'succeeded' | 'failed'; timings: Record<string, number>; errorCode?: string; error?: string },
+  outcome: {
+    status: 'succeeded' | 'failed';
+    timings: Record<string, number>;
+    errorCode?: string;
+    error?: string;
+  },
 ): Promise<RunRow> {
   const { rows } = await db.query<RunRow>(
     `UPDATE sluice.runs r SET status = $2, ended_at = now(), error_code = $3, error = $4,
        timings = (SELECT coalesce(jsonb_object_agg(k, coalesce((r.timings->>k)::numeric, 0) + coalesce((n.t->>k)::numeric, 0)), '{}'::jsonb)
                   FROM (SELECT $5::jsonb AS t) n, jsonb_object_keys(r.timings || n.t) AS k)
      WHERE id = $1 RETURNING *`,
-    [runId, outcome.status, outcome.errorCode ?? null, outcome.error ?? null, JSON.stringify(outcome.timings)],
+    [
+      runId,
+      outcome.status,
+      outcome.errorCode ?? null,
+      outcome.error ?? null,
+      JSON.stringify(outcome.timings),
+    ],
   );
   return rows[0]!;
 }
@@ -116,7 +137,10 @@ export async function getRun(db: SqlClient, runId: string): Promise<RunRow | und
   return rows[0];
 }
 
-export async function listRuns(db: SqlClient, options: { pipeline?: string; limit?: number } = {}): Promise<RunRow[]> {
+export async function listRuns(
+  db: SqlClient,
+  options: { pipeline?: string; limit?: number } = {},
+): Promise<RunRow[]> {
   const { rows } = await db.query<RunRow>(
     `SELECT * FROM sluice.runs WHERE ($1::text IS NULL OR pipeline = $1) ORDER BY started_at DESC LIMIT $2`,
     [options.pipeline ?? null, options.limit ?? 20],

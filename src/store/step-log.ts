@@ -90,7 +90,17 @@ export class StepLog implements Logger {
       const params: unknown[] = [];
       const values = batch.map((e) => {
         const base = params.length;
-        params.push(e.loggedAt, e.runId, e.pipeline, e.level, e.step, e.stepMs, e.totalMs, e.message, e.data ? JSON.stringify(e.data) : null);
+        params.push(
+          e.loggedAt,
+          e.runId,
+          e.pipeline,
+          e.level,
+          e.step,
+          e.stepMs,
+          e.totalMs,
+          e.message,
+          e.data ? JSON.stringify(e.data) : null,
+        );
         return `(${Array.from({ length: 9 }, (_, i) => `$${base + i + 1}`).join(', ')})`;
       });
       await this.db.query(
@@ -106,7 +116,9 @@ export class StepLog implements Logger {
     try {
       await mkdir(this.context.fallbackDir, { recursive: true, mode: 0o770 });
       const file = path.join(this.context.fallbackDir, `sluice-${new Date().toISOString().slice(0, 10)}.log`);
-      const lines = batch.map((e) => JSON.stringify({ ...e, fallbackBecause: errorMessage(cause) })).join('\n');
+      const lines = batch
+        .map((e) => JSON.stringify({ ...e, fallbackBecause: errorMessage(cause) }))
+        .join('\n');
       await appendFile(file, lines + '\n', { mode: 0o660 });
     } catch {
       // Nowhere left to write: the entries were echoed, and a log must not fail the run.

@@ -12,7 +12,10 @@ export interface CliResult {
 }
 
 /** Starts `sluice …` from the sources (tsx), as a user would run it. */
-export function startCli(args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<CliResult> } {
+export function startCli(
+  args: string[],
+  env: Record<string, string>,
+): { child: ChildProcess; done: Promise<CliResult> } {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
     cwd: REPO,
     env: { ...process.env, ...env, NO_COLOR: '1' },

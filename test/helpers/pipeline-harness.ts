@@ -17,7 +17,9 @@ export async function tempDir(prefix = 'sluice-test-'): Promise<string> {
 export async function runPipelineFile(
   db: Database,
   file: string,
-  options: { env: Record<string, string>; home: string } & Partial<Omit<RunOptions, 'db' | 'spec' | 'registry' | 'home'>>,
+  options: { env: Record<string, string>; home: string } & Partial<
+    Omit<RunOptions, 'db' | 'spec' | 'registry' | 'home'>
+  >,
 ): Promise<RunSummary> {
   const registry = createRegistry();
   const spec = parsePipeline(await readFile(file, 'utf8'), { file, env: options.env, registry });

@@ -39,7 +39,8 @@ function binDir(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
   const versions = readdirSync(root).sort((a, b) => Number(b) - Number(a));
-  for (const v of versions) if (existsSync(path.join(root, v, 'bin', 'initdb'))) return path.join(root, v, 'bin');
+  for (const v of versions)
+    if (existsSync(path.join(root, v, 'bin', 'initdb'))) return path.join(root, v, 'bin');
   return undefined;
 }
 
@@ -48,15 +49,23 @@ function binDir(): string | undefined {
  * private cluster started here (installed from Debian's packages when missing).
  */
 export async function ensurePostgres(): Promise<PostgresServer> {
-  const candidates = [process.env.SLUICE_TEST_DATABASE_URL, 'postgres://postgres@127.0.0.1:5432/postgres'].filter(
-    (u): u is string => !!u,
-  );
+  const candidates = [
+    process.env.SLUICE_TEST_DATABASE_URL,
+    'postgres://postgres@127.0.0.1:5432/postgres',
+  ].filter((u): u is string => !!u);
   for (const url of candidates) if (await reachable(url)) return { adminUrl: url, stop: async () => {} };
 
   let bin = binDir();
   if (!bin) {
-    if (process.getuid?.() !== 0) throw new Error('PostgreSQL is not installed: install the postgresql package, or set SLUICE_TEST_DATABASE_URL');
-    execFileSync('bash', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql'], { stdio: 'inherit' });
+    if (process.getuid?.() !== 0)
+      throw new Error(
+        'PostgreSQL is not installed: install the postgresql package, or set SLUICE_TEST_DATABASE_URL',
+      );
+    execFileSync(
+      'bash',
+      ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql'],
+      { stdio: 'inherit' },
+    );
     bin = binDir();
     if (!bin) throw new Error('installing postgresql gave no initdb');
   }
@@ -65,7 +74,9 @@ export async function ensurePostgres(): Promise<PostgresServer> {
   const data = path.join(dir, 'data');
   const port = await freePort();
   const asPostgres = (cmd: string) =>
-    process.getuid?.() === 0 ? ['su', ['postgres', '-s', '/bin/bash', '-c', cmd]] as const : ['bash', ['-c', cmd]] as const;
+    process.getuid?.() === 0
+      ? (['su', ['postgres', '-s', '/bin/bash', '-c', cmd]] as const)
+      : (['bash', ['-c', cmd]] as const);
   const [initCmd, initArgs] = asPostgres(`${bin}/initdb -D ${data} -U postgres --auth=trust >/dev/null`);
   execFileSync(initCmd, initArgs, { stdio: 'inherit' });
   const [startCmd, startArgs] = asPostgres(

@@ -47,7 +47,10 @@ export function visitLine(r: VisitRow, index = 0): string {
   ].join(',');
 }
 
-export function visitsFile(rows: (VisitRow | string)[], options: { secondHeader?: string; crlf?: boolean; bom?: boolean } = {}): string {
+export function visitsFile(
+  rows: (VisitRow | string)[],
+  options: { secondHeader?: string; crlf?: boolean; bom?: boolean } = {},
+): string {
   const nl = options.crlf ? '\r\n' : '\n';
   const header = VISITS_COLUMNS.map((c, i) => (i === 1 ? (options.secondHeader ?? 'jk') : c)).join(',');
   const body = rows.map((r, i) => (typeof r === 'string' ? r : visitLine(r, i)));

@@ -28,7 +28,10 @@ describe('sluice CLI', () => {
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toContain('files: 0 loaded, 3 skipped, 1 rejected');
     const runs = await runCli(['runs', '--json'], { SLUICE_HOME: home, DATABASE_URL: '' });
-    expect(JSON.parse(runs.stdout).map((r: { status: string }) => r.status)).toEqual(['succeeded', 'succeeded']);
+    expect(JSON.parse(runs.stdout).map((r: { status: string }) => r.status)).toEqual([
+      'succeeded',
+      'succeeded',
+    ]);
   });
 
   it('refuses a second process on the same embedded database with a clear message', async () => {
@@ -113,18 +116,25 @@ load:
     const plugins = await runCli(['plugins', '--json']);
     const docs = JSON.parse(plugins.stdout) as { kind: string; name: string; options: { name: string }[] }[];
     const csv = docs.find((d) => d.kind === 'parser' && d.name === 'csv')!;
-    expect(csv.options.map((o) => o.name)).toEqual(expect.arrayContaining(['delimiter', 'quote', 'encoding', 'expectHeader']));
+    expect(csv.options.map((o) => o.name)).toEqual(
+      expect.arrayContaining(['delimiter', 'quote', 'encoding', 'expectHeader']),
+    );
     expect(docs.find((d) => d.name === 'sftp')!.options.map((o) => o.name)).toContain('hostKey');
     const schema = await runCli(['schema']);
     const json = JSON.parse(schema.stdout) as { properties: Record<string, unknown> };
-    expect(Object.keys(json.properties)).toEqual(expect.arrayContaining(['name', 'source', 'parse', 'check', 'load', 'archive']));
+    expect(Object.keys(json.properties)).toEqual(
+      expect.arrayContaining(['name', 'source', 'parse', 'check', 'load', 'archive']),
+    );
   });
 
   it('runs a pipeline with --json and exits 0 with rejected rows', async () => {
     const home = await tempDir();
     const inbox = path.join(home, 'inbox');
     await mkdir(inbox);
-    await writeFile(path.join(inbox, 'report_1.txt'), visitsFile([{ email: 'a@example.com', sent: '01/11/2026 10:00' }, 'x,y']));
+    await writeFile(
+      path.join(inbox, 'report_1.txt'),
+      visitsFile([{ email: 'a@example.com', sent: '01/11/2026 10:00' }, 'x,y']),
+    );
     const result = await runCli(['run', VISITS_PIPELINE, '--json', '--as-of', '2026-11-27'], {
       SLUICE_HOME: home,
       DATABASE_URL: testDb.url,
@@ -132,7 +142,12 @@ load:
       VISITS_BACKUP_DIR: path.join(home, 'backup'),
     });
     expect(result.code, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ status: 'succeeded', rowsLoaded: 1, rowsRejected: 1, asOf: '2026-11-27' });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      status: 'succeeded',
+      rowsLoaded: 1,
+      rowsRejected: 1,
+      asOf: '2026-11-27',
+    });
     const badDate = await runCli(['run', VISITS_PIPELINE, '--as-of', '2026-02-30'], { VISITS_SOURCE: inbox });
     expect(badDate.code).toBe(2);
     expect(badDate.stderr).toContain('--as-of must be a date as YYYY-MM-DD');
@@ -141,7 +156,11 @@ load:
   it('keeps the examples runnable from the repository', async () => {
     const home = await tempDir();
     await cp(path.join(REPO, 'examples/visits/data'), path.join(home, 'inbox'), { recursive: true });
-    const result = await runCli(['run', VISITS_PIPELINE, '--dry-run'], { SLUICE_HOME: home, DATABASE_URL: '', VISITS_SOURCE: path.join(home, 'inbox') });
+    const result = await runCli(['run', VISITS_PIPELINE, '--dry-run'], {
+      SLUICE_HOME: home,
+      DATABASE_URL: '',
+      VISITS_SOURCE: path.join(home, 'inbox'),
+    });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^Dry run .* of visits succeeded/);
     expect(result.stdout).toContain('files: 3 loaded, 0 skipped, 1 rejected');

@@ -18,14 +18,22 @@ async function* batches(...list: RecordBatch[]) {
   yield* list;
 }
 
-const batch = (columns: { name: string; type?: 'text' | 'integer' | 'timestamp' | 'numeric' }[], rows: (string | null)[][]): RecordBatch => ({
+const batch = (
+  columns: { name: string; type?: 'text' | 'integer' | 'timestamp' | 'numeric' }[],
+  rows: (string | null)[][],
+): RecordBatch => ({
   columns,
   rows,
   origin: 'test.csv',
   lines: rows.map((_, i) => i + 2),
 });
 
-const unit = (firstOfRun = true) => ({ runId: '00000000-0000-0000-0000-000000000001', asOf: '2026-11-27', origin: 'test.csv', firstOfRun });
+const unit = (firstOfRun = true) => ({
+  runId: '00000000-0000-0000-0000-000000000001',
+  asOf: '2026-11-27',
+  origin: 'test.csv',
+  firstOfRun,
+});
 
 // The same suite on the embedded database and on a real server: one code path for both.
 describe.each(['pglite', 'postgres'] as const)('postgres loader on %s', (kind) => {
@@ -60,8 +68,18 @@ describe.each(['pglite', 'postgres'] as const)('postgres loader on %s', (kind) =
 
   it('creates a missing table with the types the checks gave, and appends', async () => {
     const session = await open({ table: 'app.events', mode: 'append' });
-    const cols = [{ name: 'Event Name' }, { name: 'count', type: 'integer' as const }, { name: 'at', type: 'timestamp' as const }];
-    await load(session, batch(cols, [['a\tb\\c', '1', '2026-11-01 10:00:00'], ['line\nbreak', null, null]]));
+    const cols = [
+      { name: 'Event Name' },
+      { name: 'count', type: 'integer' as const },
+      { name: 'at', type: 'timestamp' as const },
+    ];
+    await load(
+      session,
+      batch(cols, [
+        ['a\tb\\c', '1', '2026-11-01 10:00:00'],
+        ['line\nbreak', null, null],
+      ]),
+    );
     await load(session, batch(cols, [['x', '2', '2026-11-02 10:00:00']]));
     const { rows } = await db.query('SELECT event_name, count, at FROM app.events ORDER BY at NULLS LAST');
     expect(rows).toEqual([
@@ -69,7 +87,9 @@ describe.each(['pglite', 'postgres'] as const)('postgres loader on %s', (kind) =
       { event_name: 'x', count: 2, at: '2026-11-02 10:00:00' },
       { event_name: 'line\nbreak', count: null, at: null },
     ]);
-    const types = await db.query(`SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'app' AND table_name = 'events' ORDER BY ordinal_position`);
+    const types = await db.query(
+      `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'app' AND table_name = 'events' ORDER BY ordinal_position`,
+    );
     expect(types.rows).toEqual([
       { column_name: 'event_name', data_type: 'text' },
       { column_name: 'count', data_type: 'integer' },
@@ -91,8 +111,22 @@ describe.each(['pglite', 'postgres'] as const)('postgres loader on %s', (kind) =
   it('merge upserts on keys; the last of duplicate keys in one load wins; unchanged rows stay', async () => {
     const session = await open({ table: 'people', mode: 'merge', keys: ['id'] });
     const cols = [{ name: 'id', type: 'integer' as const }, { name: 'name' }];
-    await load(session, batch(cols, [['1', 'ann'], ['2', 'bob']]));
-    await load(session, batch(cols, [['2', 'bobby'], ['3', 'cy'], ['2', 'robert'], ['1', 'ann']]));
+    await load(
+      session,
+      batch(cols, [
+        ['1', 'ann'],
+        ['2', 'bob'],
+      ]),
+    );
+    await load(
+      session,
+      batch(cols, [
+        ['2', 'bobby'],
+        ['3', 'cy'],
+        ['2', 'robert'],
+        ['1', 'ann'],
+      ]),
+    );
     expect((await db.query('SELECT id, name FROM people ORDER BY id')).rows).toEqual([
       { id: 1, name: 'ann' },
       { id: 2, name: 'robert' },
@@ -103,14 +137,18 @@ describe.each(['pglite', 'postgres'] as const)('postgres loader on %s', (kind) =
   it('quotes hostile identifiers', async () => {
     const session = await open({ table: 'x"; DROP TABLE people; --', mode: 'append', columnNames: 'keep' });
     await load(session, batch([{ name: 'select' }, { name: 'a"b' }], [['1', '2']]));
-    expect((await db.query('SELECT "select", "a""b" FROM "x""; DROP TABLE people; --"')).rows).toEqual([{ select: '1', 'a"b': '2' }]);
+    expect((await db.query('SELECT "select", "a""b" FROM "x""; DROP TABLE people; --"')).rows).toEqual([
+      { select: '1', 'a"b': '2' },
+    ]);
     expect((await db.query('SELECT count(*)::int AS n FROM people')).rows).toEqual([{ n: 3 }]);
   });
 
   it('refuses rows for columns the table does not have, naming them', async () => {
     await db.query('CREATE TABLE fixed (a text)');
     const session = await open({ table: 'fixed', createTable: false });
-    await expect(load(session, batch([{ name: 'a' }, { name: 'b' }], [['1', '2']]))).rejects.toThrow(/no column "b"/);
+    await expect(load(session, batch([{ name: 'a' }, { name: 'b' }], [['1', '2']]))).rejects.toThrow(
+      /no column "b"/,
+    );
   });
 
   it('runs SQL after the load in the same transaction, with the staged rows and the load context', async () => {
@@ -120,12 +158,17 @@ describe.each(['pglite', 'postgres'] as const)('postgres loader on %s', (kind) =
                   INSERT INTO derived SELECT count(*), sluice.run_id(), sluice.as_of() FROM staged`,
     });
     await db.transaction(async (tx) => {
-      await tx.query(`SELECT set_config('sluice.run_id', $1, true), set_config('sluice.as_of', $2, true)`, [unit().runId, '2026-11-27']);
+      await tx.query(`SELECT set_config('sluice.run_id', $1, true), set_config('sluice.as_of', $2, true)`, [
+        unit().runId,
+        '2026-11-27',
+      ]);
       const u = unit();
       await session.load(tx, batches(batch([{ name: 'v' }], [['a'], ['b']])), u);
       await session.afterLoad(tx, u);
     });
-    expect((await db.query('SELECT n, run, as_of FROM derived')).rows).toEqual([{ n: 2, run: unit().runId, as_of: '2026-11-27' }]);
+    expect((await db.query('SELECT n, run, as_of FROM derived')).rows).toEqual([
+      { n: 2, run: unit().runId, as_of: '2026-11-27' },
+    ]);
     // A failing step rolls the rows back with it.
     const failing = await open({ table: 'src_rows', afterLoad: 'SELECT 1/0' });
     await expect(load(failing, batch([{ name: 'v' }], [['c']]))).rejects.toThrow(/division by zero/);

@@ -18,9 +18,16 @@ async function makeReports(dir: string) {
     for (let i = 0; i < ROWS; i++) {
       const day = String(1 + ((f + i) % 28)).padStart(2, '0');
       if (i % 500 === 7) rows.push(`broken-${f}-${i},x`);
-      else rows.push({ email: `user${(f * 7 + i) % 4000}@example.com`, sent: `${day}/11/2026 ${String(i % 24).padStart(2, '0')}:15` });
+      else
+        rows.push({
+          email: `user${(f * 7 + i) % 4000}@example.com`,
+          sent: `${day}/11/2026 ${String(i % 24).padStart(2, '0')}:15`,
+        });
     }
-    await writeFile(path.join(dir, `report_${String(f).padStart(2, '0')}.txt`), visitsFile(rows, { secondHeader: `jk${f}` }));
+    await writeFile(
+      path.join(dir, `report_${String(f).padStart(2, '0')}.txt`),
+      visitsFile(rows, { secondHeader: `jk${f}` }),
+    );
   }
 }
 
@@ -34,9 +41,15 @@ async function snapshot(url: string, backup: string) {
       visitor: await q('SELECT * FROM visitor ORDER BY email'),
       visit: await q('SELECT * FROM visit ORDER BY file_name, line_number'),
       statistics: await q('SELECT * FROM statistics ORDER BY file_name, line_number'),
-      errors: await q('SELECT file_name, line_number, reasons, raw_line FROM errors ORDER BY file_name, line_number'),
-      rejects: await q('SELECT file, line, column_name, rule, value FROM sluice.rejects ORDER BY file, line, rule'),
-      loaded: await q(`SELECT name, rows_read, rows_loaded, rows_rejected FROM sluice.files WHERE status = 'loaded' ORDER BY name`),
+      errors: await q(
+        'SELECT file_name, line_number, reasons, raw_line FROM errors ORDER BY file_name, line_number',
+      ),
+      rejects: await q(
+        'SELECT file, line, column_name, rule, value FROM sluice.rejects ORDER BY file, line, rule',
+      ),
+      loaded: await q(
+        `SELECT name, rows_read, rows_loaded, rows_rejected FROM sluice.files WHERE status = 'loaded' ORDER BY name`,
+      ),
       archive: (await readEntries(path.join(backup, 'visitas_20261127.zip'))).map((e) => e.name).sort(),
     };
   } finally {
@@ -48,7 +61,9 @@ async function loadedFiles(url: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const { rows } = await client.query(`SELECT count(*)::int AS n FROM sluice.files WHERE status = 'loaded'`).catch(() => ({ rows: [{ n: 0 }] }));
+    const { rows } = await client
+      .query(`SELECT count(*)::int AS n FROM sluice.files WHERE status = 'loaded'`)
+      .catch(() => ({ rows: [{ n: 0 }] }));
     return rows[0].n as number;
   } finally {
     await client.end();
@@ -59,7 +74,9 @@ async function lastRunSucceeded(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const { rows } = await client.query(`SELECT status FROM sluice.runs ORDER BY started_at DESC LIMIT 1`).catch(() => ({ rows: [] }));
+    const { rows } = await client
+      .query(`SELECT status FROM sluice.runs ORDER BY started_at DESC LIMIT 1`)
+      .catch(() => ({ rows: [] }));
     return rows[0]?.status === 'succeeded';
   } finally {
     await client.end();
@@ -103,7 +120,8 @@ describe('SIGKILL at any moment, then a rerun', () => {
       () => new Promise((r) => setTimeout(r, 1500 + Math.random() * 1500)),
       async () => {
         const start = await loadedFiles(killed.url);
-        while ((await loadedFiles(killed.url)) < Math.min(start + 3, FILES)) await new Promise((r) => setTimeout(r, 20));
+        while ((await loadedFiles(killed.url)) < Math.min(start + 3, FILES))
+          await new Promise((r) => setTimeout(r, 20));
         await new Promise((r) => setTimeout(r, Math.random() * 200));
       },
     ];

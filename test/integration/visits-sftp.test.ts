@@ -33,7 +33,9 @@ describe('visits pipeline over sftp', () => {
   it('loads over sftp, removes the loaded files at the source and moves a bad layout to rejected/', async () => {
     const dir = await remoteInbox('visits', {
       'report_1.txt': visitsFile([{ email: 'Ana@Example.com', sent: '01/11/2026 10:00' }]),
-      'report_2.txt': visitsFile([{ email: 'bob@example.com', sent: '02/11/2026 10:00' }, 'bad,row'], { secondHeader: 'jyv' }),
+      'report_2.txt': visitsFile([{ email: 'bob@example.com', sent: '02/11/2026 10:00' }, 'bad,row'], {
+        secondHeader: 'jyv',
+      }),
       'report_3.txt': 'email,wrong\n',
       'other.csv': 'not a report',
     });
@@ -51,8 +53,17 @@ describe('visits pipeline over sftp', () => {
         home,
         asOf: '2026-11-27',
       });
-      expect(summary).toMatchObject({ status: 'succeeded', filesLoaded: 2, filesRejected: 1, rowsLoaded: 2, rowsRejected: 1 });
-      expect((await db.query('SELECT email FROM visitor ORDER BY email')).rows).toEqual([{ email: 'ana@example.com' }, { email: 'bob@example.com' }]);
+      expect(summary).toMatchObject({
+        status: 'succeeded',
+        filesLoaded: 2,
+        filesRejected: 1,
+        rowsLoaded: 2,
+        rowsRejected: 1,
+      });
+      expect((await db.query('SELECT email FROM visitor ORDER BY email')).rows).toEqual([
+        { email: 'ana@example.com' },
+        { email: 'bob@example.com' },
+      ]);
       const ledger = await db.query<{ source: string }>('SELECT DISTINCT source FROM sluice.files');
       expect(ledger.rows).toEqual([{ source: server.url(dir) }]);
     } finally {
@@ -60,13 +71,18 @@ describe('visits pipeline over sftp', () => {
     }
     expect((await readdir(dir)).sort()).toEqual(['other.csv', 'rejected']);
     expect(await readdir(path.join(dir, 'rejected'))).toEqual(['report_3.txt']);
-    expect((await readEntries(path.join(backup, 'visitas_20261127.zip'))).map((e) => e.name)).toEqual(['report_1.txt', 'report_2.txt']);
+    expect((await readEntries(path.join(backup, 'visitas_20261127.zip'))).map((e) => e.name)).toEqual([
+      'report_1.txt',
+      'report_2.txt',
+    ]);
     // Downloads were temporary: nothing is left in Sluice's scratch space.
     expect(await readdir(path.join(home, 'work'))).toEqual([]);
   });
 
   it('refuses a wrong host key with a clear message, touching nothing', async () => {
-    const dir = await remoteInbox('visits-wrong-key', { 'report_1.txt': visitsFile([{ email: 'a@example.com', sent: '01/11/2026 10:00' }]) });
+    const dir = await remoteInbox('visits-wrong-key', {
+      'report_1.txt': visitsFile([{ email: 'a@example.com', sent: '01/11/2026 10:00' }]),
+    });
     const home = await tempDir();
     const result = await runCli(['run', VISITS_PIPELINE, '--as-of', '2026-11-27'], {
       DATABASE_URL: testDb.url,

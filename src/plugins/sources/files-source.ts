@@ -9,7 +9,10 @@ import { settleOptions, uniqueName } from './settle.js';
 
 const options = z.strictObject({
   url: z.string().min(1).describe('The folder: a path, or a file:// URL.'),
-  glob: z.string().default('*').describe('Which file names to take, as a glob on the base name (report_*.txt).'),
+  glob: z
+    .string()
+    .default('*')
+    .describe('Which file names to take, as a glob on the base name (report_*.txt).'),
   ...settleOptions,
 });
 
@@ -42,7 +45,10 @@ export const filesSource = defineSource({
       location: dir,
       async *list() {
         const entries = await readdir(dir, { withFileTypes: true });
-        const names = entries.filter((e) => e.isFile() && isMatch(e.name)).map((e) => e.name).sort();
+        const names = entries
+          .filter((e) => e.isFile() && isMatch(e.name))
+          .map((e) => e.name)
+          .sort();
         for (const name of names) {
           const full = path.join(dir, name);
           const info = await stat(full).catch(() => undefined);

@@ -6,13 +6,21 @@ export const settleOptions = {
   onLoad: z
     .enum(['keep', 'delete', 'move'])
     .default('keep')
-    .describe('After a file loads (or is skipped as already loaded): keep it, delete it, or move it to processedDir.'),
-  processedDir: z.string().default('processed').describe('Folder for loaded files with onLoad: move, relative to the source folder.'),
+    .describe(
+      'After a file loads (or is skipped as already loaded): keep it, delete it, or move it to processedDir.',
+    ),
+  processedDir: z
+    .string()
+    .default('processed')
+    .describe('Folder for loaded files with onLoad: move, relative to the source folder.'),
   onReject: z
     .enum(['keep', 'delete', 'move'])
     .default('move')
     .describe('After a file is rejected whole (layout): keep, delete, or move it to rejectedDir.'),
-  rejectedDir: z.string().default('rejected').describe('Folder for rejected files, relative to the source folder.'),
+  rejectedDir: z
+    .string()
+    .default('rejected')
+    .describe('Folder for rejected files, relative to the source folder.'),
 };
 
 /** `name`, or `name` with a timestamp and counter before the extension when it is taken. */
@@ -20,7 +28,10 @@ export function uniqueName(name: string, taken: Set<string>, now = new Date()): 
   if (!taken.has(name)) return name;
   const ext = path.extname(name);
   const stem = name.slice(0, name.length - ext.length);
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   for (let n = 1; ; n++) {
     const candidate = `${stem}_${stamp}${n > 1 ? `_${n}` : ''}${ext}`;
     if (!taken.has(candidate)) return candidate;

@@ -14,7 +14,10 @@ export const renameTransform = defineTransform({
       const names = new Set(input.batch.columns.map((c) => c.name));
       for (const old of Object.keys(opts.columns)) {
         if (!names.has(old)) {
-          throw new SluiceError('CONFIG_INVALID', `transform rename: there is no column "${old}"; there are ${[...names].join(', ')}`);
+          throw new SluiceError(
+            'CONFIG_INVALID',
+            `transform rename: there is no column "${old}"; there are ${[...names].join(', ')}`,
+          );
         }
       }
       const columns = input.batch.columns.map((c) => ({ ...c, name: opts.columns[c.name] ?? c.name }));

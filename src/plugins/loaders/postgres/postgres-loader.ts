@@ -25,7 +25,7 @@ const options = z
     mode: z
       .enum(['append', 'replace', 'merge'])
       .default('append')
-      .describe('append: insert; replace: the run\'s rows replace the table; merge: upsert on keys.'),
+      .describe("append: insert; replace: the run's rows replace the table; merge: upsert on keys."),
     keys: z.array(z.string().min(1)).default([]).describe('Key columns for merge (target column names).'),
     createTable: z.boolean().default(true).describe('Create a missing table with the types the checks give.'),
     columnNames: z
@@ -34,7 +34,7 @@ const options = z
       .describe('normalize: "Fecha envio" becomes fecha_envio; keep: use the names as they are.'),
     setup: sqlSteps.describe('SQL run once at the start of each run (such as CREATE TABLE IF NOT EXISTS).'),
     afterLoad: sqlSteps.describe(
-      'SQL run after each file\'s rows and rejects, in the same transaction. Temp table `staged` holds the rows just loaded; sluice.run_id(), sluice.as_of(), sluice.file_name(), sluice.file_id() describe the load.',
+      "SQL run after each file's rows and rejects, in the same transaction. Temp table `staged` holds the rows just loaded; sluice.run_id(), sluice.as_of(), sluice.file_name(), sluice.file_id() describe the load.",
     ),
     afterRun: sqlSteps.describe(
       'SQL run once when a run finishes without failing, in its own transaction; sluice.run_id() and sluice.as_of() are set.',
@@ -49,14 +49,21 @@ export const postgresLoader = defineLoader({
   name: 'postgres',
   summary: 'PostgreSQL table (server or embedded): COPY into staging, then append, replace or merge on keys.',
   options,
-  capabilities: { modes: ['append', 'replace', 'merge'], transactional: true, maxIdentifierLength: POSTGRES_MAX_IDENTIFIER_BYTES },
+  capabilities: {
+    modes: ['append', 'replace', 'merge'],
+    transactional: true,
+    maxIdentifierLength: POSTGRES_MAX_IDENTIFIER_BYTES,
+  },
   writeMode: (o) => o.mode,
   async open(opts, context) {
     return createPostgresLoadSession(opts, context.logger);
   },
 });
 
-function createPostgresLoadSession(opts: Options, logger: { debug(m: string, d?: Record<string, unknown>): void }): LoadSession {
+function createPostgresLoadSession(
+  opts: Options,
+  logger: { debug(m: string, d?: Record<string, unknown>): void },
+): LoadSession {
   const table: TableName = parseTableName(opts.table);
   const target = quoteTable(table);
   const runSql = async (tx: SqlClient, steps: string[] | undefined) => {
@@ -73,7 +80,10 @@ function createPostgresLoadSession(opts: Options, logger: { debug(m: string, d?:
       const first = await iterator.next();
       if (first.done) throw new Error('a load unit must carry at least one (possibly empty) batch');
       const names = targetNames(first.value.columns, opts.columnNames);
-      const columns: Column[] = first.value.columns.map((c, i) => ({ name: names[i]!, ...(c.type ? { type: c.type } : {}) }));
+      const columns: Column[] = first.value.columns.map((c, i) => ({
+        name: names[i]!,
+        ...(c.type ? { type: c.type } : {}),
+      }));
 
       let existing = await tableColumns(tx, table);
       if (!existing) {
@@ -96,7 +106,10 @@ function createPostgresLoadSession(opts: Options, logger: { debug(m: string, d?:
       }
       const badKeys = opts.keys.filter((k) => !names.includes(k));
       if (badKeys.length > 0) {
-        throw new SluiceError('CONFIG_INVALID', `load.keys: ${badKeys.join(', ')} not among the columns ${names.join(', ')}`);
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `load.keys: ${badKeys.join(', ')} not among the columns ${names.join(', ')}`,
+        );
       }
 
       const cols = names.map(quoteIdent).join(', ');
@@ -160,7 +173,8 @@ export function targetNames(columns: readonly Column[], mode: 'normalize' | 'kee
   return columns.map((c) => {
     const base = mode === 'normalize' ? normalizeColumnName(c.name) : c.name;
     let name = base;
-    for (let n = 2; taken.has(name); n++) name = `${base.slice(0, POSTGRES_MAX_IDENTIFIER_BYTES - String(n).length - 1)}_${n}`;
+    for (let n = 2; taken.has(name); n++)
+      name = `${base.slice(0, POSTGRES_MAX_IDENTIFIER_BYTES - String(n).length - 1)}_${n}`;
     taken.add(name);
     return name;
   });

@@ -13,7 +13,10 @@ const SQL_TYPES: Record<ColumnType, string> = {
 };
 
 /** The columns of a table as the database has them, or undefined when it does not exist. */
-export async function tableColumns(db: SqlClient, table: TableName): Promise<Map<string, string> | undefined> {
+export async function tableColumns(
+  db: SqlClient,
+  table: TableName,
+): Promise<Map<string, string> | undefined> {
   const { rows } = await db.query<{ column_name: string; data_type: string }>(
     `SELECT a.attname AS column_name, format_type(a.atttypid, a.atttypmod) AS data_type
        FROM pg_attribute a
@@ -36,7 +39,9 @@ export async function createTable(
   keys: readonly string[],
 ): Promise<void> {
   if (table.schema) await db.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schema)}`);
-  const defs = columns.map((c) => `${quoteIdent(c.name)} ${SQL_TYPES[c.type ?? 'text']}${keys.includes(c.name) ? ' NOT NULL' : ''}`);
+  const defs = columns.map(
+    (c) => `${quoteIdent(c.name)} ${SQL_TYPES[c.type ?? 'text']}${keys.includes(c.name) ? ' NOT NULL' : ''}`,
+  );
   if (keys.length > 0) defs.push(`PRIMARY KEY (${keys.map(quoteIdent).join(', ')})`);
   await db.query(`CREATE TABLE IF NOT EXISTS ${quoteTable(table)} (${defs.join(', ')})`);
 }
