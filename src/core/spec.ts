@@ -164,9 +164,7 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
   }
   const top = envelope.safeParse(raw);
   if (!top.success) {
-    problems.push(
-      ...top.error.issues.map((i) => ({ path: i.path as (string | number)[], message: i.message })),
-    );
+    problems.push(...toProblems(top.error.issues, []));
     return undefined;
   }
   const stage = <K extends 'source' | 'parser' | 'transform' | 'loader'>(
@@ -186,12 +184,7 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
     const { type: _type, ...rest } = section;
     const parsed = plugin.options.safeParse(rest);
     if (!parsed.success) {
-      problems.push(
-        ...parsed.error.issues.map((i) => ({
-          path: [...path, ...(i.path as (string | number)[])],
-          message: i.message,
-        })),
-      );
+      problems.push(...toProblems(parsed.error.issues, path));
       return undefined;
     }
     return { type: section.type, options: parsed.data };
@@ -206,12 +199,7 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
   if (v.check !== undefined) {
     const parsed = checkSectionSchema(registry).safeParse(v.check);
     if (!parsed.success) {
-      problems.push(
-        ...parsed.error.issues.map((i) => ({
-          path: ['check', ...(i.path as (string | number)[])],
-          message: i.message,
-        })),
-      );
+      problems.push(...toProblems(parsed.error.issues, ['check']));
     } else {
       check = { nullValues: parsed.data.nullValues, columns: {} };
       const ruleOrder = registry.list('check').map((r) => r.name);
@@ -251,6 +239,26 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
     load: loadStage,
     ...(v.archive ? { archive: v.archive } : {}),
   };
+}
+
+type Issue = z.core.$ZodIssue;
+
+/**
+ * Zod issues as problems under `prefix`. A union's bare "Invalid input" is replaced by what the most
+ * specific branch said (for `integer: true | { min, max }`, what is wrong inside the object).
+ */
+function toProblems(issues: readonly Issue[], prefix: (string | number)[]): Problem[] {
+  return issues.flatMap((issue) => {
+    const path = [...prefix, ...(issue.path as (string | number)[])];
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      const informative = issue.errors.filter((branch) =>
+        branch.some((i) => i.path.length > 0 || (i.code !== 'invalid_type' && i.code !== 'invalid_value')),
+      );
+      const pick = informative[informative.length - 1];
+      if (pick) return toProblems(pick, path);
+    }
+    return [{ path, message: issue.message }];
+  });
 }
 
 /**
