@@ -343,6 +343,8 @@ async function execute(
         return rejectFile(inTransaction, { ...ledgerBase, error: error as SluiceError, runId: run.id });
       });
       summary.files.push(report);
+      fileRows.read = 0; // now counted in the summary
+      fileRows.rejected = 0;
       summary.rowsRead += report.rowsRead;
       summary.rowsLoaded += report.rowsLoaded;
       summary.rowsRejected += report.rowsRejected;
