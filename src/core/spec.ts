@@ -301,7 +301,11 @@ function nodeAt(doc: Document, path: (string | number)[]): Node | undefined {
   return undefined;
 }
 
+/** Keys whose values are never echoed in a message. */
+const SECRET_KEY = /password|passphrase|secret|token|privatekey|apikey/i;
+
 function found(raw: unknown, path: (string | number)[]): string {
+  if (path.some((key) => typeof key === 'string' && SECRET_KEY.test(key))) return '';
   let value: unknown = raw;
   for (const key of path) {
     if (value === null || typeof value !== 'object') return '';

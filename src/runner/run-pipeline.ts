@@ -20,8 +20,8 @@ import type { PipelineSpec } from '../core/spec.js';
 import type { SqlClient } from '../core/sql.js';
 import type { Database } from '../store/database.js';
 import { sqlState } from '../store/database-errors.js';
-import { findLoaded, markArchived, recordFile, runHasLoads, setFileCounts } from '../store/ledger.js';
-import { addRunCounts, finishRun, heartbeat, startRun } from '../store/runs.js';
+import { findLoaded, markArchived, recordFile, runHasLoads, setFileCounts, type NewLedgerEntry } from '../store/ledger.js';
+import { addRunCounts, finishRun, heartbeat, startRun, type FileCounts } from '../store/runs.js';
 import { StepLog, type LogEntry } from '../store/step-log.js';
 import { addToZip, archiveName } from './archive.js';
 import { createCheckStage } from './check-stage.js';
@@ -65,7 +65,7 @@ export interface FileReport {
   ledgerId?: string;
 }
 
-export interface RunSummary {
+export interface RunSummary extends FileCounts {
   runId: string;
   pipeline: string;
   status: 'succeeded' | 'failed';
@@ -73,12 +73,6 @@ export interface RunSummary {
   dryRun: boolean;
   resumed: boolean;
   files: FileReport[];
-  rowsRead: number;
-  rowsLoaded: number;
-  rowsRejected: number;
-  filesLoaded: number;
-  filesRejected: number;
-  filesSkipped: number;
   archive?: string;
   durationMs: number;
   timings: Record<string, number>;
@@ -459,10 +453,13 @@ function retryLog(log: StepLog, what: string) {
   };
 }
 
+/** What every ledger entry of a file carries, whatever becomes of it. */
+type LedgerBase = Omit<NewLedgerEntry, 'status' | 'reason' | 'duplicateOf'>;
+
 interface LoadFileArgs {
   file: SourceFile;
   fetched: FetchedFile;
-  ledgerBase: { pipeline: string; runId: string; source: string; name: string; size: number; sha256: string };
+  ledgerBase: LedgerBase;
   spec: PipelineSpec;
   parser: ParserPlugin;
   check: ((input: BatchResult) => BatchResult) | undefined;
@@ -534,15 +531,7 @@ async function loadFile(a: LoadFileArgs): Promise<FileReport> {
 /** A file that breaks the layout: nothing of it loads; the ledger and one reject say why. */
 async function rejectFile(
   inTransaction: InTransaction,
-  a: {
-    pipeline: string;
-    runId: string;
-    source: string;
-    name: string;
-    size: number;
-    sha256: string;
-    error: SluiceError;
-  },
+  a: LedgerBase & { error: SluiceError },
 ): Promise<FileReport> {
   const reason = a.error.message;
   const line = Number(/:(\d+)(?::\d+)?$/.exec(a.error.where ?? '')?.[1]) || null;
