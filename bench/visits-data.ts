@@ -73,7 +73,9 @@ async function write(out: WriteStream, text: string): Promise<void> {
 }
 
 async function close(out: WriteStream): Promise<void> {
-  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+  );
 }
 
 /** Writes `sluicePath` (with invalid rows) and `referencePath` (repaired) in one streaming pass. */
@@ -129,7 +131,9 @@ export async function generateVisits(
       const lineA = badEmail
         ? `${email.replace('@', '.at.')}${tail}${sent}${rest}`
         : `${email}${tail}${date(31, 2, hour, minute)}${rest}`;
-      const lineB = badEmail ? `${email}${tail}${sent}${rest}` : `${email}${tail}${date(28, 2, hour, minute)}${rest}`;
+      const lineB = badEmail
+        ? `${email}${tail}${sent}${rest}`
+        : `${email}${tail}${date(28, 2, hour, minute)}${rest}`;
       chunkA += lineA;
       chunkB += lineB;
     } else {

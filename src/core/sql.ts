@@ -8,10 +8,14 @@ export interface SqlClient {
   /** Runs a script of one or more statements without parameters (migrations, user SQL steps). */
   exec(script: string): Promise<void>;
   /**
-   * Streams rows in PostgreSQL COPY text format into `table (columns)`. Each chunk holds whole lines.
-   * Returns the number of rows copied.
+   * Streams rows in PostgreSQL COPY text format into `table (columns)`. Each chunk holds whole lines,
+   * as text or as UTF-8 bytes. Returns the number of rows copied.
    */
-  copyFrom(table: TableName, columns: readonly string[], chunks: AsyncIterable<string>): Promise<number>;
+  copyFrom(
+    table: TableName,
+    columns: readonly string[],
+    chunks: AsyncIterable<string | Uint8Array>,
+  ): Promise<number>;
 }
 
 /** A table, optionally in a schema. Names are raw: they are quoted where SQL is written. */

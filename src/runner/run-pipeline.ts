@@ -20,7 +20,14 @@ import type { PipelineSpec } from '../core/spec.js';
 import type { SqlClient } from '../core/sql.js';
 import type { Database } from '../store/database.js';
 import { sqlState } from '../store/database-errors.js';
-import { findLoaded, markArchived, recordFile, runHasLoads, setFileCounts, type NewLedgerEntry } from '../store/ledger.js';
+import {
+  findLoaded,
+  markArchived,
+  recordFile,
+  runHasLoads,
+  setFileCounts,
+  type NewLedgerEntry,
+} from '../store/ledger.js';
 import { addRunCounts, finishRun, heartbeat, startRun, type FileCounts } from '../store/runs.js';
 import { StepLog, type LogEntry } from '../store/step-log.js';
 import { addToZip, archiveName } from './archive.js';

@@ -160,7 +160,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
       }
     },
     async copyFrom(table, columns, chunks) {
-      let parts: string[] = [];
+      let parts: (string | Uint8Array)[] = [];
       let size = 0;
       let copied = 0;
       const flush = async () => {
@@ -177,7 +177,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
       };
       for await (const chunk of chunks) {
         parts.push(chunk);
-        size += chunk.length;
+        size += chunk.length; // characters or bytes: either bounds the slice well enough
         if (size >= PGLITE_COPY_SLICE_BYTES) await flush();
       }
       await flush();

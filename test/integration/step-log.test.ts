@@ -26,7 +26,14 @@ describe('step log', () => {
     log.warn('second', { n: 2 });
     log.debug('not stored unless verbose');
     await log.flush();
-    const { rows } = await db.query<{ step: number; step_ms: number; total_ms: number; level: string; message: string; data: unknown }>(
+    const { rows } = await db.query<{
+      step: number;
+      step_ms: number;
+      total_ms: number;
+      level: string;
+      message: string;
+      data: unknown;
+    }>(
       `SELECT step, step_ms, total_ms, level, message, data FROM sluice.logs WHERE pipeline = 'p' ORDER BY id`,
     );
     expect(rows.map((r) => [r.step, r.level, r.message, r.data])).toEqual([
@@ -40,12 +47,24 @@ describe('step log', () => {
   it('falls back to a log file when the database is unreachable, and never throws', async () => {
     await db.close(); // the database is gone from here on
     const dir = await tempDir();
-    const log = new StepLog(db, { runId: '00000000-0000-0000-0000-000000000002', pipeline: 'p', fallbackDir: dir });
+    const log = new StepLog(db, {
+      runId: '00000000-0000-0000-0000-000000000002',
+      pipeline: 'p',
+      fallbackDir: dir,
+    });
     log.error('the load failed');
     await log.flush();
     const [file] = await readdir(dir);
-    const entry = JSON.parse((await readFile(path.join(dir, file!), 'utf8')).trim()) as Record<string, unknown>;
-    expect(entry).toMatchObject({ level: 'error', step: 1, message: 'the load failed', runId: '00000000-0000-0000-0000-000000000002' });
+    const entry = JSON.parse((await readFile(path.join(dir, file!), 'utf8')).trim()) as Record<
+      string,
+      unknown
+    >;
+    expect(entry).toMatchObject({
+      level: 'error',
+      step: 1,
+      message: 'the load failed',
+      runId: '00000000-0000-0000-0000-000000000002',
+    });
     expect(entry.fallbackBecause).toBeTruthy();
   });
 });

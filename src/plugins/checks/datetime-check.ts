@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCheck } from '../../core/plugin.js';
+import { defineCheck, type CheckOutcome } from '../../core/plugin.js';
 
 type Field = 'year' | 'month' | 'day' | 'hour' | 'minute' | 'second';
 
@@ -108,7 +108,10 @@ export const datetimeCheck = defineCheck({
     const shape = `not a ${hasTime ? 'date-time' : 'date'} in the form ${options.format}`;
     const unreal = `not a real ${hasTime ? 'date-time' : 'date'} for ${options.format}`;
     const stepCount = steps.length;
-    return (value) => {
+    // Reports repeat their dates (a day's sends share a few values): the last answer is reused.
+    let lastValue: string | undefined;
+    let lastOutcome: CheckOutcome = { ok: false, message: shape };
+    const check = (value: string): CheckOutcome => {
       const len = value.length;
       let p = 0;
       let year = 0;
@@ -171,6 +174,13 @@ export const datetimeCheck = defineCheck({
       const date = `${TWO_DIGITS[(year / 100) | 0]}${TWO_DIGITS[year % 100]}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}`;
       if (!hasTime) return { ok: true, value: date };
       return { ok: true, value: `${date} ${TWO_DIGITS[hour]}:${TWO_DIGITS[minute]}:${TWO_DIGITS[second]}` };
+    };
+    return (value) => {
+      if (value !== lastValue) {
+        lastOutcome = check(value);
+        lastValue = value;
+      }
+      return lastOutcome;
     };
   },
 });

@@ -75,7 +75,13 @@ const options = z.strictObject({
       'Character encoding of the file (utf-8, latin1, windows-1252, …). A leading UTF-8 BOM is dropped.',
     ),
   skipBlankLines: z.boolean().default(true).describe('Lines that are empty or hold only spaces are skipped.'),
-  batchSize: z.number().int().min(1).max(1_000_000).default(2_000).describe('Rows per batch. Small batches die young in the garbage collector: 2,000 measured twice as fast as 10,000.'),
+  batchSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(500)
+    .describe('Rows per batch. Small batches die young in the garbage collector (bench/README.md).'),
   maxRecordLength: z
     .number()
     .int()

@@ -11,7 +11,7 @@ import {
   type SqlClient,
   type TableName,
 } from '../../../core/sql.js';
-import { toCopyText } from './copy-text.js';
+import { createCopyScratch, toCopyBytes } from './copy-text.js';
 import { createTable, tableColumns } from './table-schema.js';
 
 const sqlSteps = z
@@ -47,7 +47,8 @@ type Options = z.output<typeof options>;
 /** Rows into PostgreSQL (a server or PGlite): COPY into a staging table, then append, replace or merge. */
 export const postgresLoader = defineLoader({
   name: 'postgres',
-  summary: 'PostgreSQL table (server or embedded): COPY (through a staging table for merge and SQL steps), append, replace or merge on keys.',
+  summary:
+    'PostgreSQL table (server or embedded): COPY (through a staging table for merge and SQL steps), append, replace or merge on keys.',
   options,
   capabilities: {
     modes: ['append', 'replace', 'merge'],
@@ -65,6 +66,7 @@ function createPostgresLoadSession(
   logger: { debug(m: string, d?: Record<string, unknown>): void },
 ): LoadSession {
   const table: TableName = parseTableName(opts.table);
+  const scratch = createCopyScratch();
   const target = quoteTable(table);
   const runSql = async (tx: SqlClient, steps: string[] | undefined) => {
     for (const sql of steps ?? []) await tx.exec(sql);
@@ -114,10 +116,10 @@ function createPostgresLoadSession(
 
       const cols = names.map(quoteIdent).join(', ');
       const indexes = names.map((_, i) => i);
-      async function* copyChunks(): AsyncIterable<string> {
+      async function* copyChunks(): AsyncIterable<Uint8Array> {
         let batch: RecordBatch | undefined = first.value;
         while (batch) {
-          if (batch.rows.length > 0) yield toCopyText(batch.rows, indexes);
+          if (batch.rows.length > 0) yield toCopyBytes(batch.rows, indexes, scratch);
           const next = await iterator.next();
           batch = next.done ? undefined : next.value;
         }

@@ -430,7 +430,7 @@ describe('csv parser', () => {
       header: true,
       encoding: 'utf-8',
       skipBlankLines: true,
-      batchSize: 10000,
+      batchSize: 500,
       maxRecordLength: 10000000,
     });
     expect(csvParser.options.safeParse({ encoding: 'klingon' }).success).toBe(false);
