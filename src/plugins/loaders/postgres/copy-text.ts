@@ -24,27 +24,22 @@ export function createCopyScratch(): CopyScratch {
  * directly, rather than building a string that the socket then encodes, measured ~20 % faster end to end.
  */
 export function toCopyBytes(rows: readonly Row[], indexes: readonly number[], scratch: CopyScratch): Buffer {
+  // `buf` and `pos` stay plain locals (no closure captures them): V8 keeps them in registers.
   let buf = scratch.buf;
   let pos = 0;
-  const ensure = (extra: number) => {
-    if (pos + extra <= buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, pos + extra));
-    buf.copy(bigger, 0, 0, pos);
-    buf = bigger;
-  };
   const last = indexes.length - 1;
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r]!;
     for (let i = 0; i <= last; i++) {
       const value = row[indexes[i]!] ?? null;
       if (value === null) {
-        ensure(3);
+        if (pos + 3 > buf.length) buf = grow(buf, pos, 3);
         buf[pos++] = 92; // \N
         buf[pos++] = 78;
       } else {
         const text = typeof value === 'string' ? value : otherCell(value);
         const n = text.length;
-        ensure(n + 1);
+        if (pos + n + 1 > buf.length) buf = grow(buf, pos, n + 1);
         let k = 0;
         for (; k < n; k++) {
           const c = text.charCodeAt(k);
@@ -55,7 +50,7 @@ export function toCopyBytes(rows: readonly Row[], indexes: readonly number[], sc
         else {
           // Not plain ASCII: escape (strings only: otherCell already escaped) and encode the whole cell.
           const escaped = typeof value === 'string' ? copyTextValue(text) : text;
-          ensure(escaped.length * 3 + 1);
+          if (pos + escaped.length * 3 + 1 > buf.length) buf = grow(buf, pos, escaped.length * 3 + 1);
           pos += buf.write(escaped, pos, 'utf8');
         }
       }
@@ -65,4 +60,11 @@ export function toCopyBytes(rows: readonly Row[], indexes: readonly number[], sc
   scratch.buf = buf;
   // A copy, so that the scratch buffer can be reused while this one is still being sent.
   return Buffer.from(buf.subarray(0, pos));
+}
+
+/** A buffer at least `extra` bytes longer than `used`, holding the first `used` bytes of `buf`. */
+function grow(buf: Buffer, used: number, extra: number): Buffer {
+  const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, used + extra));
+  buf.copy(bigger, 0, 0, used);
+  return bigger;
 }
