@@ -26,6 +26,7 @@ import {
   recordFile,
   runHasLoads,
   setFileCounts,
+  type LedgerEntry,
   type NewLedgerEntry,
 } from '../store/ledger.js';
 import { addRunCounts, finishRun, heartbeat, startRun, type FileCounts } from '../store/runs.js';
@@ -279,70 +280,62 @@ async function execute(
         sha256,
       };
 
-      const loaded = await findLoaded(db, spec.name, sha256);
-      if (loaded) {
+      // Content loaded before (under any name) is skipped; the ledger says which entry it repeats.
+      const skip = async (loaded: LedgerEntry) => {
         const reason = `same content as ${loaded.name}, loaded in run ${loaded.run_id}`;
         await inTransaction(async (tx) => {
           await recordFile(tx, { ...ledgerBase, status: 'skipped', reason, duplicateOf: loaded.id });
           await addRunCounts(tx, run.id, { filesSkipped: 1 });
         });
-        summary.filesSkipped++;
-        summary.files.push({
+        log.info(`skipped ${file.name}: ${reason}`);
+        // A crash after the original's commit may have kept it out of the archive: archive it now (once).
+        const archived = loaded.archived_at !== null || pending.some((p) => p.archiveAs === loaded.id);
+        pending.push({ file, fetched, outcome: 'skipped', ...(archived ? {} : { archiveAs: loaded.id }) });
+        return {
           name: file.name,
-          status: 'skipped',
+          status: 'skipped' as const,
           reason,
           rowsRead: 0,
           rowsLoaded: 0,
           rowsRejected: 0,
-        });
-        log.info(`skipped ${file.name}: ${reason}`);
-        // A crash after the original's commit may have kept it out of the archive: archive it now.
-        pending.push({
-          file,
-          fetched,
-          outcome: 'skipped',
-          ...(loaded.archived_at ? {} : { archiveAs: loaded.id }),
-        });
-        continue;
-      }
+        };
+      };
 
-      const report = await withRetry(
-        () =>
-          time('load', () =>
-            loadFile({
-              file,
-              fetched,
-              ledgerBase,
-              spec,
-              parser,
-              check,
-              transforms,
-              loader,
-              context,
-              inTransaction,
-              runId: run.id,
-              asOf: run.asOf,
-              fileRows,
-              progress,
-            }),
-          ),
-        retryLog(log, `loading ${file.name}`),
-      ).catch(async (error: unknown) => {
-        if (!isSluiceError(error, 'LAYOUT_MISMATCH', 'PARSE_FAILED') && sqlState(error) !== '23505')
-          throw error;
-        if (sqlState(error) === '23505') {
-          // Another process committed the same content first.
-          return {
-            name: file.name,
-            status: 'skipped' as const,
-            reason: 'loaded by a concurrent run',
-            rowsRead: 0,
-            rowsLoaded: 0,
-            rowsRejected: 0,
-          };
-        }
-        return rejectFile(inTransaction, { ...ledgerBase, error: error as SluiceError, runId: run.id });
-      });
+      const loaded = await findLoaded(db, spec.name, sha256);
+      const report: FileReport = loaded
+        ? await skip(loaded)
+        : await withRetry(
+            () =>
+              time('load', () =>
+                loadFile({
+                  file,
+                  fetched,
+                  ledgerBase,
+                  spec,
+                  parser,
+                  check,
+                  transforms,
+                  loader,
+                  context,
+                  inTransaction,
+                  runId: run.id,
+                  asOf: run.asOf,
+                  fileRows,
+                  progress,
+                }),
+              ),
+            retryLog(log, `loading ${file.name}`),
+          ).catch(async (error: unknown): Promise<FileReport> => {
+            if (isLedgerConflict(error)) {
+              // Another process committed the same content while this one was loading it.
+              const first = await findLoaded(db, spec.name, sha256);
+              if (first) return skip(first);
+            }
+            if (isSluiceError(error, 'LAYOUT_MISMATCH', 'PARSE_FAILED')) {
+              return rejectFile(inTransaction, { ...ledgerBase, error, runId: run.id });
+            }
+            throw inFile(error, file.name);
+          });
       summary.files.push(report);
       fileRows.read = 0; // now counted in the summary
       fileRows.rejected = 0;
@@ -360,12 +353,14 @@ async function execute(
       } else {
         summary.filesSkipped++;
       }
-      pending.push({
-        file,
-        fetched,
-        outcome: report.status,
-        ...(report.status === 'loaded' && report.ledgerId ? { archiveAs: report.ledgerId } : {}),
-      });
+      if (report.status !== 'skipped') {
+        pending.push({
+          file,
+          fetched,
+          outcome: report.status,
+          ...(report.status === 'loaded' && report.ledgerId ? { archiveAs: report.ledgerId } : {}),
+        });
+      }
       progress();
       if (!spec.archive) await settleAll(); // nothing to archive first: tidy the source as we go
     }
@@ -439,6 +434,26 @@ async function execute(
       if (p.fetched.temporary) await rm(p.fetched.path, { force: true });
     }
   }
+}
+
+/** The unique index that lets a content hash load once per pipeline. */
+function isLedgerConflict(error: unknown): boolean {
+  const inner = isSluiceError(error) ? error.cause : error;
+  return (
+    sqlState(error) === '23505' &&
+    (inner as { constraint?: string } | undefined)?.constraint === 'files_loaded_once'
+  );
+}
+
+/** A load failure, said with the file it happened in. */
+function inFile(error: unknown, file: string): unknown {
+  if (!isSluiceError(error)) return error;
+  return new SluiceError(error.code, `${file}: ${error.message}`, {
+    cause: error.cause ?? error,
+    retryable: error.retryable,
+    ...(error.where ? { where: error.where } : {}),
+    ...(error.hint ? { hint: error.hint } : {}),
+  });
 }
 
 /** What SQL steps can read through sluice.run_id(), sluice.as_of(), sluice.file_name(), sluice.file_id(). */
