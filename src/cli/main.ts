@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { registerDemo } from './demo-command.js';
 import { registerPlugins } from './plugins-command.js';
+import { registerRejects } from './rejects-command.js';
 import { registerRun } from './run-command.js';
 import { registerRuns } from './runs-command.js';
 import { registerSchema } from './schema-command.js';
@@ -26,6 +27,7 @@ registerValidate(program, exit);
 registerPlugins(program);
 registerSchema(program);
 registerRuns(program);
+registerRejects(program);
 registerDemo(program, exit);
 
 try {

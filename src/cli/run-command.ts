@@ -88,8 +88,7 @@ export function formatSummary(s: RunSummary): string {
   }
   if (s.archive) lines.push(`  archive: ${s.archive}`);
   if (s.dryRun) lines.push('  nothing was committed: this was a dry run');
-  else if (s.rowsRejected > 0)
-    lines.push(`  rejected rows: SELECT * FROM sluice.rejects WHERE run_id = '${s.runId}'`);
+  else if (s.rowsRejected > 0) lines.push(`  rejected rows: sluice rejects --run ${s.runId}`);
   if (s.error) lines.push('', `The run failed: ${s.error.message}`);
   return lines.join('\n') + '\n';
 }

@@ -27,6 +27,16 @@ describe('sluice CLI', () => {
     const second = await runCli(['demo'], { SLUICE_HOME: home, DATABASE_URL: '' });
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toContain('files: 0 loaded, 3 skipped, 1 rejected');
+    const firstRun = /Run ([0-9a-f-]{36}) of visits/.exec(first.stdout)![1]!;
+    const rejects = await runCli(['rejects', '--run', firstRun], { SLUICE_HOME: home, DATABASE_URL: '' });
+    expect(rejects.stdout).toMatch(
+      /report_2\.txt:10\s+datetime\s+Fecha envio: not a real date-time .*\(value "31\/02\/2026 10:00"\)/,
+    );
+    expect(rejects.stdout).toMatch(/report_4\.txt:1\s+layout\s+expected 15 columns, found 16/);
+    // Without --run: the latest run with rejects (the second: only the bad layout again).
+    const latest = await runCli(['rejects'], { SLUICE_HOME: home, DATABASE_URL: '' });
+    expect(latest.stdout).not.toContain('report_2.txt');
+    expect(latest.stdout).toContain('report_4.txt:1');
     const runs = await runCli(['runs', '--json'], { SLUICE_HOME: home, DATABASE_URL: '' });
     expect(JSON.parse(runs.stdout).map((r: { status: string }) => r.status)).toEqual([
       'succeeded',
