@@ -55,6 +55,8 @@ export async function openPostgres(url: string): Promise<Database> {
     },
     async copyFrom(table, columns, chunks) {
       const conn = 'release' in client ? client : await (client as Pool).connect();
+      const ignore = () => undefined; // a lost connection fails the COPY below; see transaction
+      if (conn !== client) conn.on('error', ignore);
       try {
         const stream = conn.query(copyFrom(copySql(table, columns, 'STDIN')));
         await pipeline(Readable.from(chunks), stream);
@@ -62,7 +64,10 @@ export async function openPostgres(url: string): Promise<Database> {
       } catch (error) {
         throw classifyDatabaseError(error, location);
       } finally {
-        if (conn !== client) (conn as PoolClient).release();
+        if (conn !== client) {
+          conn.off('error', ignore);
+          (conn as PoolClient).release();
+        }
       }
     },
   });
@@ -78,7 +83,13 @@ export async function openPostgres(url: string): Promise<Database> {
       } catch (error) {
         throw classifyDatabaseError(error, location);
       }
+      // A checked-out client that loses its connection emits 'error': without a listener that would end
+      // the process. The failing query reports it; this only keeps it from being unhandled.
       let broken = false;
+      const onError = () => {
+        broken = true;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await work(clientApi(client));
@@ -88,12 +99,18 @@ export async function openPostgres(url: string): Promise<Database> {
         await client.query('ROLLBACK').catch(() => (broken = true));
         throw classifyDatabaseError(error, location);
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     },
     async tryLock(key) {
       const client = await pool.connect().catch((error: unknown) => {
         throw classifyDatabaseError(error, location);
+      });
+      // The lock lives as long as this connection; losing it must not end the process (see transaction).
+      let lost = false;
+      client.on('error', () => {
+        lost = true;
       });
       const { rows } = await client.query<{ ok: boolean }>(
         'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok',
@@ -105,10 +122,13 @@ export async function openPostgres(url: string): Promise<Database> {
       }
       return {
         async release() {
-          await client
-            .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key])
-            .catch(() => undefined);
-          client.release();
+          if (!lost) {
+            await client
+              .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key])
+              .catch(() => undefined);
+          }
+          client.removeAllListeners('error');
+          client.release(lost);
         },
       };
     },
