@@ -2,6 +2,7 @@
 // A larger young generation: parsing makes many short-lived strings, and 32 MB semi-spaces measured
 // ~10 % faster end to end (bench/README.md). `env -S` passes the flag on Linux and macOS.
 import { Command } from 'commander';
+import { registerConvert } from './convert-command.js';
 import { registerDemo } from './demo-command.js';
 import { registerPlugins } from './plugins-command.js';
 import { registerRejects } from './rejects-command.js';
@@ -24,6 +25,7 @@ const program = new Command()
 
 registerRun(program, exit);
 registerValidate(program, exit);
+registerConvert(program, exit);
 registerPlugins(program);
 registerSchema(program);
 registerRuns(program);

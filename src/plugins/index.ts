@@ -3,6 +3,8 @@ import { Registry } from '../core/registry.js';
 import { checkRules } from './checks/index.js';
 import { postgresLoader } from './loaders/postgres/postgres-loader.js';
 import { csvParser } from './parsers/csv-parser.js';
+import { xlsParser } from './parsers/xls-parser.js';
+import { xlsxParser } from './parsers/xlsx-parser.js';
 import { filesSource } from './sources/files-source.js';
 import { sftpSource } from './sources/sftp-source.js';
 import { transforms } from './transforms/index.js';
@@ -12,6 +14,8 @@ export const builtinPlugins: Plugin[] = [
   filesSource,
   sftpSource,
   csvParser,
+  xlsxParser,
+  xlsParser,
   ...checkRules,
   ...transforms,
   postgresLoader,

@@ -5,39 +5,9 @@ import { z } from 'zod';
 import { SluiceError } from '../../core/errors.js';
 import { defineParser, type BatchResult } from '../../core/plugin.js';
 import type { Reject } from '../../core/records.js';
-
-function regexProblem(pattern: string): string | undefined {
-  try {
-    new RegExp(pattern, 'i');
-    return undefined;
-  } catch (error) {
-    return `not a valid regular expression: ${(error as Error).message}`;
-  }
-}
+import { compileExpected, expectHeaderOption, headerProblem, type ExpectedColumn } from './layout.js';
 
 const oneCharacter = z.string().refine((c) => c !== '\n' && c !== '\r', 'a line break cannot be used here');
-
-const expectedColumn = z.union([
-  z
-    .string()
-    .min(1)
-    .describe('The header text, compared trimmed and case-insensitively; also the column name.'),
-  z.strictObject({
-    name: z.string().min(1).describe('The column name downstream.'),
-    any: z
-      .literal(true)
-      .optional()
-      .describe('The header cell may carry any name (it changes between files).'),
-    matches: z
-      .string()
-      .superRefine((pattern, ctx) => {
-        const problem = regexProblem(pattern);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      })
-      .optional()
-      .describe('A regular expression the header cell must match (case-insensitive, unanchored).'),
-  }),
-]);
 
 const options = z.strictObject({
   delimiter: oneCharacter
@@ -51,14 +21,7 @@ const options = z.strictObject({
       'Quote character; a doubled quote inside a quoted field is a literal quote. Empty turns quoting off.',
     ),
   header: z.boolean().default(true).describe('The first line holds the column names.'),
-  expectHeader: z
-    .array(expectedColumn)
-    .min(1)
-    .optional()
-    .describe(
-      'The header the file must have, column by column; a file that differs is rejected whole. ' +
-        'The names given here are the column names downstream.',
-    ),
+  expectHeader: expectHeaderOption,
   columns: z
     .array(z.string().min(1))
     .min(1)
@@ -144,80 +107,6 @@ async function* decode(stream: Readable, encoding: string): AsyncGenerator<strin
     const text = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
     if (text.length > 0) yield text;
   }
-}
-
-interface ExpectedColumn {
-  name: string;
-  label: string;
-  test(cell: string): boolean;
-}
-
-function compileExpected(entries: NonNullable<CsvOptions['expectHeader']>): ExpectedColumn[] {
-  return entries.map((entry) => {
-    const byName = (name: string): ExpectedColumn => {
-      const want = name.trim().toLowerCase();
-      return { name, label: JSON.stringify(name), test: (cell) => cell.trim().toLowerCase() === want };
-    };
-    if (typeof entry === 'string') return byName(entry);
-    if (entry.any) return { name: entry.name, label: 'any name', test: () => true };
-    if (entry.matches !== undefined) {
-      const re = new RegExp(entry.matches, 'i');
-      return {
-        name: entry.name,
-        label: `a name matching /${entry.matches}/i`,
-        test: (cell) => re.test(cell.trim()),
-      };
-    }
-    return byName(entry.name);
-  });
-}
-
-/** Why a header differs from the expected one, or undefined when it matches. */
-function headerProblem(cells: string[], expected: ExpectedColumn[]): string | undefined {
-  const found = (i: number) => JSON.stringify((cells[i] ?? '').trim());
-  const extra: string[] = [];
-  const missing: string[] = [];
-  const wrong: string[] = [];
-  let surplus = cells.length - expected.length;
-  let i = 0;
-  let j = 0;
-  // Walks both lists; a count difference is put where the next column lines up again, so that an inserted
-  // column is named as extra rather than making every later column look wrong.
-  while (i < cells.length || j < expected.length) {
-    const want = expected[j];
-    const cell = cells[i];
-    if (cell === undefined) {
-      missing.push(want!.label);
-      j++;
-    } else if (want === undefined) {
-      extra.push(found(i));
-      i++;
-    } else if (want.test(cell)) {
-      i++;
-      j++;
-    } else if (surplus > 0 && cells[i + 1] !== undefined && want.test(cells[i + 1]!)) {
-      extra.push(found(i));
-      surplus--;
-      i++;
-    } else if (surplus < 0 && expected[j + 1]?.test(cell)) {
-      missing.push(want.label);
-      surplus++;
-      j++;
-    } else {
-      wrong.push(`column ${i + 1}: expected ${want.label}, found ${found(i)}`);
-      i++;
-      j++;
-    }
-  }
-  if (cells.length !== expected.length) {
-    const notes = [
-      ...(extra.length > 0 ? [`extra: ${extra.join(', ')}`] : []),
-      ...(missing.length > 0 ? [`missing: ${missing.join(', ')}`] : []),
-    ];
-    const count = `expected ${expected.length} columns, found ${cells.length}`;
-    return [notes.length > 0 ? `${count} (${notes.join('; ')})` : count, ...wrong].join('; ');
-  }
-  return wrong.length > 0 ? wrong.join('; ') : undefined;
 }
 
 const LF = 10;

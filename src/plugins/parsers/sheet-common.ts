@@ -1,0 +1,308 @@
+import { z } from 'zod';
+import { SluiceError } from '../../core/errors.js';
+import type { BatchResult } from '../../core/plugin.js';
+import type { Reject } from '../../core/records.js';
+import { compileExpected, expectHeaderOption, headerProblem, type ExpectedColumn } from './layout.js';
+
+// What the xlsx and xls parsers share: their options, the cell → text conversion and the layout rules
+// (header row, rows skipped, column range, expected header, field count), so that both read a sheet alike.
+
+const columnRange = z
+  .string()
+  .regex(/^[A-Za-z]{1,3}:[A-Za-z]{1,3}$/, 'a column range such as "A:F"')
+  .refine((range) => {
+    const [from, to] = parseColumnRange(range);
+    return from <= to && to <= 16_384;
+  }, 'the range must run left to right, within column XFD')
+  .describe('The columns to read, such as "A:F"; cells outside them are ignored. All columns by default.');
+
+/** Options of every spreadsheet parser. */
+export const sheetOptionFields = {
+  sheet: z
+    .union([z.string().min(1), z.number().int().min(1)])
+    .optional()
+    .describe(
+      'The sheet to read: its name, or its position (1 is the first sheet). The first sheet by default.',
+    ),
+  headerRow: z
+    .number()
+    .int()
+    .min(1)
+    .default(1)
+    .describe('The row that holds the column names (1 is the first row); rows above it are ignored.'),
+  skipRows: z
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe('Rows to skip right after the header row (units, notes) before the data starts.'),
+  columns: columnRange.optional(),
+  expectHeader: expectHeaderOption,
+  batchSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(500)
+    .describe('Rows per batch. Small batches die young in the garbage collector (bench/README.md).'),
+};
+
+/** The shared options, as parsed. */
+export type SheetOptions = z.output<z.ZodObject<typeof sheetOptionFields>>;
+
+/** A column letter (A, Z, AA, XFD) as a 1-based position. */
+export function columnNumber(letters: string): number {
+  let n = 0;
+  for (const ch of letters.toUpperCase()) n = n * 26 + (ch.charCodeAt(0) - 64);
+  return n;
+}
+
+/** "A:F" as the 1-based first and last columns. */
+export function parseColumnRange(range: string): [number, number] {
+  const [from = '', to = ''] = range.split(':');
+  return [columnNumber(from), columnNumber(to)];
+}
+
+// ---- cells -----------------------------------------------------------------------------------------
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+/**
+ * A date as text: `YYYY-MM-DD` at midnight, `YYYY-MM-DD HH:MM:SS` otherwise, rounded to the nearest second
+ * (serial dates are binary fractions of a day: 00:00:01 reads back as 00:00:00.999). The date's UTC fields
+ * are the wall-clock time written in the sheet.
+ */
+export function dateText(date: Date): string {
+  const d = new Date(Math.round(date.getTime() / 1000) * 1000);
+  if (Number.isNaN(d.getTime())) return '';
+  const day = `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+  const h = d.getUTCHours();
+  const m = d.getUTCMinutes();
+  const s = d.getUTCSeconds();
+  return h === 0 && m === 0 && s === 0 ? day : `${day} ${pad(h)}:${pad(m)}:${pad(s)}`;
+}
+
+/** Days from the epoch of each date system to 1970-01-01 (Excel's 1900 system counts the 1900-02-29 Lotus bug in). */
+const EPOCH_1900 = 25569;
+const EPOCH_1904 = 24107;
+
+/** An Excel serial date (days since the workbook's epoch) as a Date whose UTC fields are the wall-clock time. */
+export function serialToDate(serial: number, date1904: boolean): Date {
+  const days = serial - (date1904 ? EPOCH_1904 : EPOCH_1900);
+  return new Date(Math.round(days * 86_400) * 1000);
+}
+
+/**
+ * True when a number format shows a date or time (`yyyy-mm-dd`, `d/m/yy h:mm`, `[h]:mm`), false for
+ * numbers, percentages, currencies and text. Quoted text, escapes and [colour] tags do not count.
+ */
+export function isDateFormat(format: string | undefined): boolean {
+  if (!format || format === 'General' || format === '@') return false;
+  const bare = format
+    .replace(/"[^"]*"/g, '')
+    .replace(/\\./g, '')
+    .replace(/_./g, '')
+    .replace(/\*./g, '')
+    .replace(/\[(?![hms]+\])[^\]]*\]/gi, '');
+  return /[dmyhs]/i.test(bare) && !/^[#0.,%\s]*$/.test(bare);
+}
+
+/** A number as JS prints it, without an exponent for integers. */
+export function numberText(n: number): string {
+  if (Number.isInteger(n) && Math.abs(n) >= 1e21) return BigInt(n).toString();
+  return String(n);
+}
+
+/**
+ * A cell value as text, or null when the cell is empty. Knows the value shapes of both libraries: plain
+ * values, Dates, formulas with their cached `result`, rich text, hyperlinks and errors.
+ */
+export function cellText(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return value === '' ? null : value;
+  if (typeof value === 'number') return Number.isFinite(value) ? numberText(value) : null;
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (value instanceof Date) return dateText(value);
+  if (typeof value === 'object') {
+    const v = value as Record<string, unknown>;
+    if ('formula' in v || 'sharedFormula' in v) return cellText(v.result);
+    if (Array.isArray(v.richText)) {
+      const text = (v.richText as { text?: unknown }[]).map((run) => String(run.text ?? '')).join('');
+      return text === '' ? null : text;
+    }
+    if (typeof v.error === 'string') return v.error;
+    if ('text' in v) return cellText(v.text);
+  }
+  return String(value as string);
+}
+
+// ---- rows → batches --------------------------------------------------------------------------------
+
+/** One spreadsheet row: its 1-based number and its cells as text, `cells[0]` being column A. */
+export interface SheetRow {
+  number: number;
+  cells: (string | null)[];
+}
+
+/**
+ * Turns the rows of a sheet into batches, with the same layout contract as the csv parser: the header row
+ * names the columns (or must match expectHeader), blank rows are skipped, trailing blank cells are ignored,
+ * and a row with a value right of the last header column is a `field_count` reject.
+ */
+export class SheetBatcher {
+  private readonly expected: ExpectedColumn[] | undefined;
+  private readonly first: number;
+  private readonly last: number;
+  private names: string[] | undefined;
+  private width = 0;
+  private yieldedAny = false;
+  private rows: (string | null)[][] = [];
+  private lines: number[] = [];
+  private raws: string[] = [];
+  private rejects: Reject[] = [];
+  private rejectedRows = 0;
+
+  constructor(
+    private readonly opts: SheetOptions,
+    private readonly origin: string,
+    private readonly sheetName: string,
+  ) {
+    this.expected = opts.expectHeader ? compileExpected(opts.expectHeader) : undefined;
+    const [first, last] = opts.columns ? parseColumnRange(opts.columns) : [1, Infinity];
+    this.first = first;
+    this.last = last;
+  }
+
+  /** Takes one row; returns a batch when one is full. Rows must come in ascending order. */
+  push(row: SheetRow): BatchResult | undefined {
+    if (row.number < this.opts.headerRow) return undefined;
+    if (this.names === undefined) {
+      this.takeHeader(row);
+      return undefined;
+    }
+    if (row.number <= this.opts.headerRow + this.opts.skipRows) return undefined;
+    const cells = this.trimmed(row.cells);
+    if (cells.length === 0) return undefined;
+    const raw = cells.map((c) => c ?? '').join(',');
+    if (cells.length > this.width) {
+      this.rejects.push({
+        origin: this.origin,
+        line: row.number,
+        column: null,
+        rule: 'field_count',
+        value: null,
+        message: `expected ${this.width} fields, found ${cells.length}`,
+        raw,
+      });
+      this.rejectedRows++;
+    } else {
+      while (cells.length < this.width) cells.push(null);
+      this.rows.push(cells);
+      this.lines.push(row.number);
+      this.raws.push(raw);
+    }
+    return this.rows.length + this.rejectedRows >= this.opts.batchSize ? this.emit() : undefined;
+  }
+
+  /** The last batch: at least one per file, so that the loader learns the columns. */
+  finish(): BatchResult | undefined {
+    if (this.names === undefined) {
+      throw new SluiceError(
+        'LAYOUT_MISMATCH',
+        `sheet "${this.sheetName}" has no header: row ${this.opts.headerRow} is empty or missing`,
+        { where: `${this.origin}:${this.opts.headerRow}`, hint: 'Check parse.sheet and parse.headerRow.' },
+      );
+    }
+    if (this.rows.length > 0 || this.rejectedRows > 0 || !this.yieldedAny) return this.emit();
+    return undefined;
+  }
+
+  /** The row's cells inside the column range, without trailing empty cells. */
+  private trimmed(cells: (string | null)[]): (string | null)[] {
+    const inRange = cells.slice(this.first - 1, this.last === Infinity ? undefined : this.last);
+    let end = inRange.length;
+    while (end > 0 && inRange[end - 1] == null) end--;
+    inRange.length = end;
+    for (let i = 0; i < end; i++) if (inRange[i] === undefined) inRange[i] = null;
+    return inRange;
+  }
+
+  private takeHeader(row: SheetRow): void {
+    const cells = this.trimmed(row.cells);
+    // An empty row is usually not in the file at all: the first row at or below headerRow must be it.
+    if (row.number !== this.opts.headerRow || cells.length === 0) {
+      throw new SluiceError('LAYOUT_MISMATCH', `the header row ${this.opts.headerRow} is empty`, {
+        where: `${this.origin}:${this.opts.headerRow}`,
+        hint: 'Check parse.sheet and parse.headerRow.',
+      });
+    }
+    const texts = cells.map((c) => c ?? '');
+    if (this.expected) {
+      const problem = headerProblem(texts, this.expected);
+      if (problem) {
+        throw new SluiceError('LAYOUT_MISMATCH', `sheet "${this.sheetName}": ${problem}`, {
+          where: `${this.origin}:${row.number}`,
+        });
+      }
+      this.names = this.expected.map((e) => e.name);
+    } else {
+      // A blank header cell between named ones still gets a name, as a header-less csv column would.
+      this.names = texts.map((t, i) => (t.trim() === '' ? `column_${this.first + i}` : t.trim()));
+    }
+    this.width = this.names.length;
+  }
+
+  private emit(): BatchResult {
+    const result: BatchResult = {
+      batch: {
+        columns: (this.names ?? []).map((name) => ({ name })),
+        rows: this.rows,
+        origin: this.origin,
+        lines: this.lines,
+        raw: this.raws,
+      },
+      rejects: this.rejects,
+      rejectedRows: this.rejectedRows,
+    };
+    this.yieldedAny = true;
+    this.rows = [];
+    this.lines = [];
+    this.raws = [];
+    this.rejects = [];
+    this.rejectedRows = 0;
+    return result;
+  }
+}
+
+/** A missing sheet, naming the sheets there are. */
+export function missingSheet(origin: string, wanted: string | number, sheets: string[]): SluiceError {
+  const which = typeof wanted === 'number' ? `sheet ${wanted}` : `sheet "${wanted}"`;
+  const there =
+    sheets.length === 0
+      ? 'the workbook has no sheets'
+      : `its sheets are ${sheets.map((s) => `"${s}"`).join(', ')}`;
+  return new SluiceError('LAYOUT_MISMATCH', `${which} is not in the workbook: ${there}`, {
+    where: origin,
+    hint: 'Set parse.sheet to one of the sheet names, or to a position (1 is the first sheet).',
+  });
+}
+
+/** Which of `names` (in workbook order) the sheet option picks, or undefined. */
+export function pickSheet(names: string[], wanted: string | number | undefined): string | undefined {
+  if (wanted === undefined) return names[0];
+  if (typeof wanted === 'number') return names[wanted - 1];
+  return (
+    names.find((n) => n === wanted) ??
+    names.find((n) => n.trim().toLowerCase() === wanted.trim().toLowerCase())
+  );
+}
+
+/** Wraps a library's error about a broken file. */
+export function notAWorkbook(origin: string, kind: string, cause: unknown): SluiceError {
+  const detail = cause instanceof Error ? `: ${cause.message}` : '';
+  return new SluiceError('PARSE_FAILED', `${origin} is not a readable ${kind} workbook${detail}`, {
+    where: origin,
+    cause,
+    hint: 'Check that the file is a spreadsheet of this kind, whole (not cut short) and not password-protected.',
+  });
+}
