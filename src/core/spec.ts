@@ -2,6 +2,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Documen
 import { z } from 'zod';
 import { interpolateEnv } from './env.js';
 import { SluiceError } from './errors.js';
+import { notifySchema, type NotifySpec } from './notify-spec.js';
 import type { Registry } from './registry.js';
 
 /** One stage of a pipeline: the plugin's name and its validated options. */
@@ -37,6 +38,7 @@ export interface PipelineSpec {
   transform: StageSpec[];
   load: StageSpec;
   archive?: ArchiveSpec;
+  notify?: NotifySpec;
   /** The file it was read from, for messages; `<inline>` otherwise. */
   file: string;
 }
@@ -55,6 +57,7 @@ const envelope = z.strictObject({
     .optional()
     .describe('Steps applied to rows in order.'),
   load: z.looseObject({ type: z.string() }).describe('Where rows go.'),
+  notify: notifySchema.optional().describe('Notices on failure and on rejects, by e-mail or webhook.'),
   archive: z
     .strictObject({
       dir: z.string().min(1).describe('Folder of the dated zip archives.'),
@@ -238,6 +241,7 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
     transform: transform as StageSpec[],
     load: loadStage,
     ...(v.archive ? { archive: v.archive } : {}),
+    ...(v.notify ? { notify: v.notify } : {}),
   };
 }
 
