@@ -12,6 +12,12 @@ import { registerSchema } from './schema-command.js';
 import { reportError } from './shared.js';
 import { registerValidate } from './validate-command.js';
 
+// `sluice plugins | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 let exitCode = 0;
 const exit = (code: number) => {
   exitCode = code;
