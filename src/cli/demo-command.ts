@@ -2,9 +2,10 @@ import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { sendRunNotices } from '../notify/send-notices.js';
 import { createRegistry } from '../plugins/index.js';
 import { runPipeline } from '../runner/run-pipeline.js';
-import { formatSummary } from './run-command.js';
+import { formatSummary, stderrLogger } from './run-command.js';
 import { EXIT, readPipeline, withStore } from './shared.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
@@ -34,6 +35,7 @@ export function registerDemo(program: Command, exit: (code: number) => void) {
         const spec = await readPipeline(path.join(EXAMPLES, 'visits', 'pipeline.yaml'), registry);
         const summary = await runPipeline({ db, spec, registry, home });
         process.stdout.write(formatSummary(summary));
+        if (spec.notify) await sendRunNotices(db, spec, summary, { logger: stderrLogger });
 
         const visitors = await db.query<{
           email: string;

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { isIsoDate } from '../core/dates.js';
 import { SluiceError } from '../core/errors.js';
+import type { Logger } from '../core/plugin.js';
+import { sendRunNotices } from '../notify/send-notices.js';
 import { createRegistry } from '../plugins/index.js';
 import { runPipeline, type RunSummary } from '../runner/run-pipeline.js';
 import { createProgressView } from './progress-view.js';
@@ -39,8 +41,9 @@ export function registerRun(program: Command, exit: (code: number) => void) {
         const stop = () => controller.abort(new Error('interrupted'));
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
+        let summary: RunSummary;
         try {
-          return await runPipeline({
+          summary = await runPipeline({
             db,
             spec,
             registry,
@@ -64,12 +67,23 @@ export function registerRun(program: Command, exit: (code: number) => void) {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
         }
+        // Also after a failed run; a notice that cannot be sent is logged, never fails the run.
+        if (spec.notify) await sendRunNotices(db, spec, summary, { logger: stderrLogger });
+        return summary;
       });
       if (flags.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
       else process.stdout.write(formatSummary(summary));
       exit(summary.status === 'succeeded' ? EXIT.ok : EXIT.failed);
     });
 }
+
+/** Prints warnings and errors to stderr (for what happens after a run, such as its notices). */
+export const stderrLogger: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message) => process.stderr.write(`warn: ${message}\n`),
+  error: (message) => process.stderr.write(`error: ${message}\n`),
+};
 
 export function formatSummary(s: RunSummary): string {
   const secs = (s.durationMs / 1000).toFixed(1);

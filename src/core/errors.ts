@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   PIPELINE_RUNNING: 'the pipeline is already running',
   LOAD_FAILED: 'loading rows into the target failed',
   ARCHIVE_FAILED: 'archiving loaded files failed',
+  NOTIFY_FAILED: 'a notice (e-mail or webhook) could not be sent',
   ABORTED: 'the run was aborted',
   INTERNAL: 'an unexpected error',
 } as const;

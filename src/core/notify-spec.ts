@@ -4,6 +4,69 @@ const addresses = z
   .union([z.string().min(3), z.array(z.string().min(3)).min(1)])
   .transform((v) => (Array.isArray(v) ? v : [v]));
 
+const emailSchema = z
+  .strictObject({
+    host: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'SMTP server. An email block with neither host nor to (say, both from `${VAR:-}` references that ' +
+          'came out empty) is not configured: no mail is sent. Give both or neither.',
+      ),
+    port: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .default(587)
+      .describe('SMTP port (587 STARTTLS, 465 TLS).'),
+    security: z
+      .enum(['starttls', 'tls', 'none'])
+      .default('starttls')
+      .describe(
+        'starttls: upgrade after connecting (587); tls: TLS from the start (465); none: plain (tests only).',
+      ),
+    user: z.string().optional().describe('Login name.'),
+    password: z.string().optional().describe('Password (secret: take it from the environment).'),
+    from: z.string().min(3).optional().describe('Sender address (required when the block is configured).'),
+    to: addresses.optional().describe('Recipients (see host: without both, the block is not configured).'),
+    cc: addresses.optional().describe('Copy recipients.'),
+    subjectPrefix: z.string().default('[sluice]').describe('Put before every subject.'),
+  })
+  .optional()
+  .describe('Send notices by e-mail.');
+
+/** A configured e-mail channel: host, sender and recipients are all there. */
+export interface EmailNotifySpec {
+  host: string;
+  port: number;
+  security: 'starttls' | 'tls' | 'none';
+  user?: string;
+  password?: string;
+  from: string;
+  to: string[];
+  cc?: string[];
+  subjectPrefix: string;
+}
+
+/** A webhook channel: a JSON POST with a Slack-compatible `text`. */
+export interface WebhookNotifySpec {
+  url: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * The validated `notify:` section. `email` is set only when it is configured (host and recipients
+ * given); a section whose only channel is an unconfigured email block sends nothing.
+ */
+export interface NotifySpec {
+  on: ('failure' | 'rejects')[];
+  rejectThreshold: number;
+  email?: EmailNotifySpec;
+  webhook?: WebhookNotifySpec;
+}
+
 /** Where a pipeline's notices go and when. Validated with the pipeline; sent by `src/notify/`. */
 export const notifySchema = z
   .strictObject({
@@ -19,31 +82,7 @@ export const notifySchema = z
       .min(1)
       .default(1)
       .describe('Rejected rows (or rejected files) that make a `rejects` notice.'),
-    email: z
-      .strictObject({
-        host: z.string().min(1).describe('SMTP server.'),
-        port: z.coerce
-          .number()
-          .int()
-          .min(1)
-          .max(65535)
-          .default(587)
-          .describe('SMTP port (587 STARTTLS, 465 TLS).'),
-        security: z
-          .enum(['starttls', 'tls', 'none'])
-          .default('starttls')
-          .describe(
-            'starttls: upgrade after connecting (587); tls: TLS from the start (465); none: plain (tests only).',
-          ),
-        user: z.string().optional().describe('Login name.'),
-        password: z.string().optional().describe('Password (secret: take it from the environment).'),
-        from: z.string().min(3).describe('Sender address.'),
-        to: addresses.describe('Recipients.'),
-        cc: addresses.optional().describe('Copy recipients.'),
-        subjectPrefix: z.string().default('[sluice]').describe('Put before every subject.'),
-      })
-      .optional()
-      .describe('Send notices by e-mail.'),
+    email: emailSchema,
     webhook: z
       .strictObject({
         url: z
@@ -58,6 +97,24 @@ export const notifySchema = z
       .optional()
       .describe('Post notices to a webhook (Slack, Teams, Mattermost or your own).'),
   })
-  .refine((n) => n.email || n.webhook, { message: 'give email, webhook or both' });
-
-export type NotifySpec = z.output<typeof notifySchema>;
+  .superRefine((n, ctx) => {
+    if (!n.email && !n.webhook) {
+      ctx.addIssue({ code: 'custom', message: 'give email, webhook or both' });
+      return;
+    }
+    const email = n.email;
+    if (!email || (email.host === undefined && email.to === undefined)) return;
+    if (email.host === undefined)
+      ctx.addIssue({ code: 'custom', path: ['email', 'host'], message: 'give host with to (or neither)' });
+    if (email.to === undefined)
+      ctx.addIssue({ code: 'custom', path: ['email', 'to'], message: 'give to with host (or neither)' });
+    if (email.from === undefined)
+      ctx.addIssue({ code: 'custom', path: ['email', 'from'], message: 'give the sender address' });
+  })
+  .transform(({ email, ...rest }): NotifySpec => {
+    // Checked above: a block with host has to and from; one with neither is not configured.
+    if (!email?.host || !email.to || !email.from) return rest;
+    const { host, to, from, ...more } = email;
+    const configured: EmailNotifySpec = { ...more, host, to, from };
+    return { ...rest, email: configured };
+  });

@@ -26,3 +26,27 @@ export async function listRejects(
   );
   return rows;
 }
+
+/**
+ * Every reject of one run, a page at a time in the order they were written (file by file, line by line):
+ * keyset paging on the id, so memory stays at one page whatever the run rejected.
+ */
+export async function* readRejectPages(
+  db: SqlClient,
+  runId: string,
+  pageSize = 1000,
+): AsyncGenerator<(RejectRow & { id: string })[]> {
+  let after = '0';
+  for (;;) {
+    const { rows } = await db.query<RejectRow & { id: string }>(
+      // r.id: a bare `id` in ORDER BY would name the text output column and sort 10 before 9.
+      `SELECT r.id::text AS id, run_id, file, line, column_name, rule, value, message, raw FROM sluice.rejects r
+        WHERE run_id = $1 AND r.id > $2::bigint ORDER BY r.id LIMIT $3`,
+      [runId, after, pageSize],
+    );
+    if (rows.length === 0) return;
+    yield rows;
+    if (rows.length < pageSize) return;
+    after = rows[rows.length - 1]!.id;
+  }
+}

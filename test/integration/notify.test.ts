@@ -1,0 +1,448 @@
+import { execFileSync } from 'node:child_process';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { notifySchema, type NotifySpec } from '../../src/core/notify-spec.js';
+import type { Logger } from '../../src/core/plugin.js';
+import type { RetryPolicy } from '../../src/core/retry.js';
+import { parsePipeline, type PipelineSpec } from '../../src/core/spec.js';
+import { sendRunNotices } from '../../src/notify/send-notices.js';
+import { createRegistry } from '../../src/plugins/index.js';
+import { runPipeline, type RunSummary } from '../../src/runner/run-pipeline.js';
+import { openStore } from '../../src/store/connect.js';
+import type { Database } from '../../src/store/database.js';
+import { runCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/free-port.js';
+import { tempDir, VISITS_PIPELINE } from '../helpers/pipeline-harness.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { visitsFile } from '../helpers/visits-fixtures.js';
+
+const FAST: RetryPolicy = { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 };
+
+interface MailServer {
+  port: number;
+  received: ParsedMail[];
+  /** Resolves with the next message (or the ones already received). */
+  next(count?: number): Promise<ParsedMail[]>;
+  stop(): Promise<void>;
+}
+
+/** A real SMTP server on 127.0.0.1 that parses every message it accepts. */
+async function startMailServer(options: SMTPServerOptions = {}): Promise<MailServer> {
+  const received: ParsedMail[] = [];
+  const waiters: (() => void)[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    ...options,
+    onData(stream, _session, callback) {
+      simpleParser(stream)
+        .then((mail) => {
+          received.push(mail);
+          for (const w of waiters.splice(0)) w();
+          callback();
+        })
+        .catch((error: Error) => callback(error));
+    },
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return {
+    port,
+    received,
+    async next(count = 1) {
+      const deadline = Date.now() + 20_000;
+      while (received.length < count) {
+        if (Date.now() > deadline) throw new Error(`expected ${count} messages, got ${received.length}`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 200);
+        });
+      }
+      return received;
+    },
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Keeps what a notice logs, to check it (and that no secret is in it). */
+function memoryLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const push = (level: string) => (message: string) => lines.push(`${level}: ${message}`);
+  return { lines, debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error') };
+}
+
+/** CSV records, RFC 4180 (quoted fields may hold commas, quotes and line breaks). */
+function csvRecords(text: string): string[][] {
+  const records: string[][] = [];
+  let field = '';
+  let record: string[] = [];
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      record.push(field);
+      field = '';
+    } else if (c === '\r' && text[i + 1] === '\n') {
+      record.push(field);
+      records.push(record);
+      field = '';
+      record = [];
+      i++;
+    } else field += c;
+  }
+  if (field !== '' || record.length > 0) records.push([...record, field]);
+  return records;
+}
+
+let testDb: TestDatabase;
+let db: Database;
+let home: string;
+let inbox: string;
+let smtp: MailServer;
+
+beforeAll(async () => {
+  smtp = await startMailServer();
+});
+afterAll(async () => {
+  await smtp?.stop();
+});
+
+beforeEach(async () => {
+  testDb = await createTestDatabase();
+  home = await tempDir();
+  inbox = path.join(home, 'inbox');
+  await mkdir(inbox, { recursive: true });
+  db = await openStore({ databaseUrl: testDb.url, home });
+  smtp.received.length = 0;
+});
+
+afterEach(async () => {
+  await db.close();
+  await testDb.drop();
+});
+
+const visitsEnv = (extra: Record<string, string> = {}) => ({
+  VISITS_SOURCE: inbox,
+  VISITS_BACKUP_DIR: path.join(home, 'backup'),
+  ...extra,
+});
+
+/** Reads a pipeline file with the given environment and runs it once; returns the spec too. */
+async function run(
+  file: string,
+  env: Record<string, string>,
+): Promise<{ spec: PipelineSpec; summary: RunSummary }> {
+  const registry = createRegistry();
+  const spec = parsePipeline(await readFile(file, 'utf8'), { file, env, registry });
+  const summary = await runPipeline({ db, spec, registry, home, asOf: '2026-11-27' });
+  return { spec, summary };
+}
+
+const mailEnv = (port: number) => ({
+  VISITS_SMTP_HOST: '127.0.0.1',
+  VISITS_SMTP_PORT: String(port),
+  VISITS_SMTP_SECURITY: 'none',
+  VISITS_NOTIFY_FROM: 'etl@example.com',
+  VISITS_NOTIFY_TO: 'ops@example.com',
+});
+
+/** Two report files with 25 broken rows between them (and a few good ones). */
+async function writeReportsWithRejects() {
+  const bad = (n: number, from: number) =>
+    Array.from({ length: n }, (_, i) => ({ email: `bad-${from + i}`, sent: '01/11/2026 10:00' }));
+  await writeFile(
+    path.join(inbox, 'report_1.txt'),
+    visitsFile([{ email: 'ana@example.com', sent: '01/11/2026 10:00' }, ...bad(15, 1)]),
+  );
+  await writeFile(
+    path.join(inbox, 'report_2.txt'),
+    visitsFile([
+      ...bad(9, 16),
+      'short,"quoted, with comma",row', // field count: its raw line holds a comma and quotes
+      { email: 'luis@example.com', sent: '02/11/2026 10:00' },
+    ]),
+  );
+}
+
+describe('run notices', () => {
+  it('mails the rejects of a visits run: summary, first 20 inline, all of them as CSV', async () => {
+    await writeReportsWithRejects();
+    const { spec, summary } = await run(VISITS_PIPELINE, visitsEnv(mailEnv(smtp.port)));
+    expect(summary).toMatchObject({ status: 'succeeded', rowsRejected: 25 });
+    const logger = memoryLogger();
+    const results = await sendRunNotices(db, spec, summary, { logger, retry: FAST });
+    expect(results).toEqual([{ channel: 'email', reason: 'rejects', sent: true, attempts: 1 }]);
+
+    const [mail] = await smtp.next();
+    expect(mail!.subject).toBe('[sluice] visits: 25 rows rejected in 2 files');
+    expect(mail!.from?.text).toBe('etl@example.com');
+    expect(mail!.text).toContain(`Run:      ${summary.runId}`);
+    expect(mail!.text).toContain('The first 20 of 25 rejects');
+    const inline = mail!.text!.split('\n').filter((l) => /^ {2}report_\d\.txt:\d+ /.test(l));
+    expect(inline).toHaveLength(20);
+    // By file and line, as `sluice rejects` lists them: report_1 lines 3-17, then report_2 lines 2-6.
+    expect(inline[0]).toBe('  report_1.txt:3 email (email) "bad-1": not a valid e-mail address');
+    expect(inline[19]).toBe('  report_2.txt:6 email (email) "bad-20": not a valid e-mail address');
+    expect(mail!.html).toContain('<table border="1"');
+    expect(mail!.html).toContain('<td>bad-1</td>');
+
+    expect(mail!.attachments).toHaveLength(1);
+    const csv = mail!.attachments[0]!;
+    expect(csv.filename).toBe(`rejects-${summary.runId}.csv`);
+    expect(csv.contentType).toBe('text/csv');
+    const records = csvRecords(csv.content.toString('utf8'));
+    expect(records[0]).toEqual(['file', 'line', 'column', 'rule', 'value', 'message', 'raw']);
+    const { rows } = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM sluice.rejects WHERE run_id = $1',
+      [summary.runId],
+    );
+    expect(records.length - 1).toBe(rows[0]!.n);
+    expect(records.length - 1).toBe(25);
+    expect(records.find((r) => r[3] === 'field_count')).toEqual([
+      'report_2.txt',
+      '11',
+      '',
+      'field_count',
+      '',
+      expect.any(String),
+      'short,"quoted, with comma",row',
+    ]);
+  });
+
+  it('mails a failure notice with the error text', async () => {
+    const file = path.join(home, 'failing.yaml');
+    await writeFile(
+      file,
+      `name: failing
+source: { url: ${inbox}, glob: '*.csv' }
+parse: { type: csv }
+load:
+  type: postgres
+  table: t
+  setup: CREATE TABLE IF NOT EXISTS t (a text)
+  afterRun: INSERT INTO no_such_table VALUES (1)
+notify:
+  on: [failure]
+  email: { host: 127.0.0.1, port: ${smtp.port}, security: none, from: etl@example.com, to: [ops@example.com, dba@example.com] }
+`,
+    );
+    await writeFile(path.join(inbox, 'a.csv'), 'a\n1\n');
+    const { spec, summary } = await run(file, {});
+    expect(summary.status).toBe('failed');
+    const results = await sendRunNotices(db, spec, summary, { logger: memoryLogger(), retry: FAST });
+    expect(results).toMatchObject([{ channel: 'email', reason: 'failure', sent: true }]);
+    const [mail] = await smtp.next();
+    expect(mail!.subject).toBe('[sluice] failing failed');
+    expect(mail!.text).toContain('Status:   failed');
+    expect(mail!.text).toMatch(/Error: +\w+: .*no_such_table/);
+    expect(mail!.html).toContain('no_such_table');
+    expect(mail!.attachments).toHaveLength(0); // no rejects: nothing to attach
+    expect((mail!.to as { text: string }).text).toBe('ops@example.com, dba@example.com');
+  });
+
+  it('posts JSON with a Slack-compatible text to a webhook', async () => {
+    await writeReportsWithRejects();
+    const { summary } = await run(VISITS_PIPELINE, visitsEnv());
+    const bodies: { headers: http.IncomingHttpHeaders; body: unknown }[] = [];
+    let calls = 0;
+    const server = http.createServer((req, res) => {
+      let data = '';
+      req.on('data', (d: Buffer) => (data += d.toString()));
+      req.on('end', () => {
+        // The first try fails: the notice is retried.
+        if (++calls === 1) return void res.writeHead(503).end();
+        bodies.push({ headers: req.headers, body: JSON.parse(data) });
+        res.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const notify: NotifySpec = notifySchema.parse({
+        webhook: {
+          url: `http://127.0.0.1:${port}/hooks/secret-token`,
+          headers: { authorization: 'Bearer t' },
+        },
+      });
+      const logger = memoryLogger();
+      const results = await sendRunNotices(db, { name: 'visits', notify }, summary, { logger, retry: FAST });
+      expect(results).toEqual([{ channel: 'webhook', reason: 'rejects', sent: true, attempts: 2 }]);
+      expect(bodies).toHaveLength(1);
+      expect(bodies[0]!.headers.authorization).toBe('Bearer t');
+      const body = bodies[0]!.body as {
+        text: string;
+        summary: { runId: string; rowsRejected: number };
+        rejects: { file: string; line: number }[];
+      };
+      expect(body.text).toContain('*[sluice] visits: 25 rows rejected in 2 files*');
+      expect(body.summary).toMatchObject({ runId: summary.runId, rowsRejected: 25 });
+      expect(body.rejects).toHaveLength(20);
+      expect(body.rejects[0]).toMatchObject({ file: 'report_1.txt', line: 3 });
+      expect(logger.lines.join('\n')).not.toContain('secret-token');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('never fails when the SMTP server cannot be reached: logged, retried, reported', async () => {
+    await writeReportsWithRejects();
+    const closed = await freePort();
+    const env = visitsEnv({
+      ...mailEnv(closed),
+      VISITS_SMTP_USER: 'etl',
+      VISITS_SMTP_PASSWORD: 'hunter2-very-secret',
+    });
+    const { spec, summary } = await run(VISITS_PIPELINE, env);
+    expect(summary.status).toBe('succeeded');
+    const logger = memoryLogger();
+    const results = await sendRunNotices(db, spec, summary, { logger, retry: FAST });
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ channel: 'email', sent: false, attempts: 3 });
+    expect(results[0]!.error).toMatch(/ECONNREFUSED|connect/i);
+    expect(logger.lines.filter((l) => l.startsWith('warn:'))).toHaveLength(2);
+    expect(logger.lines.filter((l) => l.startsWith('error:'))).toHaveLength(1);
+    expect(logger.lines.join('\n')).not.toContain('hunter2');
+  });
+
+  it('sends nothing for a run without rejects', async () => {
+    await writeFile(
+      path.join(inbox, 'report_1.txt'),
+      visitsFile([{ email: 'ana@example.com', sent: '01/11/2026 10:00' }]),
+    );
+    const { spec, summary } = await run(VISITS_PIPELINE, visitsEnv(mailEnv(smtp.port)));
+    expect(summary).toMatchObject({ status: 'succeeded', rowsRejected: 0, filesRejected: 0 });
+    expect(await sendRunNotices(db, spec, summary, { logger: memoryLogger(), retry: FAST })).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(smtp.received).toHaveLength(0);
+  });
+
+  it('sends nothing when the visits pipeline has no SMTP variables set', async () => {
+    await writeReportsWithRejects();
+    const { spec, summary } = await run(VISITS_PIPELINE, visitsEnv());
+    expect(spec.notify?.email).toBeUndefined();
+    expect(summary.rowsRejected).toBe(25);
+    expect(await sendRunNotices(db, spec, summary, { logger: memoryLogger() })).toEqual([]);
+  });
+
+  it('is sent by `sluice run`, which keeps the exit code of the run', async () => {
+    await writeReportsWithRejects();
+    const ok = await runCli(['run', VISITS_PIPELINE, '--as-of', '2026-11-27'], {
+      DATABASE_URL: testDb.url,
+      SLUICE_HOME: home,
+      ...visitsEnv(mailEnv(smtp.port)),
+    });
+    expect(ok.code, ok.stderr).toBe(0);
+    const [mail] = await smtp.next();
+    expect(mail!.subject).toBe('[sluice] visits: 25 rows rejected in 2 files');
+    expect(mail!.attachments).toHaveLength(1);
+
+    await writeFile(path.join(inbox, 'report_3.txt'), visitsFile(['bad,row']));
+    const refused = await runCli(['run', VISITS_PIPELINE, '--as-of', '2026-11-27'], {
+      DATABASE_URL: testDb.url,
+      SLUICE_HOME: home,
+      ...visitsEnv(mailEnv(await freePort())),
+    });
+    expect(refused.code, refused.stderr).toBe(0);
+    expect(refused.stderr).toMatch(/error: the email notice of run .* was not sent after 3 tries/);
+  });
+});
+
+/** Writes key.pem and cert.pem (self-signed, for localhost) into `dir` when openssl is there. */
+function selfSigned(dir: string): void {
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=localhost',
+        '-days',
+        '1',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+  } catch {
+    // No openssl: the test that needs it is skipped.
+  }
+}
+
+describe('run notices over STARTTLS', () => {
+  it('upgrades the connection and logs in', async (ctx) => {
+    const dir = await tempDir();
+    selfSigned(dir);
+    let key: Buffer;
+    let cert: Buffer;
+    try {
+      key = await readFile(path.join(dir, 'key.pem'));
+      cert = await readFile(path.join(dir, 'cert.pem'));
+    } catch {
+      ctx.skip('openssl is not available to make a test certificate');
+      return;
+    }
+    const logins: string[] = [];
+    let secured = false;
+    const server = await startMailServer({
+      secure: false,
+      key,
+      cert,
+      disabledCommands: [],
+      authOptional: false,
+      onAuth(auth, session, callback) {
+        secured = session.secure;
+        logins.push(`${auth.username}:${auth.password}`);
+        callback(null, { user: auth.username });
+      },
+    });
+    try {
+      await writeReportsWithRejects();
+      const { summary } = await run(VISITS_PIPELINE, visitsEnv());
+      const notify = notifySchema.parse({
+        email: {
+          host: '127.0.0.1',
+          port: server.port,
+          security: 'starttls',
+          user: 'etl',
+          password: 's3cret',
+          from: 'etl@example.com',
+          to: 'ops@example.com',
+        },
+      });
+      const results = await sendRunNotices(db, { name: 'visits', notify }, summary, {
+        logger: memoryLogger(),
+        retry: FAST,
+        smtpTls: { rejectUnauthorized: false },
+      });
+      expect(results).toMatchObject([{ channel: 'email', sent: true }]);
+      const [mail] = await server.next();
+      expect(mail!.attachments).toHaveLength(1);
+      expect(logins).toEqual(['etl:s3cret']);
+      expect(secured).toBe(true);
+    } finally {
+      await server.stop();
+    }
+  });
+});
