@@ -127,6 +127,24 @@ load:
     );
   });
 
+  it('treats an e-mail block with neither host nor to as not configured, and half of one as an error', () => {
+    const notify = (email: string) =>
+      `${minimal}notify:\n  webhook: { url: "http://127.0.0.1:9/hook" }\n  email:\n${email}`;
+    const off = parsePipeline(notify('    host: ${H:-}\n    to: ${T:-}\n    from: a@b.c\n'), {
+      registry,
+      env: {},
+    });
+    expect(off.notify?.email).toBeUndefined();
+    expect(off.notify?.webhook?.url).toBe('http://127.0.0.1:9/hook');
+    const on = parsePipeline(notify('    host: ${H:-}\n    to: ${T:-}\n    from: a@b.c\n'), {
+      registry,
+      env: { H: 'smtp.example.com', T: 'ops@example.com' },
+    });
+    expect(on.notify?.email).toMatchObject({ host: 'smtp.example.com', to: ['ops@example.com'], port: 587 });
+    expect(failure(notify('    host: smtp.example.com\n    from: a@b.c\n')).message).toMatch(/notify\.email/);
+    expect(failure(`${minimal}notify: { on: [failure] }\n`).message).toMatch(/give email, webhook or both/);
+  });
+
   it('gives a JSON Schema that names every plugin', () => {
     const schema = JSON.stringify(pipelineJsonSchema(registry));
     for (const name of ['files', 'sftp', 'csv', 'postgres', 'addColumns', 'datetime'])
