@@ -4,7 +4,7 @@ import iconv from 'iconv-lite';
 import { z } from 'zod';
 import { SluiceError } from '../../core/errors.js';
 import { defineParser, type BatchResult } from '../../core/plugin.js';
-import type { Reject } from '../../core/records.js';
+import { BatchBuilder } from './batch-builder.js';
 import { compileExpected, expectHeaderOption, headerProblem, type ExpectedColumn } from './layout.js';
 
 const oneCharacter = z.string().refine((c) => c !== '\n' && c !== '\r', 'a line break cannot be used here');
@@ -125,7 +125,6 @@ class CsvReader {
   /** -1 when quoting is off, so that no character code equals it. */
   private readonly quoteCode: number;
   private readonly expected: ExpectedColumn[] | undefined;
-  private readonly batchSize: number;
 
   private carry = '';
   private started = false;
@@ -135,15 +134,10 @@ class CsvReader {
   private line = 1;
   private names: string[] | undefined;
   private width = 0;
-  private yieldedAny = false;
   /** Position of the next delimiter in the buffer being scanned (see takeLine). */
   private nextDelimiter = -1;
 
-  private rows: string[][] = [];
-  private lines: number[] = [];
-  private raws: string[] = [];
-  private rejects: Reject[] = [];
-  private rejectedRows = 0;
+  private readonly batch: BatchBuilder;
   private ready: BatchResult[] = [];
 
   constructor(
@@ -166,7 +160,7 @@ class CsvReader {
     this.quote = opts.quote;
     this.quoteCode = opts.quote.length > 0 ? opts.quote.charCodeAt(0) : -1;
     this.expected = opts.expectHeader ? compileExpected(opts.expectHeader) : undefined;
-    this.batchSize = opts.batchSize;
+    this.batch = new BatchBuilder(origin, opts.batchSize);
     if (opts.columns) {
       this.names = opts.columns;
       this.width = opts.columns.length;
@@ -390,10 +384,7 @@ class CsvReader {
       this.addReject(line, 'field_count', `expected ${this.width} fields, found ${fields.length}`, raw);
       return;
     }
-    this.rows.push(fields);
-    this.lines.push(line);
-    this.raws.push(raw);
-    if (this.rows.length + this.rejectedRows >= this.batchSize) this.flush();
+    if (this.batch.addRow(fields, line, raw)) this.flush();
   }
 
   private takeHeader(cells: string[], line: number): void {
@@ -408,35 +399,12 @@ class CsvReader {
   }
 
   private addReject(line: number, rule: string, message: string, raw: string): void {
-    this.rejects.push({ origin: this.origin, line, column: null, rule, value: null, message, raw });
-    this.rejectedRows++;
-    if (this.rows.length + this.rejectedRows >= this.batchSize) this.flush();
+    if (this.batch.addReject(line, rule, message, raw)) this.flush();
   }
 
-  private flush(): void {
-    if (this.rows.length === 0 && this.rejectedRows === 0) return;
-    this.emit();
-  }
-
-  private emit(): void {
-    this.ready.push({
-      batch: {
-        // Fresh column objects per batch: a later stage may set their types.
-        columns: (this.names ?? []).map((name) => ({ name })),
-        rows: this.rows,
-        origin: this.origin,
-        lines: this.lines,
-        raw: this.raws,
-      },
-      rejects: this.rejects,
-      rejectedRows: this.rejectedRows,
-    });
-    this.yieldedAny = true;
-    this.rows = [];
-    this.lines = [];
-    this.raws = [];
-    this.rejects = [];
-    this.rejectedRows = 0;
+  private flush(last = false): void {
+    const result = this.batch.build(this.names ?? [], last);
+    if (result) this.ready.push(result);
   }
 
   private finish(): void {
@@ -445,9 +413,7 @@ class CsvReader {
         where: `${this.origin}:1`,
       });
     }
-    this.flush();
-    // A file without rows still gives one (empty) batch: the loader takes the columns from the first batch.
-    if (!this.yieldedAny) this.emit();
+    this.flush(true);
   }
 
   private checkLength(length: number): void {

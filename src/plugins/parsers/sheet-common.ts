@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { SluiceError } from '../../core/errors.js';
 import type { BatchResult } from '../../core/plugin.js';
-import type { Reject } from '../../core/records.js';
 import { compileExpected, expectHeaderOption, headerProblem, type ExpectedColumn } from './layout.js';
+import { BatchBuilder } from './batch-builder.js';
 
 // What the xlsx and xls parsers share: their options, the cell → text conversion and the layout rules
 // (header row, rows skipped, column range, expected header, field count), so that both read a sheet alike.
@@ -155,12 +155,7 @@ export class SheetBatcher {
   private readonly last: number;
   private names: string[] | undefined;
   private width = 0;
-  private yieldedAny = false;
-  private rows: (string | null)[][] = [];
-  private lines: number[] = [];
-  private raws: string[] = [];
-  private rejects: Reject[] = [];
-  private rejectedRows = 0;
+  private readonly batch: BatchBuilder;
 
   constructor(
     private readonly opts: SheetOptions,
@@ -168,6 +163,7 @@ export class SheetBatcher {
     private readonly sheetName: string,
   ) {
     this.expected = opts.expectHeader ? compileExpected(opts.expectHeader) : undefined;
+    this.batch = new BatchBuilder(origin, opts.batchSize);
     const [first, last] = opts.columns ? parseColumnRange(opts.columns) : [1, Infinity];
     this.first = first;
     this.last = last;
@@ -184,24 +180,15 @@ export class SheetBatcher {
     const cells = this.trimmed(row.cells);
     if (cells.length === 0) return undefined;
     const raw = cells.map((c) => c ?? '').join(',');
+    let full: boolean;
     if (cells.length > this.width) {
-      this.rejects.push({
-        origin: this.origin,
-        line: row.number,
-        column: null,
-        rule: 'field_count',
-        value: null,
-        message: `expected ${this.width} fields, found ${cells.length}`,
-        raw,
-      });
-      this.rejectedRows++;
+      const message = `expected ${this.width} fields, found ${cells.length}`;
+      full = this.batch.addReject(row.number, 'field_count', message, raw);
     } else {
       while (cells.length < this.width) cells.push(null);
-      this.rows.push(cells);
-      this.lines.push(row.number);
-      this.raws.push(raw);
+      full = this.batch.addRow(cells, row.number, raw);
     }
-    return this.rows.length + this.rejectedRows >= this.opts.batchSize ? this.emit() : undefined;
+    return full ? this.batch.build(this.names ?? []) : undefined;
   }
 
   /** The last batch: at least one per file, so that the loader learns the columns. */
@@ -213,8 +200,7 @@ export class SheetBatcher {
         { where: `${this.origin}:${this.opts.headerRow}`, hint: 'Check parse.sheet and parse.headerRow.' },
       );
     }
-    if (this.rows.length > 0 || this.rejectedRows > 0 || !this.yieldedAny) return this.emit();
-    return undefined;
+    return this.batch.build(this.names, true);
   }
 
   /** The row's cells inside the column range, without trailing empty cells. */
@@ -250,27 +236,6 @@ export class SheetBatcher {
       this.names = texts.map((t, i) => (t.trim() === '' ? `column_${this.first + i}` : t.trim()));
     }
     this.width = this.names.length;
-  }
-
-  private emit(): BatchResult {
-    const result: BatchResult = {
-      batch: {
-        columns: (this.names ?? []).map((name) => ({ name })),
-        rows: this.rows,
-        origin: this.origin,
-        lines: this.lines,
-        raw: this.raws,
-      },
-      rejects: this.rejects,
-      rejectedRows: this.rejectedRows,
-    };
-    this.yieldedAny = true;
-    this.rows = [];
-    this.lines = [];
-    this.raws = [];
-    this.rejects = [];
-    this.rejectedRows = 0;
-    return result;
   }
 }
 
