@@ -6,6 +6,7 @@ import { registerConvert } from './convert-command.js';
 import { registerDemo } from './demo-command.js';
 import { registerPlugins } from './plugins-command.js';
 import { registerRejects } from './rejects-command.js';
+import { registerReport } from './report-command.js';
 import { registerRun } from './run-command.js';
 import { registerRuns } from './runs-command.js';
 import { registerSchema } from './schema-command.js';
@@ -36,6 +37,7 @@ registerPlugins(program);
 registerSchema(program);
 registerRuns(program);
 registerRejects(program);
+registerReport(program, exit);
 registerDemo(program, exit);
 
 try {

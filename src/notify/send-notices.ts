@@ -21,6 +21,7 @@ import {
   type NoticeReject,
   type RunFacts,
 } from './run-notice.js';
+import { createSmtpTransport, smtpError } from './smtp.js';
 
 /** What became of one channel's notice. */
 export interface NoticeResult {
@@ -207,19 +208,7 @@ async function sendEmail(
   attachment: { filename: string; path: string } | undefined,
   tls: ConnectionOptions | undefined,
 ): Promise<string> {
-  const nodemailer = await import('nodemailer');
-  const transport = nodemailer.createTransport({
-    host: email.host,
-    port: email.port,
-    secure: email.security === 'tls',
-    requireTLS: email.security === 'starttls',
-    ignoreTLS: email.security === 'none',
-    ...(email.user ? { auth: { user: email.user, pass: email.password ?? '' } } : {}),
-    ...(tls ? { tls } : {}),
-    connectionTimeout: 30_000,
-    greetingTimeout: 30_000,
-    socketTimeout: 60_000,
-  });
+  const transport = await createSmtpTransport(email, tls);
   try {
     await transport.sendMail({
       from: email.from,
@@ -232,22 +221,11 @@ async function sendEmail(
       attachments: attachment ? [{ ...attachment, contentType: 'text/csv; charset=utf-8' }] : [],
     });
   } catch (error) {
-    throw smtpError(error, email);
+    throw smtpError(error, email, 'Check notify.email (host, port, security, user and password).');
   } finally {
     transport.close();
   }
   return [...email.to, ...(email.cc ?? [])].join(', ');
-}
-
-/** Nodemailer's error as a SluiceError: refused logins and permanent (5xx) answers are not retried. */
-function smtpError(error: unknown, email: EmailNotifySpec): SluiceError {
-  const { code, responseCode } = (error ?? {}) as { code?: string; responseCode?: number };
-  const permanent = code === 'EAUTH' || (responseCode !== undefined && responseCode >= 500);
-  return new SluiceError('NOTIFY_FAILED', `SMTP ${email.host}:${email.port}: ${errorMessage(error)}`, {
-    cause: error,
-    retryable: !permanent,
-    hint: 'Check notify.email (host, port, security, user and password).',
-  });
 }
 
 /** POSTs the JSON body; returns the URL's origin for the log (the path of a webhook is often a secret). */

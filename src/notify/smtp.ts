@@ -1,0 +1,55 @@
+import type { ConnectionOptions } from 'node:tls';
+import type { Transporter } from 'nodemailer';
+import { errorMessage, SluiceError } from '../core/errors.js';
+
+/** How to reach an SMTP server: the connection part of `notify.email` and of a report's `smtp`. */
+export interface SmtpSettings {
+  host: string;
+  port: number;
+  security: 'starttls' | 'tls' | 'none';
+  user?: string;
+  password?: string;
+}
+
+/**
+ * A nodemailer transport for `settings` (imported lazily). `tls` adds TLS options (tests pass
+ * `{ rejectUnauthorized: false }` for a self-signed server). The caller closes it.
+ */
+export async function createSmtpTransport(
+  settings: SmtpSettings,
+  tls?: ConnectionOptions,
+): Promise<Transporter> {
+  const nodemailer = await import('nodemailer');
+  return nodemailer.createTransport({
+    host: settings.host,
+    port: settings.port,
+    secure: settings.security === 'tls',
+    requireTLS: settings.security === 'starttls',
+    ignoreTLS: settings.security === 'none',
+    ...(settings.user ? { auth: { user: settings.user, pass: settings.password ?? '' } } : {}),
+    ...(tls ? { tls } : {}),
+    connectionTimeout: 30_000,
+    greetingTimeout: 30_000,
+    socketTimeout: 60_000,
+  });
+}
+
+/**
+ * Nodemailer's error as a SluiceError: refused logins and permanent (5xx) answers are not retried. The
+ * password, if it shows in the message, is masked.
+ */
+export function smtpError(error: unknown, settings: SmtpSettings, hint: string): SluiceError {
+  const { code, responseCode } = (error ?? {}) as { code?: string; responseCode?: number };
+  const permanent = code === 'EAUTH' || (responseCode !== undefined && responseCode >= 500);
+  const message = redactSecret(errorMessage(error), settings.password);
+  return new SluiceError('NOTIFY_FAILED', `SMTP ${settings.host}:${settings.port}: ${message}`, {
+    cause: error,
+    retryable: !permanent,
+    hint,
+  });
+}
+
+/** `text` with every occurrence of `secret` replaced by `***`. */
+export function redactSecret(text: string, secret: string | undefined): string {
+  return secret ? text.replaceAll(secret, '***') : text;
+}
