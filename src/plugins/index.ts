@@ -6,6 +6,7 @@ import { csvParser } from './parsers/csv-parser.js';
 import { xlsParser } from './parsers/xls-parser.js';
 import { xlsxParser } from './parsers/xlsx-parser.js';
 import { filesSource } from './sources/files-source.js';
+import { imapSource } from './sources/imap-source.js';
 import { sftpSource } from './sources/sftp-source.js';
 import { transforms } from './transforms/index.js';
 
@@ -13,6 +14,7 @@ import { transforms } from './transforms/index.js';
 export const builtinPlugins: Plugin[] = [
   filesSource,
   sftpSource,
+  imapSource,
   csvParser,
   xlsxParser,
   xlsParser,

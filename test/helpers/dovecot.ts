@@ -1,0 +1,336 @@
+/**
+ * A real Dovecot IMAP server on loopback for integration tests: a private instance with its own config,
+ * base_dir, log, users file, mail store and port, run in the foreground so `stop()` can end it. Needs root
+ * (Dovecot drops to the mail user `nobody`); installs dovecot-imapd when it is missing.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { ImapFlow } from 'imapflow';
+import { freePort } from './free-port.js';
+
+const run = promisify(execFile);
+const DOVECOT = '/usr/sbin/dovecot';
+
+export interface ImapServer {
+  host: '127.0.0.1';
+  /** Plain IMAP (STARTTLS offered when started with `tls`). */
+  port: number;
+  /** Implicit TLS, when started with `tls`. */
+  imapsPort?: number;
+  user: string;
+  password: string;
+  /** `imap://user@127.0.0.1:port/mailbox` (no password). */
+  url(mailbox?: string): string;
+  /** Appends a raw RFC 5322 message to the mailbox (INBOX by default), creating the mailbox when missing. */
+  deliver(rawMessage: string | Buffer, mailbox?: string): Promise<void>;
+  /** The subjects of the messages in a mailbox, in UID order; [] when the mailbox does not exist. */
+  list(mailbox?: string): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a private Dovecot; call `stop()` when done. With `tls`, a self-signed certificate (made with
+ * openssl) serves STARTTLS on `port` and implicit TLS on `imapsPort`.
+ */
+export async function startImapServer(options: { tls?: boolean } = {}): Promise<ImapServer> {
+  if (process.platform !== 'linux') throw new Error('startImapServer runs Dovecot on Linux only');
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      'startImapServer needs root (Dovecot switches to the mail user nobody). Run the integration tests ' +
+        'as root, with dovecot-imapd installed (apt-get install -y dovecot-imapd).',
+    );
+  }
+  await ensureDovecot();
+  const { uid, gid } = await nobody();
+  // Under /tmp: the mail user must be able to walk down to its mail store.
+  const dir = await mkdtemp(path.join(existsSync('/tmp') ? '/tmp' : os.tmpdir(), 'sluice-dovecot-'));
+  const user = 'etl';
+  const password = randomBytes(12).toString('base64url');
+  try {
+    await chmod(dir, 0o755);
+    const mail = path.join(dir, 'mail');
+    await mkdir(mail);
+    await chown(mail, uid, gid);
+    await mkdir(path.join(dir, 'run'));
+    const users = path.join(dir, 'users');
+    await writeFile(users, `${user}:{PLAIN}${password}::::::\n`, { mode: 0o600 });
+    // The auth process reads it as the unprivileged `dovecot` user.
+    const auth = await idsOf('dovecot');
+    if (auth) await chown(users, auth.uid, auth.gid);
+    else await chmod(users, 0o644);
+    const config = path.join(dir, 'dovecot.conf');
+    const log = path.join(dir, 'dovecot.log');
+    if (options.tls) {
+      await run('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=localhost',
+        '-days',
+        '1',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+      ]);
+    }
+
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= 4; attempt++) {
+      const port = await freePort();
+      const imapsPort = options.tls ? await freePort() : undefined;
+      await writeFile(config, configText(dir, port, imapsPort));
+      try {
+        const child = await launch(config, log, port);
+        const connect = async (): Promise<ImapFlow> => {
+          const { ImapFlow } = await import('imapflow');
+          const client = new ImapFlow({
+            host: '127.0.0.1',
+            port,
+            secure: false,
+            auth: { user, pass: password },
+            tls: { rejectUnauthorized: false },
+            logger: false,
+          });
+          client.on('error', () => undefined);
+          await client.connect();
+          return client;
+        };
+        return {
+          host: '127.0.0.1',
+          port,
+          ...(imapsPort !== undefined ? { imapsPort } : {}),
+          user,
+          password,
+          url: (mailbox = 'INBOX') => `imap://${user}@127.0.0.1:${port}/${encodeURIComponent(mailbox)}`,
+          async deliver(rawMessage, mailbox = 'INBOX') {
+            const client = await connect();
+            try {
+              if (mailbox !== 'INBOX') await client.mailboxCreate(mailbox);
+              await client.append(mailbox, rawMessage);
+            } finally {
+              await client.logout().catch(() => undefined);
+            }
+          },
+          async list(mailbox = 'INBOX') {
+            const client = await connect();
+            try {
+              const status = await client.status(mailbox, { messages: true }).catch(() => undefined);
+              if (!status || !status.messages) return [];
+              const lock = await client.getMailboxLock(mailbox);
+              try {
+                const messages = await client.fetchAll('1:*', { uid: true, envelope: true });
+                return messages.sort((a, b) => a.uid - b.uid).map((m) => m.envelope?.subject ?? '');
+              } finally {
+                lock.release();
+              }
+            } finally {
+              await client.logout().catch(() => undefined);
+            }
+          },
+          async stop() {
+            await kill(child);
+            await rm(dir, { recursive: true, force: true });
+          },
+        };
+      } catch (error) {
+        lastError = error;
+        if (!/Address already in use|bind/i.test(String(error))) break;
+      }
+    }
+    throw lastError;
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function configText(dir: string, port: number, imapsPort: number | undefined): string {
+  const ssl =
+    imapsPort === undefined
+      ? 'ssl = no'
+      : `ssl = yes\nssl_cert = <${dir}/cert.pem\nssl_key = <${dir}/key.pem`;
+  return `protocols = imap
+listen = 127.0.0.1
+base_dir = ${dir}/run
+log_path = ${dir}/dovecot.log
+info_log_path = ${dir}/dovecot.log
+${ssl}
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u ${dir}/users
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=${dir}/mail/%u
+}
+mail_location = maildir:~/Maildir
+namespace inbox {
+  inbox = yes
+  separator = /
+}
+service imap-login {
+  inet_listener imap {
+    port = ${port}
+  }
+  inet_listener imaps {
+    port = ${imapsPort ?? 0}
+  }
+}
+`;
+}
+
+/** Spawns `dovecot -F` and waits until it greets with `* OK`. */
+async function launch(config: string, log: string, port: number): Promise<ChildProcess> {
+  const child = spawn(DOVECOT, ['-F', '-c', config], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  let spawnError: Error | undefined;
+  child.on('error', (error) => {
+    spawnError = error;
+  });
+  running.add(child);
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (spawnError || child.exitCode !== null || child.signalCode !== null) break;
+    if (await greets(port)) return child;
+    await sleep(50);
+  }
+  const why = spawnError
+    ? `could not be started: ${spawnError.message}`
+    : child.exitCode !== null || child.signalCode !== null
+      ? `exited (${child.exitCode ?? child.signalCode})`
+      : 'did not answer within 15 s';
+  await kill(child);
+  const logText = await readFile(log, 'utf8').catch(() => '');
+  throw new Error(`dovecot on 127.0.0.1:${port} ${why}\n--- log (${log}) ---\n${logText}${stderr}`);
+}
+
+function greets(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let data = '';
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(2_000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('data', (chunk: Buffer) => {
+      data += chunk.toString('latin1');
+      if (data.includes('\n')) done(data.startsWith('* OK'));
+    });
+    socket.on('end', () => done(false));
+  });
+}
+
+const running = new Set<ChildProcess>();
+
+async function kill(child: ChildProcess): Promise<void> {
+  running.delete(child);
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  signalGroup(child, 'SIGTERM');
+  const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+  // imap and auth processes still serving a connection may outlive the master: end them too.
+  signalGroup(child, 'SIGKILL');
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals) {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+process.once('exit', () => {
+  for (const child of running) signalGroup(child, 'SIGKILL');
+});
+
+async function idsOf(name: string): Promise<{ uid: number; gid: number } | undefined> {
+  try {
+    const { stdout: uid } = await run('id', ['-u', name]);
+    const { stdout: gid } = await run('id', ['-g', name]);
+    return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
+  } catch {
+    return undefined;
+  }
+}
+
+async function nobody(): Promise<{ uid: number; gid: number }> {
+  const { stdout: uid } = await run('id', ['-u', 'nobody']);
+  const { stdout: gid } = await run('getent', ['group', 'nogroup']);
+  return { uid: Number(uid.trim()), gid: Number(gid.split(':')[2]) };
+}
+
+async function ensureDovecot(): Promise<void> {
+  if (existsSync(DOVECOT)) return;
+  await withLock('sluice-test-apt', async () => {
+    if (existsSync(DOVECOT)) return;
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    // Without systemd the package's postinst would start a system Dovecot; policy-rc.d 101 forbids that.
+    const policy = '/usr/sbin/policy-rc.d';
+    const ownPolicy = !existsSync(policy);
+    if (ownPolicy) await writeFile(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+    try {
+      await run('apt-get', ['update'], { env, maxBuffer: 64 * 1024 * 1024 });
+      await run(
+        'apt-get',
+        ['install', '-y', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=120', 'dovecot-imapd'],
+        { env, maxBuffer: 64 * 1024 * 1024 },
+      );
+    } catch (error) {
+      const stderr = (error as { stderr?: unknown }).stderr;
+      throw new Error(
+        `installing dovecot-imapd failed (apt-get install -y dovecot-imapd): ${typeof stderr === 'string' ? stderr : String(error)}`,
+      );
+    } finally {
+      if (ownPolicy) await rm(policy, { force: true });
+    }
+  });
+  if (!existsSync(DOVECOT)) throw new Error(`dovecot-imapd is installed but ${DOVECOT} is missing`);
+}
+
+/** A lock across processes (test files run in parallel forks): a directory made atomically. */
+async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(os.tmpdir(), `${name}.lock`);
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const age = Date.now() - ((await stat(lock).catch(() => undefined))?.mtimeMs ?? Date.now());
+      if (age > 240_000) await rmdir(lock).catch(() => undefined);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for the lock ${lock}`);
+      await sleep(50 + Math.random() * 100);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rmdir(lock).catch(() => undefined);
+  }
+}
+
+function sleep(ms: number) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
