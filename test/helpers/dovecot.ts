@@ -7,12 +7,12 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ImapFlow } from 'imapflow';
 import { freePort } from './free-port.js';
+import { greets, kill, track } from './server-process.js';
 
 const run = promisify(execFile);
 const DOVECOT = '/usr/sbin/dovecot';
@@ -202,11 +202,11 @@ async function launch(config: string, log: string, port: number): Promise<ChildP
   child.on('error', (error) => {
     spawnError = error;
   });
-  running.add(child);
+  track(child);
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (spawnError || child.exitCode !== null || child.signalCode !== null) break;
-    if (await greets(port)) return child;
+    if (await greets(port, '* OK')) return child;
     await sleep(50);
   }
   const why = spawnError
@@ -218,51 +218,6 @@ async function launch(config: string, log: string, port: number): Promise<ChildP
   const logText = await readFile(log, 'utf8').catch(() => '');
   throw new Error(`dovecot on 127.0.0.1:${port} ${why}\n--- log (${log}) ---\n${logText}${stderr}`);
 }
-
-function greets(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    let data = '';
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(2_000, () => done(false));
-    socket.on('error', () => done(false));
-    socket.on('data', (chunk: Buffer) => {
-      data += chunk.toString('latin1');
-      if (data.includes('\n')) done(data.startsWith('* OK'));
-    });
-    socket.on('end', () => done(false));
-  });
-}
-
-const running = new Set<ChildProcess>();
-
-async function kill(child: ChildProcess): Promise<void> {
-  running.delete(child);
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  signalGroup(child, 'SIGTERM');
-  const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-  // imap and auth processes still serving a connection may outlive the master: end them too.
-  signalGroup(child, 'SIGKILL');
-}
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals) {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-process.once('exit', () => {
-  for (const child of running) signalGroup(child, 'SIGKILL');
-});
 
 async function idsOf(name: string): Promise<{ uid: number; gid: number } | undefined> {
   try {
