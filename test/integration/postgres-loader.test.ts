@@ -174,4 +174,124 @@ describe.each(['pglite', 'postgres'] as const)('postgres loader on %s', (kind) =
     await expect(load(failing, batch([{ name: 'v' }], [['c']]))).rejects.toThrow(/division by zero/);
     expect((await db.query('SELECT count(*)::int AS n FROM src_rows')).rows).toEqual([{ n: 2 }]);
   });
+  const columnTypes = async (name: string) =>
+    Object.fromEntries(
+      (
+        await db.query<{ column_name: string; data_type: string }>(
+          `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position`,
+          [name],
+        )
+      ).rows.map((r) => [r.column_name, r.data_type]),
+    );
+
+  it('schema evolve infers the types of a new table: boolean, date, timestamp, bigint, integer, numeric, text', async () => {
+    const session = await open({ table: 'inferred', schema: 'evolve' });
+    const cols = ['flag', 'day', 'at', 'big', 'n', 'amount', 'label', 'empty', 'checked'].map((name) => ({
+      name,
+      ...(name === 'checked' ? { type: 'text' as const } : {}),
+    }));
+    await load(
+      session,
+      batch(cols, [
+        ['yes', '2026-11-01', '2026-11-01 10:00', '3000000000', '7', '1.5', 'x', null, '1'],
+        ['F', '2026-11-02', '2026-11-02T11:30:05.250', '-1', null, '2', '3', null, '2'],
+      ]),
+    );
+    expect(await columnTypes('inferred')).toEqual({
+      flag: 'boolean',
+      day: 'date',
+      at: 'timestamp without time zone',
+      big: 'bigint',
+      n: 'integer',
+      amount: 'numeric',
+      label: 'text',
+      empty: 'text',
+      checked: 'text',
+    });
+    expect(
+      (await db.query('SELECT flag, day, at, big::text, n, amount::text FROM inferred ORDER BY day')).rows,
+    ).toEqual([
+      { flag: true, day: '2026-11-01', at: '2026-11-01 10:00:00', big: '3000000000', n: 7, amount: '1.5' },
+      { flag: false, day: '2026-11-02', at: '2026-11-02 11:30:05.25', big: '-1', n: null, amount: '2' },
+    ]);
+  });
+
+  it('schema evolve widens integer → numeric → text across loads, keeping the earlier values', async () => {
+    const session = await open({ table: 'widened', schema: 'evolve' });
+    const cols = [{ name: 'v' }];
+    await load(session, batch(cols, [['1'], ['2']]));
+    expect(await columnTypes('widened')).toEqual({ v: 'integer' });
+    await load(session, batch(cols, [['2.5']]));
+    expect(await columnTypes('widened')).toEqual({ v: 'numeric' });
+    await load(session, batch(cols, [['n/a'], [null]]));
+    expect(await columnTypes('widened')).toEqual({ v: 'text' });
+    expect((await db.query('SELECT v FROM widened ORDER BY v NULLS LAST')).rows).toEqual([
+      { v: '1' },
+      { v: '2' },
+      { v: '2.5' },
+      { v: 'n/a' },
+      { v: null },
+    ]);
+  });
+
+  it('schema evolve widens from all the batches of a load and adds a new column, also when merging', async () => {
+    const session = await open({ table: 'evolved', schema: 'evolve', mode: 'merge', keys: ['id'] });
+    await load(session, batch([{ name: 'id' }, { name: 'd' }], [['1', '2026-11-01']]));
+    await db.transaction(async (tx) => {
+      const u = unit();
+      await session.load(
+        tx,
+        batches(
+          batch([{ name: 'id' }, { name: 'd' }, { name: 'Extra Col' }], [['2', '2026-11-02', 'true']]),
+          batch(
+            [{ name: 'id' }, { name: 'd' }, { name: 'Extra Col' }],
+            [['3000000000', '2026-11-03 08:00', null]],
+          ),
+        ),
+        u,
+      );
+      await session.afterLoad(tx, u);
+    });
+    expect(await columnTypes('evolved')).toEqual({
+      id: 'bigint',
+      d: 'timestamp without time zone',
+      extra_col: 'boolean',
+    });
+    expect((await db.query('SELECT id::text, d, extra_col FROM evolved ORDER BY id')).rows).toEqual([
+      { id: '1', d: '2026-11-01 00:00:00', extra_col: null },
+      { id: '2', d: '2026-11-02 00:00:00', extra_col: true },
+      { id: '3000000000', d: '2026-11-03 08:00:00', extra_col: null },
+    ]);
+  });
+
+  it('schema ignore_new loads only the columns the table has and warns naming the others', async () => {
+    const warnings: string[] = [];
+    const session = await postgresLoader.open(
+      postgresLoader.options.parse({ table: 'ignoring', schema: 'ignore_new' }),
+      { ...context(work), logger: { ...context(work).logger, warn: (m: string) => warnings.push(m) } },
+    );
+    await load(session, batch([{ name: 'a' }], [['1']]));
+    await load(session, batch([{ name: 'a' }, { name: 'b' }, { name: 'C c' }], [['2', 'x', 'y']]));
+    expect(await columnTypes('ignoring')).toEqual({ a: 'integer' });
+    expect((await db.query('SELECT a FROM ignoring ORDER BY a')).rows).toEqual([{ a: 1 }, { a: 2 }]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/b, c_c/);
+  });
+
+  it('schema strict refuses a new column, and a missing one, naming both', async () => {
+    const session = await open({ table: 'strictly', schema: 'strict' });
+    await load(session, batch([{ name: 'a' }, { name: 'b' }], [['1', '2']]));
+    await expect(
+      load(session, batch([{ name: 'a' }, { name: 'b' }, { name: 'c' }], [['1', '2', '3']])),
+    ).rejects.toThrow(/missing none; new "c"/);
+    const refused = load(session, batch([{ name: 'a' }, { name: 'c' }], [['1', '3']]));
+    await expect(refused).rejects.toMatchObject({ code: 'LAYOUT_MISMATCH' });
+    await expect(refused).rejects.toThrow(/missing "b"; new "c"/);
+    await load(session, batch([{ name: 'b' }, { name: 'a' }], [['4', '3']]));
+    expect((await db.query('SELECT a, b FROM strictly ORDER BY a')).rows).toEqual([
+      { a: 1, b: 2 },
+      { a: 3, b: 4 },
+    ]);
+    expect(await columnTypes('strictly')).toEqual({ a: 'integer', b: 'integer' });
+  });
 });

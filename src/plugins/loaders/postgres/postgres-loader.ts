@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { SluiceError } from '../../../core/errors.js';
-import { defineLoader, type LoadSession } from '../../../core/plugin.js';
-import type { Column, RecordBatch } from '../../../core/records.js';
+import { defineLoader, type LoadSession, type LoadUnit, type Logger } from '../../../core/plugin.js';
+import type { Column, ColumnType, RecordBatch } from '../../../core/records.js';
 import {
   normalizeColumnName,
   parseTableName,
@@ -12,7 +12,8 @@ import {
   type TableName,
 } from '../../../core/sql.js';
 import { createCopyScratch, toCopyBytes } from './copy-text.js';
-import { createTable, tableColumns } from './table-schema.js';
+import { createTypeInference, widenType } from './infer-types.js';
+import { addColumn, changeColumnType, columnTypeOf, createTable, tableColumns } from './table-schema.js';
 
 const sqlSteps = z
   .union([z.string(), z.array(z.string())])
@@ -28,6 +29,12 @@ const options = z
       .describe("append: insert; replace: the run's rows replace the table; merge: upsert on keys."),
     keys: z.array(z.string().min(1)).default([]).describe('Key columns for merge (target column names).'),
     createTable: z.boolean().default(true).describe('Create a missing table with the types the checks give.'),
+    schema: z
+      .enum(['fixed', 'evolve', 'ignore_new', 'strict'])
+      .default('fixed')
+      .describe(
+        "fixed: create a missing table (check types, else text), refuse a file with a column the table lacks; evolve: infer types, add new columns and widen types as the data needs; ignore_new: load only the table's columns, warn about the others; strict: refuse a file whose columns differ from the table's. All but fixed infer the types of a new table from the data.",
+      ),
     columnNames: z
       .enum(['normalize', 'keep'])
       .default('normalize')
@@ -61,16 +68,172 @@ export const postgresLoader = defineLoader({
   },
 });
 
-function createPostgresLoadSession(
-  opts: Options,
-  logger: { debug(m: string, d?: Record<string, unknown>): void },
-): LoadSession {
+function createPostgresLoadSession(opts: Options, logger: Logger): LoadSession {
   const table: TableName = parseTableName(opts.table);
   const scratch = createCopyScratch();
   const target = quoteTable(table);
   const runSql = async (tx: SqlClient, steps: string[] | undefined) => {
     for (const sql of steps ?? []) await tx.exec(sql);
   };
+
+  /** Fills temp table `staged` (typed like the target), then merges or appends it into the target. */
+  async function mergeOrInsert(
+    tx: SqlClient,
+    names: readonly string[],
+    unit: LoadUnit,
+    fillStaged: () => Promise<number>,
+  ): Promise<{ rowsLoaded: number }> {
+    const cols = names.map(quoteIdent).join(', ');
+    const staged = await fillStaged();
+    let rowsLoaded: number;
+    if (opts.mode === 'merge') {
+      const keys = opts.keys.map(quoteIdent).join(', ');
+      const rest = names.filter((n) => !opts.keys.includes(n));
+      const update =
+        rest.length === 0
+          ? 'DO NOTHING'
+          : `DO UPDATE SET ${rest.map((n) => `${quoteIdent(n)} = EXCLUDED.${quoteIdent(n)}`).join(', ')}
+             WHERE (${rest.map((n) => `${target}.${quoteIdent(n)}`).join(', ')}) IS DISTINCT FROM (${rest
+               .map((n) => `EXCLUDED.${quoteIdent(n)}`)
+               .join(', ')})`;
+      // Duplicate keys inside one load: the last row read wins (ctid follows COPY order in a fresh table).
+      const result = await tx.query(
+        `INSERT INTO ${target} (${cols})
+         SELECT DISTINCT ON (${keys}) ${cols} FROM staged ORDER BY ${keys}, ctid DESC
+         ON CONFLICT (${keys}) ${update}`,
+      );
+      rowsLoaded = staged;
+      logger.debug(`merged ${staged} rows into ${opts.table}`, { changed: result.rowCount });
+    } else {
+      if (opts.mode === 'replace' && unit.firstOfRun) await tx.query(`TRUNCATE ${target}`);
+      const result = await tx.query(`INSERT INTO ${target} (${cols}) SELECT ${cols} FROM staged`);
+      rowsLoaded = result.rowCount;
+    }
+    return { rowsLoaded };
+  }
+
+  /**
+   * The load under schema evolve, ignore_new or strict: check the file's columns against the table, COPY
+   * the rows as text into a temp table while inferring their types, create the table or add and widen
+   * columns (evolve), then insert with casts.
+   */
+  async function loadWithSchema(
+    tx: SqlClient,
+    first: RecordBatch,
+    iterator: AsyncIterator<RecordBatch>,
+    fileNames: readonly string[],
+    columns: readonly Column[],
+    unit: LoadUnit,
+  ): Promise<{ rowsLoaded: number }> {
+    let existing = await tableColumns(tx, table);
+    if (!existing && !opts.createTable) {
+      throw new SluiceError('LOAD_FAILED', `table ${opts.table} does not exist`, {
+        hint: 'Create it, or set load.createTable: true.',
+      });
+    }
+    let indexes = fileNames.map((_, i) => i);
+    if (existing) {
+      const has = existing;
+      const added = fileNames.filter((n) => !has.has(n));
+      if (opts.schema === 'strict') {
+        const missing = [...has.keys()].filter((n) => !fileNames.includes(n));
+        if (added.length > 0 || missing.length > 0) {
+          const list = (l: string[]) => (l.length > 0 ? l.map((n) => `"${n}"`).join(', ') : 'none');
+          throw new SluiceError(
+            'LAYOUT_MISMATCH',
+            `the columns of the file do not match table ${opts.table}: missing ${list(missing)}; new ${list(added)}`,
+            {
+              where: unit.origin,
+              hint: 'Fix the file, or change the table; schema: evolve adds new columns.',
+            },
+          );
+        }
+      } else if (opts.schema === 'ignore_new' && added.length > 0) {
+        logger.warn(`ignoring columns table ${opts.table} does not have: ${added.join(', ')}`, {
+          origin: unit.origin,
+          columns: added,
+        });
+        indexes = indexes.filter((i) => has.has(fileNames[i]!));
+      }
+    }
+    const names = indexes.map((i) => fileNames[i]!);
+    const badKeys = opts.keys.filter((k) => !names.includes(k));
+    if (badKeys.length > 0) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `load.keys: ${badKeys.join(', ')} not among the columns ${names.join(', ')}`,
+      );
+    }
+
+    const cols = names.map(quoteIdent).join(', ');
+    await tx.query('DROP TABLE IF EXISTS pg_temp.sluice_raw');
+    await tx.query(
+      `CREATE TEMP TABLE sluice_raw (${names.map((n) => `${quoteIdent(n)} text`).join(', ')}) ON COMMIT DROP`,
+    );
+    const inference = createTypeInference(names.length);
+    async function* copyChunks(): AsyncIterable<Uint8Array> {
+      let batch: RecordBatch | undefined = first;
+      while (batch) {
+        if (batch.rows.length > 0) {
+          inference.add(batch.rows, indexes);
+          yield toCopyBytes(batch.rows, indexes, scratch);
+        }
+        const next = await iterator.next();
+        batch = next.done ? undefined : next.value;
+      }
+    }
+    await tx.copyFrom({ name: 'sluice_raw' }, names, copyChunks());
+    const inferred = inference.types();
+    // A type a check gave wins over the inferred one; undefined: only nulls, nothing to learn.
+    const needed = indexes.map((i, k): ColumnType | undefined => columns[i]!.type ?? inferred[k]);
+
+    if (!existing) {
+      await createTable(
+        tx,
+        table,
+        names.map((name, k) => ({ name, type: needed[k] ?? 'text' })),
+        opts.keys,
+      );
+      logger.debug(`created table ${opts.table}`);
+      existing = (await tableColumns(tx, table))!;
+    } else if (opts.schema === 'evolve') {
+      let changed = false;
+      for (const [k, name] of names.entries()) {
+        const current = existing.get(name);
+        const need = needed[k];
+        if (current === undefined) {
+          await addColumn(tx, table, name, need ?? 'text');
+          logger.info(`added column ${name} ${need ?? 'text'} to ${opts.table}`);
+          changed = true;
+          continue;
+        }
+        // A type Sluice does not know (varchar, timestamptz…) is left as the table has it.
+        const type = columnTypeOf(current);
+        if (!type || !need) continue;
+        const wider = widenType(type, need);
+        if (wider !== type) {
+          await changeColumnType(tx, table, name, wider);
+          logger.info(`widened column ${name} of ${opts.table} from ${type} to ${wider}`);
+          changed = true;
+        }
+      }
+      if (changed) existing = (await tableColumns(tx, table))!;
+    }
+
+    const has = existing;
+    const casts = names.map((n) => `${quoteIdent(n)}::${has.get(n)!}`).join(', ');
+    if (opts.mode !== 'merge' && !opts.afterLoad) {
+      if (opts.mode === 'replace' && unit.firstOfRun) await tx.query(`TRUNCATE ${target}`);
+      const result = await tx.query(`INSERT INTO ${target} (${cols}) SELECT ${casts} FROM sluice_raw`);
+      return { rowsLoaded: result.rowCount };
+    }
+    return mergeOrInsert(tx, names, unit, async () => {
+      await tx.query('DROP TABLE IF EXISTS pg_temp.staged');
+      await tx.query(`CREATE TEMP TABLE staged ON COMMIT DROP AS SELECT ${cols} FROM ${target} WITH NO DATA`);
+      const result = await tx.query(`INSERT INTO staged (${cols}) SELECT ${casts} FROM sluice_raw`);
+      return result.rowCount;
+    });
+  }
 
   return {
     async startRun(tx) {
@@ -86,6 +249,8 @@ function createPostgresLoadSession(
         name: names[i]!,
         ...(c.type ? { type: c.type } : {}),
       }));
+
+      if (opts.schema !== 'fixed') return loadWithSchema(tx, first.value, iterator, names, columns, unit);
 
       let existing = await tableColumns(tx, table);
       if (!existing) {
@@ -132,35 +297,13 @@ function createPostgresLoadSession(
       }
 
       // A dry run keeps one transaction for all files: the previous file's staging table is still there.
-      await tx.query('DROP TABLE IF EXISTS pg_temp.staged');
-      await tx.query(`CREATE TEMP TABLE staged ON COMMIT DROP AS SELECT ${cols} FROM ${target} WITH NO DATA`);
-      const staged = await tx.copyFrom({ name: 'staged' }, names, copyChunks());
-
-      let rowsLoaded: number;
-      if (opts.mode === 'merge') {
-        const keys = opts.keys.map(quoteIdent).join(', ');
-        const rest = names.filter((n) => !opts.keys.includes(n));
-        const update =
-          rest.length === 0
-            ? 'DO NOTHING'
-            : `DO UPDATE SET ${rest.map((n) => `${quoteIdent(n)} = EXCLUDED.${quoteIdent(n)}`).join(', ')}
-               WHERE (${rest.map((n) => `${target}.${quoteIdent(n)}`).join(', ')}) IS DISTINCT FROM (${rest
-                 .map((n) => `EXCLUDED.${quoteIdent(n)}`)
-                 .join(', ')})`;
-        // Duplicate keys inside one load: the last row read wins (ctid follows COPY order in a fresh table).
-        const result = await tx.query(
-          `INSERT INTO ${target} (${cols})
-           SELECT DISTINCT ON (${keys}) ${cols} FROM staged ORDER BY ${keys}, ctid DESC
-           ON CONFLICT (${keys}) ${update}`,
+      return mergeOrInsert(tx, names, unit, async () => {
+        await tx.query('DROP TABLE IF EXISTS pg_temp.staged');
+        await tx.query(
+          `CREATE TEMP TABLE staged ON COMMIT DROP AS SELECT ${cols} FROM ${target} WITH NO DATA`,
         );
-        rowsLoaded = staged;
-        logger.debug(`merged ${staged} rows into ${opts.table}`, { changed: result.rowCount });
-      } else {
-        if (opts.mode === 'replace' && unit.firstOfRun) await tx.query(`TRUNCATE ${target}`);
-        const result = await tx.query(`INSERT INTO ${target} (${cols}) SELECT ${cols} FROM staged`);
-        rowsLoaded = result.rowCount;
-      }
-      return { rowsLoaded };
+        return tx.copyFrom({ name: 'staged' }, names, copyChunks());
+      });
     },
 
     async afterLoad(tx) {

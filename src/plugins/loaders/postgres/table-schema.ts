@@ -45,3 +45,33 @@ export async function createTable(
   if (keys.length > 0) defs.push(`PRIMARY KEY (${keys.map(quoteIdent).join(', ')})`);
   await db.query(`CREATE TABLE IF NOT EXISTS ${quoteTable(table)} (${defs.join(', ')})`);
 }
+
+/** The Sluice type of a column as `format_type` spells it; undefined for types Sluice does not widen. */
+export function columnTypeOf(dataType: string): ColumnType | undefined {
+  const found = Object.entries(SQL_TYPES).find(([, sql]) => sql === dataType);
+  if (found) return found[0] as ColumnType;
+  return dataType === 'timestamp without time zone' ? 'timestamp' : undefined;
+}
+
+/** ALTER TABLE … ADD COLUMN (nullable) with the given type. */
+export async function addColumn(
+  db: SqlClient,
+  table: TableName,
+  name: string,
+  type: ColumnType,
+): Promise<void> {
+  await db.query(`ALTER TABLE ${quoteTable(table)} ADD COLUMN ${quoteIdent(name)} ${SQL_TYPES[type]}`);
+}
+
+/** ALTER TABLE … ALTER COLUMN … TYPE, converting the values already there through a cast. */
+export async function changeColumnType(
+  db: SqlClient,
+  table: TableName,
+  name: string,
+  type: ColumnType,
+): Promise<void> {
+  const sql = SQL_TYPES[type];
+  await db.query(
+    `ALTER TABLE ${quoteTable(table)} ALTER COLUMN ${quoteIdent(name)} TYPE ${sql} USING ${quoteIdent(name)}::${sql}`,
+  );
+}
