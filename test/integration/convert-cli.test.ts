@@ -5,6 +5,7 @@ import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/pipeline-harness.js';
+import { csvRecords } from '../helpers/csv-records.js';
 
 /** The sheet as a grid of text, the way a CSV of it should read. */
 const SHEET = [
@@ -13,35 +14,6 @@ const SHEET = [
   ['2', 'Luis', 'two\nlines', '-3', '2024-03-01 08:30:00'],
   ['3', 'Zoë', '', '1000000', '1999-12-31'],
 ];
-
-/** Parses RFC 4180 CSV (CRLF records, quoted fields) back into a grid. */
-function readCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-      i++;
-    } else field += c;
-  }
-  return rows;
-}
 
 const cellValue = (text: string, col: number): ExcelJS.CellValue => {
   if (text === '') return null;
@@ -98,7 +70,7 @@ describe('sluice convert', () => {
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       const text = await readFile(out, 'utf8');
-      expect(readCsv(text)).toEqual(SHEET);
+      expect(csvRecords(text)).toEqual(SHEET);
       expect(text.startsWith('id,name,note,amount,day\r\n')).toBe(true);
       expect((await stat(out)).mode & 0o777).toBe(0o660);
 

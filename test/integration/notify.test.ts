@@ -20,6 +20,7 @@ import { freePort } from '../helpers/free-port.js';
 import { tempDir, VISITS_PIPELINE } from '../helpers/pipeline-harness.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import { visitsFile } from '../helpers/visits-fixtures.js';
+import { csvRecords } from '../helpers/csv-records.js';
 
 const FAST: RetryPolicy = { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 };
 
@@ -78,36 +79,6 @@ function memoryLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
   const push = (level: string) => (message: string) => lines.push(`${level}: ${message}`);
   return { lines, debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error') };
-}
-
-/** CSV records, RFC 4180 (quoted fields may hold commas, quotes and line breaks). */
-function csvRecords(text: string): string[][] {
-  const records: string[][] = [];
-  let field = '';
-  let record: string[] = [];
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      record.push(field);
-      field = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      record.push(field);
-      records.push(record);
-      field = '';
-      record = [];
-      i++;
-    } else field += c;
-  }
-  if (field !== '' || record.length > 0) records.push([...record, field]);
-  return records;
 }
 
 let testDb: TestDatabase;
