@@ -3,11 +3,8 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { simpleParser, type ParsedMail } from 'mailparser';
-import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { notifySchema, type NotifySpec } from '../../src/core/notify-spec.js';
-import type { Logger } from '../../src/core/plugin.js';
 import type { RetryPolicy } from '../../src/core/retry.js';
 import { parsePipeline, type PipelineSpec } from '../../src/core/spec.js';
 import { sendRunNotices } from '../../src/notify/send-notices.js';
@@ -21,65 +18,9 @@ import { tempDir, VISITS_PIPELINE } from '../helpers/pipeline-harness.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import { visitsFile } from '../helpers/visits-fixtures.js';
 import { csvRecords } from '../helpers/csv-records.js';
+import { memoryLogger, startMailServer, type MailServer } from '../helpers/mail-server.js';
 
 const FAST: RetryPolicy = { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 };
-
-interface MailServer {
-  port: number;
-  received: ParsedMail[];
-  /** Resolves with the next message (or the ones already received). */
-  next(count?: number): Promise<ParsedMail[]>;
-  stop(): Promise<void>;
-}
-
-/** A real SMTP server on 127.0.0.1 that parses every message it accepts. */
-async function startMailServer(options: SMTPServerOptions = {}): Promise<MailServer> {
-  const received: ParsedMail[] = [];
-  const waiters: (() => void)[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    ...options,
-    onData(stream, _session, callback) {
-      simpleParser(stream)
-        .then((mail) => {
-          received.push(mail);
-          for (const w of waiters.splice(0)) w();
-          callback();
-        })
-        .catch((error: Error) => callback(error));
-    },
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  return {
-    port,
-    received,
-    async next(count = 1) {
-      const deadline = Date.now() + 20_000;
-      while (received.length < count) {
-        if (Date.now() > deadline) throw new Error(`expected ${count} messages, got ${received.length}`);
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 200);
-        });
-      }
-      return received;
-    },
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
-/** Keeps what a notice logs, to check it (and that no secret is in it). */
-function memoryLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const push = (level: string) => (message: string) => lines.push(`${level}: ${message}`);
-  return { lines, debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error') };
-}
 
 let testDb: TestDatabase;
 let db: Database;

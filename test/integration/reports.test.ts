@@ -1,10 +1,8 @@
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
-import { simpleParser, type ParsedMail } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
+import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Logger } from '../../src/core/plugin.js';
 import {
   cellText,
   listReportSends,
@@ -20,55 +18,7 @@ import { freePort } from '../helpers/free-port.js';
 import { tempDir } from '../helpers/pipeline-harness.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import { csvRecords } from '../helpers/csv-records.js';
-
-interface MailServer {
-  port: number;
-  received: ParsedMail[];
-  next(count?: number): Promise<ParsedMail[]>;
-  stop(): Promise<void>;
-}
-
-/** A real SMTP server on 127.0.0.1 that parses every message it accepts. */
-async function startMailServer(): Promise<MailServer> {
-  const received: ParsedMail[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, _session, callback) {
-      simpleParser(stream)
-        .then((mail) => {
-          received.push(mail);
-          callback();
-        })
-        .catch((error: Error) => callback(error));
-    },
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  return {
-    port,
-    received,
-    async next(count = 1) {
-      const deadline = Date.now() + 20_000;
-      while (received.length < count) {
-        if (Date.now() > deadline) throw new Error(`expected ${count} messages, got ${received.length}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      return received;
-    },
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
-function memoryLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const push = (level: string) => (message: string) => lines.push(`${level}: ${message}`);
-  return { lines, debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error') };
-}
+import { memoryLogger, startMailServer, type MailServer } from '../helpers/mail-server.js';
 
 const decode = (s: string) =>
   s
