@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import type { ImapFlow } from 'imapflow';
 import { freePort } from './free-port.js';
 import { greets, kill, track } from './server-process.js';
+import { writeSelfSignedCertificate } from './self-signed.js';
 
 const run = promisify(execFile);
 const DOVECOT = '/usr/sbin/dovecot';
@@ -66,22 +67,8 @@ export async function startImapServer(options: { tls?: boolean } = {}): Promise<
     else await chmod(users, 0o644);
     const config = path.join(dir, 'dovecot.conf');
     const log = path.join(dir, 'dovecot.log');
-    if (options.tls) {
-      await run('openssl', [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-subj',
-        '/CN=localhost',
-        '-days',
-        '1',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-      ]);
+    if (options.tls && !writeSelfSignedCertificate(dir)) {
+      throw new Error('openssl is needed to make the test certificate: apt-get install openssl');
     }
 
     let lastError: unknown;

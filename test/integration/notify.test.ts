@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +18,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/test-database.
 import { visitsFile } from '../helpers/visits-fixtures.js';
 import { csvRecords } from '../helpers/csv-records.js';
 import { memoryLogger, startMailServer, type MailServer } from '../helpers/mail-server.js';
+import { writeSelfSignedCertificate } from '../helpers/self-signed.js';
 
 const FAST: RetryPolicy = { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 };
 
@@ -275,37 +275,10 @@ notify:
   });
 });
 
-/** Writes key.pem and cert.pem (self-signed, for localhost) into `dir` when openssl is there. */
-function selfSigned(dir: string): void {
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-subj',
-        '/CN=localhost',
-        '-days',
-        '1',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-  } catch {
-    // No openssl: the test that needs it is skipped.
-  }
-}
-
 describe('run notices over STARTTLS', () => {
   it('upgrades the connection and logs in', async (ctx) => {
     const dir = await tempDir();
-    selfSigned(dir);
+    writeSelfSignedCertificate(dir);
     let key: Buffer;
     let cert: Buffer;
     try {
