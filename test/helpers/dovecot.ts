@@ -3,16 +3,16 @@
  * base_dir, log, users file, mail store and port, run in the foreground so `stop()` can end it. Needs root
  * (Dovecot drops to the mail user `nobody`); installs dovecot-imapd when it is missing.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ImapFlow } from 'imapflow';
 import { freePort } from './free-port.js';
-import { greets, kill, track } from './server-process.js';
+import { kill, launchServer } from './server-process.js';
 import { writeSelfSignedCertificate } from './self-signed.js';
 
 const run = promisify(execFile);
@@ -179,31 +179,15 @@ service imap-login {
 }
 
 /** Spawns `dovecot -F` and waits until it greets with `* OK`. */
-async function launch(config: string, log: string, port: number): Promise<ChildProcess> {
-  const child = spawn(DOVECOT, ['-F', '-c', config], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
+function launch(config: string, log: string, port: number): Promise<ChildProcess> {
+  return launchServer({
+    name: 'dovecot',
+    command: DOVECOT,
+    args: ['-F', '-c', config],
+    port,
+    greeting: '* OK',
+    log,
   });
-  let spawnError: Error | undefined;
-  child.on('error', (error) => {
-    spawnError = error;
-  });
-  track(child);
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (spawnError || child.exitCode !== null || child.signalCode !== null) break;
-    if (await greets(port, '* OK')) return child;
-    await sleep(50);
-  }
-  const why = spawnError
-    ? `could not be started: ${spawnError.message}`
-    : child.exitCode !== null || child.signalCode !== null
-      ? `exited (${child.exitCode ?? child.signalCode})`
-      : 'did not answer within 15 s';
-  await kill(child);
-  const logText = await readFile(log, 'utf8').catch(() => '');
-  throw new Error(`dovecot on 127.0.0.1:${port} ${why}\n--- log (${log}) ---\n${logText}${stderr}`);
 }
 
 async function idsOf(name: string): Promise<{ uid: number; gid: number } | undefined> {

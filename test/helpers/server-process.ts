@@ -1,16 +1,17 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 
 /** Servers started by the tests, each in its own process group. */
 const running = new Set<ChildProcess>();
 
 /** Tracks a server so that it dies with the test process even without a stop(). */
-export function track(child: ChildProcess): void {
+function track(child: ChildProcess): void {
   running.add(child);
 }
 
 /** True when something on the port greets a new connection with a line starting with `prefix`. */
-export function greets(port: number, prefix: string): Promise<boolean> {
+function greets(port: number, prefix: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     let data = '';
@@ -53,3 +54,42 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals) {
 process.once('exit', () => {
   for (const child of running) signalGroup(child, 'SIGKILL');
 });
+
+/**
+ * Spawns a server in its own process group (so stopping it ends its per-connection children too) and
+ * waits until the port greets with `greeting`; on failure, throws with the server's log and stderr.
+ */
+export async function launchServer(options: {
+  name: string;
+  command: string;
+  args: string[];
+  port: number;
+  greeting: string;
+  log: string;
+}): Promise<ChildProcess> {
+  const { name, port, log } = options;
+  const child = spawn(options.command, options.args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  let spawnError: Error | undefined;
+  child.on('error', (error) => {
+    spawnError = error;
+  });
+  track(child);
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (spawnError || child.exitCode !== null || child.signalCode !== null) break;
+    if (await greets(port, options.greeting)) return child;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const why = spawnError
+    ? `could not be started: ${spawnError.message}`
+    : child.exitCode !== null || child.signalCode !== null
+      ? `exited (${child.exitCode ?? child.signalCode})`
+      : 'did not answer within 15 s';
+  await kill(child);
+  const logText = await readFile(log, 'utf8').catch(() => '');
+  throw new Error(`${name} on 127.0.0.1:${port} ${why}\n--- log (${log}) ---\n${logText}${stderr}`);
+}

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './free-port.js';
-import { greets, kill, track } from './server-process.js';
+import { kill, launchServer } from './server-process.js';
 
 const run = promisify(execFile);
 
@@ -163,36 +163,15 @@ async function writeConfig(
 }
 
 /** Spawns `sshd -D` and waits until it answers with an SSH banner. */
-async function launch(config: string, log: string, port: number): Promise<ChildProcess> {
-  // Its own process group, so stop() also ends the per-connection processes it forked.
-  const child = spawn(SSHD, ['-D', '-f', config, '-E', log], {
-    detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
+function launch(config: string, log: string, port: number): Promise<ChildProcess> {
+  return launchServer({
+    name: 'sshd',
+    command: SSHD,
+    args: ['-D', '-f', config, '-E', log],
+    port,
+    greeting: 'SSH-',
+    log,
   });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  let spawnError: Error | undefined;
-  child.on('error', (error) => {
-    spawnError = error;
-  });
-  track(child);
-
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (spawnError || child.exitCode !== null || child.signalCode !== null) break;
-    if (await greets(port, 'SSH-')) return child;
-    await sleep(50);
-  }
-  const why = spawnError
-    ? `could not be started: ${spawnError.message}`
-    : child.exitCode !== null || child.signalCode !== null
-      ? `exited (${child.exitCode ?? child.signalCode})`
-      : 'did not answer within 15 s';
-  await kill(child);
-  const logText = await readFile(log, 'utf8').catch(() => '');
-  throw new Error(`sshd on 127.0.0.1:${port} ${why}\n--- sshd log (${log}) ---\n${logText}${stderr}`);
 }
 
 // ---- machine setup ---------------------------------------------------------------------------------

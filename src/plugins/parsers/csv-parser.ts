@@ -5,7 +5,13 @@ import { z } from 'zod';
 import { SluiceError } from '../../core/errors.js';
 import { defineParser, type BatchResult } from '../../core/plugin.js';
 import { BatchBuilder } from './batch-builder.js';
-import { compileExpected, expectHeaderOption, headerProblem, type ExpectedColumn } from './layout.js';
+import {
+  compileExpected,
+  expectHeaderOption,
+  headerProblem,
+  type ExpectedColumn,
+  batchSizeOption,
+} from './layout.js';
 
 const oneCharacter = z.string().refine((c) => c !== '\n' && c !== '\r', 'a line break cannot be used here');
 
@@ -38,13 +44,7 @@ const options = z.strictObject({
       'Character encoding of the file (utf-8, latin1, windows-1252, …). A leading UTF-8 BOM is dropped.',
     ),
   skipBlankLines: z.boolean().default(true).describe('Lines that are empty or hold only spaces are skipped.'),
-  batchSize: z
-    .number()
-    .int()
-    .min(1)
-    .max(1_000_000)
-    .default(500)
-    .describe('Rows per batch. Small batches die young in the garbage collector (bench/README.md).'),
+  batchSize: batchSizeOption,
   maxRecordLength: z
     .number()
     .int()

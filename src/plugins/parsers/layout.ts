@@ -120,3 +120,12 @@ export function headerProblem(cells: string[], expected: ExpectedColumn[]): stri
   }
   return wrong.length > 0 ? wrong.join('; ') : undefined;
 }
+
+/** Rows per batch, for every parser. */
+export const batchSizeOption = z
+  .number()
+  .int()
+  .min(1)
+  .max(1_000_000)
+  .default(500)
+  .describe('Rows per batch. Small batches die young in the garbage collector (bench/README.md).');

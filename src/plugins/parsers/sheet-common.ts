@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { SluiceError } from '../../core/errors.js';
 import type { BatchResult } from '../../core/plugin.js';
-import { compileExpected, expectHeaderOption, headerProblem, type ExpectedColumn } from './layout.js';
+import {
+  compileExpected,
+  expectHeaderOption,
+  headerProblem,
+  type ExpectedColumn,
+  batchSizeOption,
+} from './layout.js';
 import { BatchBuilder } from './batch-builder.js';
 
 // What the xlsx and xls parsers share: their options, the cell → text conversion and the layout rules
@@ -38,13 +44,7 @@ export const sheetOptionFields = {
     .describe('Rows to skip right after the header row (units, notes) before the data starts.'),
   columns: columnRange.optional(),
   expectHeader: expectHeaderOption,
-  batchSize: z
-    .number()
-    .int()
-    .min(1)
-    .max(1_000_000)
-    .default(500)
-    .describe('Rows per batch. Small batches die young in the garbage collector (bench/README.md).'),
+  batchSize: batchSizeOption,
 };
 
 /** The shared options, as parsed. */
