@@ -9,6 +9,16 @@ export interface PluginContext {
   signal: AbortSignal;
   /** A private folder for temporary files, removed by the runner. */
   workDir: string;
+  /**
+   * The pipeline's saved state (watermarks, ETags), read-only: a plugin hands the entries to save to the
+   * runner (`SourceFile.state`, `RecordUnit.stateAfter`), which writes them in the transaction of the load
+   * they describe. Absent outside a run.
+   */
+  state?: StateReader;
+}
+
+export interface StateReader {
+  get<T = unknown>(key: string): Promise<T | undefined>;
 }
 
 export interface Logger {
@@ -38,6 +48,11 @@ export interface SourceFile {
   name: string;
   size?: number;
   modifiedAt?: Date;
+  /**
+   * State entries (key → JSON value) the runner saves in the same transaction as the file's outcome (loaded,
+   * skipped or rejected), e.g. the ETag a download came with.
+   */
+  state?: Record<string, unknown>;
 }
 
 /** A file the runner can read locally. */
@@ -117,7 +132,11 @@ export type WriteMode = 'append' | 'replace' | 'merge';
 /** Declared by each loader so the runner can refuse a pipeline it cannot serve before anything starts. */
 export interface LoaderCapabilities {
   modes: WriteMode[];
-  /** Rows, ledger and rejects commit together. */
+  /**
+   * Rows, ledger and rejects commit together (the target is the control-plane database). A loader that is not
+   * transactional writes elsewhere (MySQL): it commits its rows before `load` returns and must make a retry of
+   * the same `LoadUnit.key` a no-op, because the ledger commits after it.
+   */
   transactional: boolean;
   maxIdentifierLength: number;
 }
@@ -128,6 +147,11 @@ export interface LoadUnit {
   /** The run's as-of date, `YYYY-MM-DD`. */
   asOf: string;
   origin: string;
+  /**
+   * Stable across retries and reruns of the same content (a file's SHA-256): a loader that cannot commit with
+   * the runner's transaction (`transactional: false`) records it in its own target to load a unit once.
+   */
+  key: string;
   /** True when nothing has been loaded into the target in this run yet (for `replace`). */
   firstOfRun: boolean;
 }

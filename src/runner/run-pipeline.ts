@@ -30,6 +30,7 @@ import {
   type NewLedgerEntry,
 } from '../store/ledger.js';
 import { addRunCounts, finishRun, heartbeat, startRun, type FileCounts } from '../store/runs.js';
+import { saveState, stateReader } from '../store/state.js';
 import { StepLog, type LogEntry } from '../store/step-log.js';
 import { addToZip, archiveName } from './archive.js';
 import { createCheckStage } from './check-stage.js';
@@ -180,7 +181,12 @@ async function execute(
   await mkdir(workDir, { recursive: true });
   const abort = new AbortController();
   options.signal?.addEventListener('abort', () => abort.abort(options.signal?.reason), { once: true });
-  const context: PluginContext = { logger: log, signal: abort.signal, workDir };
+  const context: PluginContext = {
+    logger: log,
+    signal: abort.signal,
+    workDir,
+    state: stateReader(db, spec.name),
+  };
   const timings: Record<string, number> = {};
   const time = async <T>(step: string, work: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
@@ -286,6 +292,7 @@ async function execute(
         await inTransaction(async (tx) => {
           await recordFile(tx, { ...ledgerBase, status: 'skipped', reason, duplicateOf: loaded.id });
           await addRunCounts(tx, run.id, { filesSkipped: 1 });
+          if (file.state) await saveState(tx, spec.name, run.id, file.state);
         });
         log.info(`skipped ${file.name}: ${reason}`);
         // A crash after the original's commit may have kept it out of the archive: archive it now (once).
@@ -332,7 +339,7 @@ async function execute(
               if (first) return skip(first);
             }
             if (isSluiceError(error, 'LAYOUT_MISMATCH', 'PARSE_FAILED')) {
-              return rejectFile(inTransaction, { ...ledgerBase, error, runId: run.id });
+              return rejectFile(inTransaction, { ...ledgerBase, error, runId: run.id }, file.state);
             }
             throw inFile(error, file.name);
           });
@@ -530,12 +537,19 @@ async function loadFile(a: LoadFileArgs): Promise<FileReport> {
       }
     }
     try {
-      const unit = { runId: a.runId, asOf: a.asOf, origin: a.file.name, firstOfRun };
+      const unit = {
+        runId: a.runId,
+        asOf: a.asOf,
+        origin: a.file.name,
+        key: a.ledgerBase.sha256,
+        firstOfRun,
+      };
       const { rowsLoaded } = await a.loader.load(tx, batches(), unit);
       await spool.flush(tx);
       await a.loader.afterLoad(tx, unit);
       await setFileCounts(tx, fileId, { rowsRead, rowsLoaded, rowsRejected });
       await addRunCounts(tx, a.runId, { rowsRead, rowsLoaded, rowsRejected, filesLoaded: 1 });
+      if (a.file.state) await saveState(tx, a.spec.name, a.runId, a.file.state);
       return {
         name: a.file.name,
         status: 'loaded' as const,
@@ -554,6 +568,7 @@ async function loadFile(a: LoadFileArgs): Promise<FileReport> {
 async function rejectFile(
   inTransaction: InTransaction,
   a: LedgerBase & { error: SluiceError },
+  state: Record<string, unknown> | undefined,
 ): Promise<FileReport> {
   const reason = a.error.message;
   const line = Number(/:(\d+)(?::\d+)?$/.exec(a.error.where ?? '')?.[1]) || null;
@@ -564,6 +579,7 @@ async function rejectFile(
       [a.runId, a.pipeline, fileId, a.name, line, reason],
     );
     await addRunCounts(tx, a.runId, { filesRejected: 1 });
+    if (state) await saveState(tx, a.pipeline, a.runId, state);
   });
   return { name: a.name, status: 'rejected', reason, rowsRead: 0, rowsLoaded: 0, rowsRejected: 0 };
 }

@@ -28,10 +28,11 @@ const batch = (
   lines: rows.map((_, i) => i + 2),
 });
 
-const unit = (firstOfRun = true) => ({
+const unit = (firstOfRun = true, key = 'test.csv') => ({
   runId: '00000000-0000-0000-0000-000000000001',
   asOf: '2026-11-27',
   origin: 'test.csv',
+  key,
   firstOfRun,
 });
 
