@@ -78,9 +78,48 @@ export interface FileSourceSession {
 }
 
 export interface SourcePlugin<S extends z.ZodType = z.ZodType> extends PluginBase<'source', S> {
+  /** Files go through a parser (`parse:` required); records go to the checks directly (no `parse:`). */
+  produces?: 'files';
   /** URL schemes this source serves when a pipeline gives `url:` without `type:` (`sftp`, `file`). */
   schemes: string[];
   open(options: z.output<S>, context: PluginContext): Promise<FileSourceSession>;
+}
+
+/**
+ * A unit of records a source reads (a table, a scanned range): it loads in one transaction, with its state.
+ * Its batches carry origins (key or URL) so rejects say where a row came from.
+ */
+export interface RecordUnit {
+  /** Stable across runs (`table:public.orders`): keys the unit's ledger entries. */
+  key: string;
+  /** Short name for logs, the ledger and reject origins. */
+  name: string;
+  /** The records; a unit that reads nothing still yields nothing and loads as an empty unit. */
+  read(): AsyncIterable<BatchResult>;
+  /**
+   * State entries to save in the unit's load transaction, asked once `read()` is exhausted: a watermark is the
+   * greatest value actually read, never the clock.
+   */
+  stateAfter?(): Record<string, unknown>;
+}
+
+export interface RecordSourceSession {
+  /** Where the records come from, safe to log (no secrets). */
+  readonly location: string;
+  units(): AsyncIterable<RecordUnit>;
+  close(): Promise<void>;
+}
+
+export interface RecordSourcePlugin<S extends z.ZodType = z.ZodType> extends PluginBase<'source', S> {
+  produces: 'records';
+  schemes: string[];
+  open(options: z.output<S>, context: PluginContext): Promise<RecordSourceSession>;
+}
+
+export type AnySourcePlugin = SourcePlugin | RecordSourcePlugin;
+
+export function isRecordSource(plugin: AnySourcePlugin): plugin is RecordSourcePlugin {
+  return plugin.produces === 'records';
 }
 
 // ---- parsers ---------------------------------------------------------------------------------------
@@ -189,11 +228,17 @@ export interface LoaderPlugin<S extends z.ZodType = z.ZodType> extends PluginBas
   open(options: z.output<S>, context: PluginContext): Promise<LoadSession>;
 }
 
-export type Plugin = SourcePlugin | ParserPlugin | CheckRule | TransformPlugin | LoaderPlugin;
+export type Plugin =
+  SourcePlugin | RecordSourcePlugin | ParserPlugin | CheckRule | TransformPlugin | LoaderPlugin;
 export type PluginKind = Plugin['kind'];
 
 export function defineSource<S extends z.ZodType>(plugin: Omit<SourcePlugin<S>, 'kind'>): SourcePlugin<S> {
   return { kind: 'source', ...plugin };
+}
+export function defineRecordSource<S extends z.ZodType>(
+  plugin: Omit<RecordSourcePlugin<S>, 'kind' | 'produces'>,
+): RecordSourcePlugin<S> {
+  return { kind: 'source', produces: 'records', ...plugin };
 }
 export function defineParser<S extends z.ZodType>(plugin: Omit<ParserPlugin<S>, 'kind'>): ParserPlugin<S> {
   return { kind: 'parser', ...plugin };

@@ -1,16 +1,16 @@
 import { SluiceError } from './errors.js';
 import type {
+  AnySourcePlugin,
   CheckRule,
   LoaderPlugin,
   Plugin,
   PluginKind,
   ParserPlugin,
-  SourcePlugin,
   TransformPlugin,
 } from './plugin.js';
 
 type ByKind = {
-  source: SourcePlugin;
+  source: AnySourcePlugin;
   parser: ParserPlugin;
   check: CheckRule;
   transform: TransformPlugin;
@@ -52,7 +52,7 @@ export class Registry {
   }
 
   /** The source serving a URL scheme (`sftp`), for `url:` given without `type:`. */
-  sourceForScheme(scheme: string): SourcePlugin | undefined {
+  sourceForScheme(scheme: string): AnySourcePlugin | undefined {
     return this.list('source').find((s) => s.schemes.includes(scheme));
   }
 }

@@ -13,6 +13,7 @@ import type {
   PluginContext,
   SourceFile,
 } from '../core/plugin.js';
+import { isRecordSource } from '../core/plugin.js';
 import type { RecordBatch } from '../core/records.js';
 import type { Registry } from '../core/registry.js';
 import { withRetry } from '../core/retry.js';
@@ -241,7 +242,10 @@ async function execute(
   const pending: Pending[] = [];
   let source: FileSourceSession | undefined;
   try {
-    const sourcePlugin = registry.get('source', spec.source.type);
+    const anySource = registry.get('source', spec.source.type);
+    if (isRecordSource(anySource))
+      throw new SluiceError('CONFIG_INVALID', 'record sources are not wired yet');
+    const sourcePlugin = anySource;
     const parser = registry.get('parser', spec.parse.type);
     const loaderPlugin = registry.get('loader', spec.load.type);
     const check = spec.check ? createCheckStage(spec.check, registry) : undefined;
