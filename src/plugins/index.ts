@@ -3,6 +3,7 @@ import { Registry } from '../core/registry.js';
 import { checkRules } from './checks/index.js';
 import { postgresLoader } from './loaders/postgres/postgres-loader.js';
 import { csvParser } from './parsers/csv-parser.js';
+import { jsonParser } from './parsers/json-parser.js';
 import { xlsParser } from './parsers/xls-parser.js';
 import { xlsxParser } from './parsers/xlsx-parser.js';
 import { filesSource } from './sources/files-source.js';
@@ -18,6 +19,7 @@ export const builtinPlugins: Plugin[] = [
   csvParser,
   xlsxParser,
   xlsParser,
+  jsonParser,
   ...checkRules,
   ...transforms,
   postgresLoader,
