@@ -7,6 +7,7 @@ import { registerDemo } from './demo-command.js';
 import { registerPlugins } from './plugins-command.js';
 import { registerRejects } from './rejects-command.js';
 import { registerReport } from './report-command.js';
+import { registerRules } from './rules-command.js';
 import { registerRun } from './run-command.js';
 import { registerRuns } from './runs-command.js';
 import { registerSchema } from './schema-command.js';
@@ -38,6 +39,7 @@ registerSchema(program);
 registerRuns(program);
 registerRejects(program);
 registerReport(program, exit);
+registerRules(program);
 registerDemo(program, exit);
 
 try {
