@@ -1,0 +1,230 @@
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { SluiceError } from '../../core/errors.js';
+import { defineSource, type PluginContext, type SourceFile } from '../../core/plugin.js';
+import { authRequest, authSecrets } from './http/auth.js';
+import { createHttpClient, type HttpClient, type HttpResponse } from './http/http-client.js';
+import { httpSourceOptions, type HttpSourceOptions } from './http/http-options.js';
+import { nextPage, type PageResult } from './http/pagination.js';
+import { readSnippet } from './http/read-snippet.js';
+import { saveBody } from './http/save-body.js';
+import { safeFileName } from './safe-file-name.js';
+
+/** What is kept per request URL between runs, for conditional requests. */
+interface Validators {
+  url: string;
+  etag?: string;
+  lastModified?: string;
+}
+
+/**
+ * An HTTP API or file: each response page is saved in the run's scratch folder and listed as a file for the
+ * pipeline's parser (json, csv, xlsx…). Pagination, retries, a rate limit and conditional requests.
+ */
+export const httpSource = defineSource({
+  name: 'http',
+  summary:
+    'HTTP(S) GET/POST with auth, pagination (page, offset, cursor, Link, next URL), retries, rate limit and ETag/Last-Modified.',
+  schemes: ['http', 'https'],
+  options: httpSourceOptions,
+  async open(opts, context) {
+    const urls = (Array.isArray(opts.url) ? opts.url : [opts.url]).map((u) => new URL(u));
+    const client = createHttpClient({
+      logger: context.logger,
+      signal: context.signal,
+      userAgent: opts.userAgent,
+      connectTimeoutMs: opts.connectTimeoutMs,
+      readTimeoutMs: opts.readTimeoutMs,
+      retry: {
+        attempts: opts.retries + 1,
+        baseDelayMs: opts.retryBaseDelayMs,
+        maxDelayMs: opts.retryMaxDelayMs,
+      },
+      maxRetryAfterMs: opts.maxRetryAfterMs,
+      minIntervalMs: opts.rateLimit ? 1000 / opts.rateLimit : 0,
+      concurrency: opts.concurrency,
+      secrets: authSecrets(opts.auth),
+    });
+    const location =
+      client.redact(urls[0]!.href) + (urls.length > 1 ? ` and ${urls.length - 1} more URLs` : '');
+    return {
+      location,
+      async *list() {
+        // Each URL is a chain of pages; chains run side by side up to the concurrency limit.
+        const chains = urls.map(
+          (url, i) => () => readChain(url, urls.length > 1 ? i + 1 : 0, opts, context, client),
+        );
+        const results: SourceFile[][] = new Array<SourceFile[]>(chains.length);
+        let next = 0;
+        const worker = async () => {
+          while (next < chains.length) {
+            const i = next++;
+            results[i] = await chains[i]!();
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(opts.concurrency, chains.length) }, worker));
+        for (const files of results) yield* files;
+      },
+      async fetch(file) {
+        const info = await stat(file.id);
+        return { path: file.id, size: info.size, temporary: true };
+      },
+      async settle() {},
+      async close() {},
+    };
+  },
+});
+
+async function readChain(
+  first: URL,
+  chainNumber: number,
+  opts: HttpSourceOptions,
+  context: PluginContext,
+  client: HttpClient,
+): Promise<SourceFile[]> {
+  const files: SourceFile[] = [];
+  const visited = new Set<string>();
+  let url: URL | undefined = withQuery(first, opts.query, opts.pagination);
+  const base = opts.fileName ?? baseName(first);
+  for (let page = 1; url; page++) {
+    if (page > opts.maxPages) {
+      context.logger.warn(`${client.redact(first.href)}: stopped after maxPages (${opts.maxPages}) pages`);
+      break;
+    }
+    visited.add(url.href);
+    const key = stateKey(opts, url);
+    const prior = opts.conditional ? await context.state?.get<Validators>(key) : undefined;
+    const request = authRequest(
+      {
+        method: opts.method,
+        url,
+        headers: {
+          ...opts.headers,
+          ...(prior?.etag ? { 'if-none-match': prior.etag } : {}),
+          ...(prior?.lastModified ? { 'if-modified-since': prior.lastModified } : {}),
+        },
+        ...requestBody(opts),
+      },
+      opts.auth,
+    );
+    const stem = `${base}${chainNumber > 0 ? `_${chainNumber}` : ''}_p${String(page).padStart(4, '0')}`;
+    const pageUrl: URL = url;
+    const result = await client.request(request, async (response): Promise<PageResult | 'unchanged'> => {
+      if (response.status === 304) {
+        response.discard();
+        return 'unchanged';
+      }
+      if (response.status < 200 || response.status >= 300)
+        throw await refusal(response, request.method, client);
+      const name = `${stem}.${opts.extension ?? extensionOf(response, pageUrl)}`;
+      const file = path.join(context.workDir, `${chainNumber}-${page}-${name}`);
+      const size = await saveBody(response, file);
+      return { file, name, size, response };
+    });
+    if (result === 'unchanged') {
+      context.logger.info(
+        `${client.redact(url.href)} is unchanged since the last run (304): nothing to load`,
+      );
+      break;
+    }
+    const etag = header(result.response, 'etag');
+    const lastModified = header(result.response, 'last-modified');
+    const validators: Validators = {
+      url: client.redact(url.href),
+      ...(etag ? { etag } : {}),
+      ...(lastModified ? { lastModified } : {}),
+    };
+    files.push({
+      id: result.file,
+      name: result.name,
+      size: result.size,
+      ...(opts.conditional && (etag || lastModified) ? { state: { [key]: validators } } : {}),
+    });
+    url = await nextPage(opts, url, result, page);
+    if (url && visited.has(url.href)) {
+      context.logger.warn(`${client.redact(url.href)} was already read in this run: pagination stops`);
+      url = undefined;
+    }
+    if (url && opts.auth && url.origin !== first.origin) {
+      throw new SluiceError(
+        'SOURCE_IO',
+        `the next page is on another origin (${url.origin}); the credentials are not sent there`,
+        { where: 'source.pagination', hint: 'List that URL in source.url if it is meant to be read.' },
+      );
+    }
+  }
+  return files;
+}
+
+function withQuery(
+  url: URL,
+  query: HttpSourceOptions['query'],
+  pagination: HttpSourceOptions['pagination'],
+): URL {
+  const out = new URL(url);
+  for (const [k, v] of Object.entries(query)) out.searchParams.set(k, String(v));
+  if (pagination?.type === 'page') {
+    out.searchParams.set(pagination.param, String(pagination.start));
+    if (pagination.sizeParam && pagination.size)
+      out.searchParams.set(pagination.sizeParam, String(pagination.size));
+  } else if (pagination?.type === 'offset') {
+    out.searchParams.set(pagination.param, String(pagination.start));
+    out.searchParams.set(pagination.limitParam, String(pagination.limit));
+  }
+  return out;
+}
+
+function requestBody(opts: HttpSourceOptions): { body?: string } {
+  if (opts.body === undefined) return {};
+  return { body: typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) };
+}
+
+/** The state key of a request: a hash, since the URL and body may hold values that are not for a log. */
+function stateKey(opts: HttpSourceOptions, url: URL): string {
+  const bare = new URL(url);
+  if (opts.auth?.type === 'apiKey' && opts.auth.in === 'query') bare.searchParams.delete(opts.auth.name);
+  const hash = createHash('sha256')
+    .update(`${opts.method} ${bare.href}\n${requestBody(opts).body ?? ''}`)
+    .digest('hex')
+    .slice(0, 32);
+  return `http:${hash}`;
+}
+
+function header(response: HttpResponse, name: string): string | undefined {
+  const value = response.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+async function refusal(response: HttpResponse, method: string, client: HttpClient): Promise<SluiceError> {
+  const snippet = client.redact(await readSnippet(response.body, 300));
+  const auth = response.status === 401 || response.status === 403;
+  return new SluiceError(
+    auth ? 'SOURCE_AUTH' : 'SOURCE_IO',
+    `${method} ${client.redact(response.url.href)} answered ${response.status}${snippet ? `: ${snippet}` : ''}`,
+    auth ? { hint: 'Check source.auth and the credentials it takes from the environment.' } : {},
+  );
+}
+
+function baseName(url: URL): string {
+  const last = url.pathname.split('/').filter(Boolean).pop() ?? '';
+  const stem = last.replace(/\.[A-Za-z0-9]{1,8}$/, '');
+  return safeFileName(stem || url.hostname, 60).replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+
+const TYPES: [RegExp, string][] = [
+  [/ndjson|jsonl|json-seq/, 'jsonl'],
+  [/json/, 'json'],
+  [/csv/, 'csv'],
+  [/spreadsheetml/, 'xlsx'],
+  [/ms-excel/, 'xls'],
+  [/xml/, 'xml'],
+  [/text\/plain/, 'txt'],
+];
+
+function extensionOf(response: HttpResponse, url: URL): string {
+  const type = String(response.headers['content-type'] ?? '').toLowerCase();
+  for (const [pattern, ext] of TYPES) if (pattern.test(type)) return ext;
+  const fromPath = /\.([A-Za-z0-9]{1,8})$/.exec(url.pathname)?.[1];
+  return fromPath ? fromPath.toLowerCase() : 'bin';
+}

@@ -1,0 +1,29 @@
+import type { HttpRequest } from './http-client.js';
+import type { AuthOptions } from './http-options.js';
+
+/** The request with its credentials: an Authorization header, or the API key in a header or the query. */
+export function authRequest(request: HttpRequest, auth: AuthOptions | undefined): HttpRequest {
+  if (!auth) return request;
+  const headers = { ...request.headers };
+  let url = request.url;
+  if (auth.type === 'bearer') headers.authorization = `Bearer ${auth.token}`;
+  else if (auth.type === 'basic') headers.authorization = `Basic ${basic(auth.username, auth.password)}`;
+  else if (auth.in === 'header') headers[auth.name.toLowerCase()] = auth.value;
+  else {
+    url = new URL(url);
+    url.searchParams.set(auth.name, auth.value);
+  }
+  return { ...request, url, headers };
+}
+
+/** Every form a credential may take in a log line or message, to mask. */
+export function authSecrets(auth: AuthOptions | undefined): string[] {
+  if (!auth) return [];
+  if (auth.type === 'bearer') return [auth.token];
+  if (auth.type === 'basic') return [auth.password, basic(auth.username, auth.password)];
+  return [auth.value];
+}
+
+function basic(username: string, password: string): string {
+  return Buffer.from(`${username}:${password}`, 'utf8').toString('base64');
+}

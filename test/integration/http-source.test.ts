@@ -1,0 +1,325 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isSluiceError, SluiceError } from '../../src/core/errors.js';
+import type { PluginContext, SourceFile } from '../../src/core/plugin.js';
+import { httpSource } from '../../src/plugins/sources/http-source.js';
+import { openStore } from '../../src/store/connect.js';
+import type { Database } from '../../src/store/database.js';
+import type { LogEntry } from '../../src/store/step-log.js';
+import { sendJson, startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
+import { runPipelineFile, tempDir } from '../helpers/pipeline-harness.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+
+let servers: TestHttpServer[] = [];
+let work: string;
+
+beforeEach(async () => {
+  work = await tempDir('sluice-http-');
+});
+
+afterEach(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  servers = [];
+});
+
+async function serve(handler: Parameters<typeof startHttpServer>[0]): Promise<TestHttpServer> {
+  const server = await startHttpServer(handler);
+  servers.push(server);
+  return server;
+}
+
+const logged: string[] = [];
+function context(state: Record<string, unknown> = {}): PluginContext {
+  const log = (m: string) => logged.push(m);
+  return {
+    logger: { debug: log, info: log, warn: log, error: log },
+    signal: new AbortController().signal,
+    workDir: work,
+    state: { get: async <T>(key: string) => state[key] as T | undefined },
+  };
+}
+
+/** Opens the source with these options and lists what it read. */
+async function list(options: Record<string, unknown>, state: Record<string, unknown> = {}) {
+  const session = await httpSource.open(httpSource.options.parse(options), context(state));
+  const files: SourceFile[] = [];
+  for await (const file of session.list()) files.push(file);
+  await session.close();
+  const bodies = await Promise.all(files.map((f) => readFile(f.id, 'utf8')));
+  return { files, bodies };
+}
+
+async function listError(options: Record<string, unknown>): Promise<SluiceError> {
+  try {
+    await list(options);
+  } catch (error) {
+    if (isSluiceError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected the listing to fail');
+}
+
+const items = (from: number, count: number) =>
+  Array.from({ length: count }, (_, i) => ({ id: from + i, name: `item ${from + i}` }));
+
+describe('http source: pagination', () => {
+  it('pages by number until a short page', async () => {
+    const server = await serve((req, res) => {
+      const page = Number(new URL(req.url!, 'http://x').searchParams.get('page'));
+      sendJson(res, { data: { items: items((page - 1) * 2 + 1, page < 3 ? 2 : 1) } });
+    });
+    const { files, bodies } = await list({
+      url: `${server.origin}/api/items`,
+      pagination: { type: 'page', sizeParam: 'per_page', size: 2 },
+      recordsPath: 'data.items',
+    });
+    expect(server.requests.map((r) => r.url)).toEqual([
+      '/api/items?page=1&per_page=2',
+      '/api/items?page=2&per_page=2',
+      '/api/items?page=3&per_page=2',
+    ]);
+    expect(files.map((f) => f.name)).toEqual(['items_p0001.json', 'items_p0002.json', 'items_p0003.json']);
+    expect(JSON.parse(bodies[2]!)).toEqual({ data: { items: [{ id: 5, name: 'item 5' }] } });
+  });
+
+  it('pages by offset until an empty page, on a top-level array', async () => {
+    const server = await serve((req, res) => {
+      const offset = Number(new URL(req.url!, 'http://x').searchParams.get('offset'));
+      sendJson(res, offset < 6 ? items(offset + 1, 3) : []);
+    });
+    const { files } = await list({
+      url: `${server.origin}/rows`,
+      pagination: { type: 'offset', limit: 3 },
+    });
+    expect(server.requests.map((r) => r.url)).toEqual([
+      '/rows?offset=0&limit=3',
+      '/rows?offset=3&limit=3',
+      '/rows?offset=6&limit=3',
+    ]);
+    expect(files).toHaveLength(3);
+  });
+
+  it('follows a cursor field of the body', async () => {
+    const server = await serve((req, res) => {
+      const cursor = new URL(req.url!, 'http://x').searchParams.get('after');
+      if (!cursor) sendJson(res, { items: items(1, 2), meta: { next: 'c2' } });
+      else if (cursor === 'c2') sendJson(res, { items: items(3, 2), meta: { next: 'c3' } });
+      else sendJson(res, { items: items(5, 1), meta: { next: null } });
+    });
+    await list({
+      url: `${server.origin}/feed?since=2024-01-01`,
+      pagination: { type: 'cursor', param: 'after', field: 'meta.next' },
+    });
+    expect(server.requests.map((r) => r.url)).toEqual([
+      '/feed?since=2024-01-01',
+      '/feed?since=2024-01-01&after=c2',
+      '/feed?since=2024-01-01&after=c3',
+    ]);
+  });
+
+  it('follows the Link header', async () => {
+    const server = await serve((req, res) => {
+      const n = Number(new URL(req.url!, 'http://x').searchParams.get('n') ?? '1');
+      const links = [`<${server.origin}/first>; rel="first"`];
+      if (n < 3) links.push(`</list?n=${n + 1}>; rel="next"`);
+      sendJson(res, items(n, 1), { link: links.join(', ') });
+    });
+    const { files } = await list({ url: `${server.origin}/list`, pagination: { type: 'link' } });
+    expect(server.requests.map((r) => r.url)).toEqual(['/list', '/list?n=2', '/list?n=3']);
+    expect(files).toHaveLength(3);
+  });
+
+  it('follows a next-URL field, stops at maxPages and on a URL already read', async () => {
+    const server = await serve((req, res) => {
+      const n = Number(new URL(req.url!, 'http://x').searchParams.get('n') ?? '1');
+      sendJson(res, { results: items(n, 1), next: n < 100 ? `${server.origin}/r?n=${n + 1}` : null });
+    });
+    const { files } = await list({
+      url: `${server.origin}/r`,
+      pagination: { type: 'nextUrl', field: 'next' },
+      maxPages: 4,
+    });
+    expect(files).toHaveLength(4);
+    expect(logged.some((m) => m.includes('maxPages (4)'))).toBe(true);
+
+    const loop = await serve((_req, res) => sendJson(res, { results: [], next: '/same' }));
+    const again = await list({ url: `${loop.origin}/same`, pagination: { type: 'nextUrl', field: 'next' } });
+    expect(again.files).toHaveLength(1);
+  });
+});
+
+describe('http source: failures and limits', () => {
+  it('waits as long as Retry-After says after a 429, and backs off after a 503', async () => {
+    let calls = 0;
+    const server = await serve((_req, res) => {
+      calls++;
+      if (calls === 1) {
+        res.writeHead(429, { 'retry-after': '1' });
+        res.end('slow down');
+      } else if (calls === 2) {
+        res.writeHead(503);
+        res.end('busy');
+      } else sendJson(res, items(1, 1));
+    });
+    const { files } = await list({ url: `${server.origin}/x`, retries: 3, retryBaseDelayMs: 50 });
+    expect(files).toHaveLength(1);
+    const [first, second, third] = server.requests;
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(950);
+    expect(third!.at - second!.at).toBeLessThan(900);
+  });
+
+  it('fails when the retries run out, and at once on a 404, with the status', async () => {
+    const server = await serve((req, res) => {
+      res.writeHead(req.url === '/missing' ? 404 : 503);
+      res.end('nope');
+    });
+    const busy = await listError({ url: `${server.origin}/busy`, retries: 1, retryBaseDelayMs: 10 });
+    expect(busy.code).toBe('SOURCE_UNREACHABLE');
+    expect(busy.message).toContain('503');
+    const before = server.requests.length;
+    const missing = await listError({ url: `${server.origin}/missing`, retries: 3 });
+    expect(missing.code).toBe('SOURCE_IO');
+    expect(missing.message).toContain('404: nope');
+    expect(server.requests.length - before).toBe(1);
+  });
+
+  it('gives up on a server that stops answering (read timeout)', async () => {
+    const server = await serve(() => {
+      // never answers
+    });
+    const started = performance.now();
+    const error = await listError({
+      url: `${server.origin}/slow`,
+      readTimeoutMs: 300,
+      retries: 1,
+      retryBaseDelayMs: 10,
+    });
+    expect(error.code).toBe('SOURCE_UNREACHABLE');
+    expect(error.message).toContain('readTimeoutMs');
+    expect(server.requests).toHaveLength(2);
+    expect(performance.now() - started).toBeLessThan(3000);
+  });
+
+  it('spaces requests by the rate limit', async () => {
+    const server = await serve((req, res) => {
+      const page = Number(new URL(req.url!, 'http://x').searchParams.get('page'));
+      sendJson(res, page < 5 ? items(page, 1) : []);
+    });
+    await list({ url: `${server.origin}/p`, pagination: { type: 'page' }, rateLimit: 5 });
+    const times = server.requests.map((r) => r.at);
+    expect(times).toHaveLength(5);
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(190);
+    expect(times[4]! - times[0]!).toBeLessThan(1400);
+  });
+
+  it('sends a POST body, the API key in the query, and never logs the key', async () => {
+    logged.length = 0;
+    const server = await serve((_req, res) => sendJson(res, items(1, 1)));
+    await list({
+      url: `${server.origin}/search`,
+      method: 'POST',
+      body: { q: 'x' },
+      headers: { 'content-type': 'application/json' },
+      auth: { type: 'apiKey', name: 'key', value: 's3cr3t-key', in: 'query' },
+    });
+    const [req] = server.requests;
+    expect(req).toMatchObject({ method: 'POST', url: '/search?key=s3cr3t-key', body: '{"q":"x"}' });
+    expect(req!.headers['user-agent']).toMatch(/^Sluice\//);
+    expect(logged.join('\n')).toContain('/search?key=***');
+    expect(logged.join('\n')).not.toContain('s3cr3t');
+  });
+});
+
+describe('http source in a pipeline', () => {
+  let testDb: TestDatabase;
+  let db: Database;
+
+  beforeEach(async () => {
+    testDb = await createTestDatabase();
+    db = await openStore({ databaseUrl: testDb.url, home: work });
+  });
+
+  afterEach(async () => {
+    await db.close();
+    await testDb.drop();
+  });
+
+  it('loads the pages through the json parser, then skips the unchanged resource through its ETag', async () => {
+    let version = 1;
+    const server = await serve((req, res) => {
+      const cursor = new URL(req.url!, 'http://x').searchParams.get('cursor');
+      const etag = `"v${version}-${cursor ?? 'first'}"`;
+      if (req.headers.authorization !== 'Bearer tok-123') {
+        res.writeHead(401);
+        res.end('who are you?');
+        return;
+      }
+      if (req.headers['if-none-match'] === etag) {
+        res.writeHead(304, { etag });
+        res.end();
+        return;
+      }
+      const page = cursor
+        ? { data: { items: [{ id: 3, tags: ['x'] }] }, next: null }
+        : {
+            data: {
+              items: [
+                { id: 1, name: 'Ana', tags: [] },
+                { id: 2, name: 'Bo', tags: ['a'] },
+                ...(version > 1 ? [{ id: 4, name: 'Cy', tags: [] }] : []),
+              ],
+            },
+            next: 'p2',
+          };
+      sendJson(res, page, { etag });
+    });
+    const pipeline = path.join(work, 'pipeline.yaml');
+    await writeFile(
+      pipeline,
+      [
+        'name: http_items',
+        'source:',
+        `  url: ${server.origin}/v1/items`,
+        '  auth: { type: bearer, token: "${API_TOKEN}" }',
+        '  pagination: { type: cursor, field: next }',
+        'parse: { type: json, path: data.items, columns: [id, name, tags] }',
+        'load: { type: postgres, table: items }',
+        '',
+      ].join('\n'),
+    );
+    const entries: LogEntry[] = [];
+    const run = () =>
+      runPipelineFile(db, pipeline, {
+        env: { API_TOKEN: 'tok-123' },
+        home: work,
+        verbose: true,
+        onLog: (e) => entries.push(e),
+      });
+    const first = await run();
+    expect(first.status).toBe('succeeded');
+    expect(first).toMatchObject({ filesLoaded: 2, rowsLoaded: 3 });
+    const { rows } = await db.query<{ id: string; name: string | null; tags: string }>(
+      'SELECT id, name, tags FROM items ORDER BY id',
+    );
+    expect(rows).toEqual([
+      { id: '1', name: 'Ana', tags: '[]' },
+      { id: '2', name: 'Bo', tags: '["a"]' },
+      { id: '3', name: null, tags: '["x"]' },
+    ]);
+
+    const seen = server.requests.length;
+    const second = await run();
+    expect(second.status).toBe('succeeded');
+    expect(second).toMatchObject({ filesLoaded: 0, filesSkipped: 0, rowsLoaded: 0 });
+    const rerun = server.requests.slice(seen);
+    expect(rerun).toHaveLength(1);
+    expect(rerun[0]!.headers['if-none-match']).toBe('"v1-first"');
+    expect((await db.query('SELECT count(*)::int AS n FROM items')).rows[0]).toEqual({ n: 3 });
+
+    version = 2; // changed upstream: both pages are read again; the changed one loads, the other is a duplicate
+    const third = await run();
+    expect(third).toMatchObject({ status: 'succeeded', filesLoaded: 1, filesSkipped: 1 });
+    expect(entries.map((e) => e.message).join('\n')).not.toContain('tok-123');
+  });
+});
