@@ -7,6 +7,7 @@ import { registerDemo } from './demo-command.js';
 import { registerPlugins } from './plugins-command.js';
 import { registerRejects } from './rejects-command.js';
 import { registerReport } from './report-command.js';
+import { registerInbox } from './inbox-command.js';
 import { registerRules } from './rules-command.js';
 import { registerRun } from './run-command.js';
 import { registerRuns } from './runs-command.js';
@@ -39,6 +40,7 @@ registerSchema(program);
 registerRuns(program);
 registerRejects(program);
 registerReport(program, exit);
+registerInbox(program, exit);
 registerRules(program);
 registerDemo(program, exit);
 

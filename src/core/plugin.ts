@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
+import type { MailStore } from './mail-store.js';
 import type { ColumnType, Reject, RecordBatch } from './records.js';
 import type { SqlClient } from './sql.js';
 
@@ -15,6 +16,8 @@ export interface PluginContext {
    * they describe. Absent outside a run.
    */
   state?: StateReader;
+  /** Inbox rules, the Message-ID ledger and poll times of mail sources (`sluice.inbox_rules`…). Absent outside a run. */
+  mail?: MailStore;
 }
 
 export interface StateReader {

@@ -32,6 +32,7 @@ import {
 } from '../store/ledger.js';
 import { addRunCounts, finishRun, heartbeat, startRun, type FileCounts } from '../store/runs.js';
 import { saveState, stateReader } from '../store/state.js';
+import { createMailStore } from '../store/mail-store.js';
 import { StepLog, type LogEntry } from '../store/step-log.js';
 import { addToZip, archiveName } from './archive.js';
 import { createCheckStage } from './check-stage.js';
@@ -187,6 +188,7 @@ async function execute(
     signal: abort.signal,
     workDir,
     state: stateReader(db, spec.name),
+    mail: createMailStore(db),
   };
   const timings: Record<string, number> = {};
   const time = async <T>(step: string, work: () => Promise<T>): Promise<T> => {

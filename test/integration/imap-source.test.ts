@@ -3,7 +3,6 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SluiceError } from '../../src/core/errors.js';
 import type { FileSourceSession, PluginContext, SourceFile } from '../../src/core/plugin.js';
@@ -11,6 +10,7 @@ import { imapSource } from '../../src/plugins/sources/imap-source.js';
 import { openStore } from '../../src/store/connect.js';
 import { startImapServer, type ImapServer } from '../helpers/dovecot.js';
 import { freePort } from '../helpers/free-port.js';
+import { composeMail } from '../helpers/mail-message.js';
 import { runPipelineFile, tempDir } from '../helpers/pipeline-harness.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 
@@ -35,30 +35,7 @@ afterAll(async () => {
   if (workRoot) await rm(workRoot, { recursive: true, force: true });
 });
 
-interface Attachment {
-  filename: string;
-  content: string | Buffer;
-}
-
-function mail(o: {
-  subject: string;
-  from?: string;
-  date?: Date;
-  attachments?: Attachment[];
-}): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    new MailComposer({
-      from: o.from ?? 'Reports <reports@example.com>',
-      to: 'etl@example.com',
-      subject: o.subject,
-      date: o.date ?? new Date('2026-11-03T10:00:00Z'),
-      text: 'see attached',
-      attachments: o.attachments ?? [],
-    })
-      .compile()
-      .build((error, message) => (error ? reject(error) : resolve(message)));
-  });
-}
+const mail = composeMail;
 
 async function context(): Promise<PluginContext> {
   const log = (level: string) => (message: string, data?: Record<string, unknown>) => {

@@ -1,0 +1,364 @@
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { simpleParser } from 'mailparser';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/connect.js';
+import type { Database } from '../../src/store/database.js';
+import { saveInbox } from '../../src/store/mail-store.js';
+import { runCli } from '../helpers/cli.js';
+import { startImapServer, type ImapServer } from '../helpers/dovecot.js';
+import { composeMail } from '../helpers/mail-message.js';
+import { runPipelineFile, tempDir } from '../helpers/pipeline-harness.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+
+let server: ImapServer;
+let testDb: TestDatabase;
+let db: Database;
+let home: string;
+
+beforeAll(async () => {
+  server = await startImapServer();
+  testDb = await createTestDatabase();
+  home = await tempDir();
+  db = await openStore({ databaseUrl: testDb.url, home });
+});
+
+afterAll(async () => {
+  await db?.close();
+  await testDb?.drop();
+  await server?.stop();
+});
+
+let cases = 0;
+function mailboxes() {
+  const box = `inbox${++cases}`;
+  return { box, processed: `${box}-done`, error: `${box}-error` };
+}
+
+const cli = (args: string[], extra: Record<string, string> = {}) =>
+  runCli(args, { DATABASE_URL: testDb.url, SLUICE_HOME: home, IMAP_PASSWORD: server.password, ...extra });
+
+const VISITS_CSV = 'email,visits\nana@example.com,3\nbob@example.com,5\n';
+
+describe('imap source as a pipeline: Message-ID ledger, .eml kept, rules from the table', () => {
+  it('keeps the .eml in the rule folder, records the message, and never handles it twice even when it is back in the inbox', async () => {
+    const box = mailboxes();
+    const folder = path.join(home, 'eml-kept');
+    const raw = await composeMail({
+      subject: 'Visits report',
+      messageId: '<visits-1@example.com>',
+      attachments: [{ filename: 'visits.csv', content: VISITS_CSV }],
+    });
+    await server.deliver(raw, box.box);
+    const pipeline = path.join(home, 'ledger.yaml');
+    await writeFile(
+      pipeline,
+      [
+        'name: imap_ledger',
+        'source:',
+        '  type: imap',
+        '  url: ${IMAP_URL}',
+        '  password: ${IMAP_PASSWORD}',
+        '  account: visits-box',
+        `  processedMailbox: ${box.processed}`,
+        `  errorMailbox: ${box.error}`,
+        '  rules:',
+        `    - { name: visits, subject: 'visits report', attachment: '\\.csv$', targetFolder: '${folder}' }`,
+        "parse: { type: csv, delimiter: ',' }",
+        'load: { type: postgres, table: ledger_visits }',
+        '',
+      ].join('\n'),
+    );
+    const env = { IMAP_URL: server.url(box.box), IMAP_PASSWORD: server.password };
+    const first = await runPipelineFile(db, pipeline, { env, home, asOf: '2026-11-27' });
+    expect(first).toMatchObject({ status: 'succeeded', filesLoaded: 1, rowsLoaded: 2 });
+    expect(await server.list(box.processed)).toEqual(['Visits report']);
+    // The raw message, byte for byte, beside nothing else (the attachment went to the parser).
+    expect(await readdir(folder)).toEqual(['20261103_Visits report.eml']);
+    expect((await readFile(path.join(folder, '20261103_Visits report.eml'))).toString()).toBe(
+      raw.toString().replace(/\r?\n/g, '\r\n'),
+    );
+    const { rows } = await db.query(
+      'SELECT account, message_id, mailbox, subject, rule, files FROM sluice.mail_messages',
+    );
+    expect(rows).toEqual([
+      {
+        account: 'visits-box',
+        message_id: '<visits-1@example.com>',
+        mailbox: box.box,
+        subject: 'Visits report',
+        rule: 'visits',
+        files: ['20261103_visits.csv', '20261103_Visits report.eml'],
+      },
+    ]);
+    const polls = await db.query<{ last_success_at: string | null }>(
+      "SELECT last_success_at FROM sluice.mail_polls WHERE account = 'visits-box'",
+    );
+    expect(polls.rows[0]?.last_success_at).not.toBeNull();
+
+    // The same message is back in the inbox (same Message-ID): it is moved on untouched, not even fetched.
+    await server.deliver(raw, box.box);
+    const again = await runPipelineFile(db, pipeline, { env, home, asOf: '2026-11-27' });
+    expect(again).toMatchObject({ status: 'succeeded', filesLoaded: 0, filesSkipped: 0, rowsLoaded: 0 });
+    expect(await server.list(box.box)).toEqual([]);
+    expect(await server.list(box.processed)).toEqual(['Visits report', 'Visits report']);
+    expect(await readdir(folder)).toEqual(['20261103_Visits report.eml']);
+    expect((await db.query('SELECT count(*)::int AS n FROM ledger_visits')).rows).toEqual([{ n: 2 }]);
+  });
+
+  it('takes its rules from sluice.inbox_rules with rules: table, and skips inactive ones', async () => {
+    const box = mailboxes();
+    await server.deliver(
+      await composeMail({
+        subject: 'Sales figures',
+        attachments: [{ filename: 's.csv', content: 'a\n1\n' }],
+      }),
+      box.box,
+    );
+    await server.deliver(
+      await composeMail({
+        subject: 'Visits report',
+        attachments: [{ filename: 'v.csv', content: 'a\n2\n' }],
+      }),
+      box.box,
+    );
+    await saveInbox(
+      db,
+      [],
+      [
+        {
+          name: 'sales',
+          account: 'table-box',
+          subject: '^sales',
+          attachment: '\\.csv$',
+          priority: 1,
+          active: true,
+        },
+        { name: 'visits-off', account: 'table-box', subject: 'visits', priority: 2, active: false },
+        { name: 'other-account', account: 'elsewhere', subject: 'visits', priority: 1, active: true },
+      ],
+    );
+    const pipeline = path.join(home, 'table.yaml');
+    await writeFile(
+      pipeline,
+      [
+        'name: imap_table',
+        'source:',
+        '  type: imap',
+        '  url: ${IMAP_URL}',
+        '  password: ${IMAP_PASSWORD}',
+        '  account: table-box',
+        '  rules: table',
+        `  processedMailbox: ${box.processed}`,
+        `  errorMailbox: ${box.error}`,
+        "parse: { type: csv, delimiter: ',' }",
+        'load: { type: postgres, table: table_rules }',
+        '',
+      ].join('\n'),
+    );
+    const env = { IMAP_URL: server.url(box.box), IMAP_PASSWORD: server.password };
+    const summary = await runPipelineFile(db, pipeline, { env, home, asOf: '2026-11-27' });
+    expect(summary).toMatchObject({ status: 'succeeded', filesLoaded: 1 });
+    expect(summary.files.map((f) => f.name)).toEqual(['20261103_s.csv']);
+    expect(await server.list(box.processed)).toEqual(['Sales figures']);
+    expect(await server.list(box.error)).toEqual(['Visits report']);
+  });
+});
+
+describe('sluice inbox: load, list, status, disable, and poll as a feeder of folders', () => {
+  it('refuses a bad inbox file naming file:line:col and the key path', async () => {
+    const file = path.join(home, 'bad-inbox.yaml');
+    await writeFile(
+      file,
+      [
+        'accounts:',
+        '  - name: main',
+        '    url: imap://etl@127.0.0.1/INBOX',
+        '    password: x',
+        'rules:',
+        '  - name: broken',
+        '    account: main',
+        "    subject: '(unclosed'",
+        '    targetFolder: /tmp/x',
+        '  - name: nofolder',
+        '    account: main',
+        '',
+      ].join('\n'),
+    );
+    const result = await cli(['inbox', 'load', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${file}:8:14 rules[0].subject: not a valid regular expression`);
+    expect(result.stderr).toMatch(new RegExp(`${file}:10:\\d+ rules\\[1\\]\\.targetFolder: `));
+
+    const missing = path.join(home, 'env-inbox.yaml');
+    await writeFile(
+      missing,
+      'accounts:\n  - name: main\n    url: imap://etl@127.0.0.1/INBOX\n    password: ${NOT_SET_ANYWHERE}\n',
+    );
+    const env = await cli(['inbox', 'load', missing]);
+    expect(env.code).toBe(2);
+    expect(env.stderr).toContain(`${missing}:4:15 accounts[0].password: \${NOT_SET_ANYWHERE} is not set`);
+  });
+
+  it('writes attachments and the .eml into the rule folder under dated, safe names, then moves; a rerun handles nothing twice', async () => {
+    const box = mailboxes();
+    const target = path.join(home, 'watched', 'reports');
+    const other = path.join(home, 'watched', 'hostile');
+    await mkdir(target, { recursive: true });
+    // A file of that name is already in the folder: it is never replaced.
+    await writeFile(path.join(target, '20261103_data.csv'), 'older file\n');
+    const report = await composeMail({
+      subject: 'Daily report',
+      messageId: '<daily-1@example.com>',
+      attachments: [
+        { filename: 'data.csv', content: 'email,visits\nana@example.com,3\n' },
+        { filename: 'notes.txt', content: 'not taken' },
+      ],
+    });
+    const hostileNames = ['../../etc/passwd', 'a/b.xlsx', `${'x'.repeat(296)}.csv`, 'résumé 日本 ✓.csv', ''];
+    // nodemailer names a nameless attachment itself: the empty name is put back by hand.
+    const hostile = (
+      await composeMail({
+        subject: 'Hostile names',
+        from: 'Mallory <mallory@partner.example>',
+        date: new Date('2026-12-24T23:30:00Z'),
+        messageId: '<hostile-1@example.com>',
+        attachments: hostileNames.map((filename, i) => ({ filename, content: `file ${i}\n` })),
+      })
+    )
+      .toString()
+      .replace(/(file)?name=attachment-\d+\.\*/g, '$1name=""');
+    await server.deliver(report, box.box);
+    await server.deliver(hostile, box.box);
+    await server.deliver(await composeMail({ subject: 'Lunch?' }), box.box);
+
+    const file = path.join(home, 'inbox.yaml');
+    await writeFile(
+      file,
+      [
+        'accounts:',
+        '  - name: feeder',
+        `    url: imap://${server.user}@127.0.0.1:${server.port}/${box.box}`,
+        '    password: ${IMAP_PASSWORD}',
+        `    processedMailbox: ${box.processed}`,
+        `    errorMailbox: ${box.error}`,
+        'rules:',
+        '  - name: daily',
+        '    account: feeder',
+        "    subject: 'report'",
+        "    sender: '@example\\.com>$'",
+        "    attachment: '\\.csv$'",
+        '    targetFolder: watched/reports',
+        '    priority: 10',
+        '  - name: partner',
+        '    account: feeder',
+        "    sender: 'partner\\.example'",
+        '    hasAttachment: true',
+        `    targetFolder: ${other}`,
+        '',
+      ].join('\n'),
+    );
+    const load = await cli(['inbox', 'load', file]);
+    expect(load.stderr).toBe('');
+    expect(load.stdout).toBe('loaded 1 account(s): feeder; 2 rule(s): daily, partner\n');
+    // The password stays a reference in the table.
+    const saved = await db.query<{ definition: { password: string } }>(
+      "SELECT definition FROM sluice.mail_accounts WHERE name = 'feeder'",
+    );
+    expect(saved.rows[0]?.definition.password).toBe('${IMAP_PASSWORD}');
+
+    const list = await cli(['inbox', 'list']);
+    expect(list.stdout).toMatch(
+      /^daily\s+feeder\s+10 active\s+subject \/report\/, sender .* -> .*watched\/reports$/m,
+    );
+
+    const poll = await cli(['inbox', 'poll', '--account', 'feeder']);
+    expect(poll.stderr).toBe('');
+    expect(poll.code).toBe(0);
+    expect(poll.stdout).toContain('feeder: 2 message(s) handled (8 file(s)), 1 to Error, 0 handled before');
+
+    // The file already there is untouched; the new one is data_2.csv; the .eml is the message itself.
+    expect((await readdir(target)).sort()).toEqual([
+      '20261103_Daily report.eml',
+      '20261103_data.csv',
+      '20261103_data_2.csv',
+    ]);
+    expect(await readFile(path.join(target, '20261103_data.csv'), 'utf8')).toBe('older file\n');
+    expect(await readFile(path.join(target, '20261103_data_2.csv'), 'utf8')).toBe(
+      'email,visits\nana@example.com,3\n',
+    );
+    const eml = await simpleParser(await readFile(path.join(target, '20261103_Daily report.eml')));
+    expect(eml.messageId).toBe('<daily-1@example.com>');
+    expect(eml.attachments.map((a) => a.filename)).toEqual(['data.csv', 'notes.txt']);
+
+    // Hostile names: one flat, bounded, safe name each, in the folder and nowhere else.
+    const written = (await readdir(other)).sort();
+    expect(written).toEqual(
+      [
+        '20261224_Hostile names.eml',
+        '20261224_etc_passwd',
+        '20261224_a_b.xlsx',
+        `20261224_${'x'.repeat(107)}.csv`,
+        '20261224_résumé 日本 ✓.csv',
+        '20261224_attachment',
+      ].sort(),
+    );
+    for (const name of written) {
+      expect(Buffer.byteLength(name)).toBeLessThanOrEqual(120);
+      expect(name).not.toMatch(/[/\\]|\.\./);
+    }
+    const contents = await Promise.all(
+      [
+        '20261224_etc_passwd',
+        '20261224_a_b.xlsx',
+        `20261224_${'x'.repeat(107)}.csv`,
+        '20261224_résumé 日本 ✓.csv',
+        '20261224_attachment',
+      ].map((n) => readFile(path.join(other, n), 'utf8')),
+    );
+    expect(contents).toEqual(hostileNames.map((_, i) => `file ${i}\n`));
+    // No temporary file is left behind.
+    expect([...(await readdir(target)), ...written].filter((n) => n.startsWith('.'))).toEqual([]);
+
+    expect(await server.list(box.box)).toEqual([]);
+    expect(await server.list(box.processed)).toEqual(['Daily report', 'Hostile names']);
+    expect(await server.list(box.error)).toEqual(['Lunch?']);
+
+    const status = await cli(['inbox', 'status', '--json']);
+    const feeder = (JSON.parse(status.stdout) as { account: string }[]).find((a) => a.account === 'feeder');
+    expect(feeder).toMatchObject({
+      saved: true,
+      activeRules: 2,
+      messagesHandled: 2,
+      lastError: null,
+      lastCounts: { handled: 2, unmatched: 1, alreadyHandled: 0, files: 8 },
+    });
+    expect((feeder as { lastSuccessAt: string | null }).lastSuccessAt).not.toBeNull();
+
+    // Both are back in the inbox (moved back by hand): the ledger knows them; nothing is written again.
+    await server.deliver(report, box.box);
+    await server.deliver(hostile, box.box);
+    const rerun = await cli(['inbox', 'poll']);
+    expect(rerun.stdout).toContain('feeder: 0 message(s) handled (0 file(s)), 0 to Error, 2 handled before');
+    expect((await readdir(target)).length).toBe(3);
+    expect((await readdir(other)).length).toBe(6);
+    expect(await server.list(box.box)).toEqual([]);
+
+    // A disabled rule is kept but not used.
+    const disable = await cli(['inbox', 'disable', 'partner']);
+    expect(disable.stdout).toBe('rule partner disabled\n');
+    await server.deliver(
+      await composeMail({
+        subject: 'More',
+        from: 'x@partner.example',
+        attachments: [{ filename: 'm.csv', content: 'm\n' }],
+      }),
+      box.box,
+    );
+    await cli(['inbox', 'poll', '--account', 'feeder']);
+    expect(await server.list(box.error)).toEqual(['Lunch?', 'More']);
+    const unknown = await cli(['inbox', 'disable', 'nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no inbox rule is named nope');
+  });
+});
