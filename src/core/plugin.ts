@@ -196,6 +196,11 @@ export interface LoadUnit {
   key: string;
   /** True when nothing has been loaded into the target in this run yet (for `replace`). */
   firstOfRun: boolean;
+  /**
+   * Takes rows the loader refuses (a null merge key), one reject per row: the runner stores them with the
+   * unit's other rejects and counts the rows as rejected. Without it a loader fails the unit instead.
+   */
+  reject?(rejects: readonly Reject[]): Promise<void>;
 }
 
 export interface LoadResult {

@@ -67,7 +67,8 @@ describe.each(['pglite', 'postgres'] as const)('postgres loader on %s', (kind) =
       return result;
     });
 
-  it('creates a missing table with the types the checks gave, and appends', async () => {
+  // Append, replace, merge, hostile names and retries: test/conformance/loader-suite.ts.
+  it('creates the schema of a schema-qualified table, with the types the checks gave', async () => {
     const session = await open({ table: 'app.events', mode: 'append' });
     const cols = [
       { name: 'Event Name' },
@@ -96,60 +97,6 @@ describe.each(['pglite', 'postgres'] as const)('postgres loader on %s', (kind) =
       { column_name: 'count', data_type: 'integer' },
       { column_name: 'at', data_type: 'timestamp without time zone' },
     ]);
-  });
-
-  it('replace empties the table on the first load of a run only, and at the end of a run that loaded nothing', async () => {
-    const session = await open({ table: 'snap', mode: 'replace' });
-    const cols = [{ name: 'v' }];
-    await load(session, batch(cols, [['old']]));
-    await load(session, batch(cols, [['new1']]), true);
-    await load(session, batch(cols, [['new2']]), false);
-    expect((await db.query('SELECT v FROM snap ORDER BY v')).rows).toEqual([{ v: 'new1' }, { v: 'new2' }]);
-    await db.transaction((tx) => session.finishRun(tx, { runId: 'x', asOf: '2026-11-27', loadedAny: false }));
-    expect((await db.query('SELECT count(*)::int AS n FROM snap')).rows).toEqual([{ n: 0 }]);
-  });
-
-  it('merge upserts on keys; the last of duplicate keys in one load wins; unchanged rows stay', async () => {
-    const session = await open({ table: 'people', mode: 'merge', keys: ['id'] });
-    const cols = [{ name: 'id', type: 'integer' as const }, { name: 'name' }];
-    await load(
-      session,
-      batch(cols, [
-        ['1', 'ann'],
-        ['2', 'bob'],
-      ]),
-    );
-    await load(
-      session,
-      batch(cols, [
-        ['2', 'bobby'],
-        ['3', 'cy'],
-        ['2', 'robert'],
-        ['1', 'ann'],
-      ]),
-    );
-    expect((await db.query('SELECT id, name FROM people ORDER BY id')).rows).toEqual([
-      { id: 1, name: 'ann' },
-      { id: 2, name: 'robert' },
-      { id: 3, name: 'cy' },
-    ]);
-  });
-
-  it('quotes hostile identifiers', async () => {
-    const session = await open({ table: 'x"; DROP TABLE people; --', mode: 'append', columnNames: 'keep' });
-    await load(session, batch([{ name: 'select' }, { name: 'a"b' }], [['1', '2']]));
-    expect((await db.query('SELECT "select", "a""b" FROM "x""; DROP TABLE people; --"')).rows).toEqual([
-      { select: '1', 'a"b': '2' },
-    ]);
-    expect((await db.query('SELECT count(*)::int AS n FROM people')).rows).toEqual([{ n: 3 }]);
-  });
-
-  it('refuses rows for columns the table does not have, naming them', async () => {
-    await db.query('CREATE TABLE fixed (a text)');
-    const session = await open({ table: 'fixed', createTable: false });
-    await expect(load(session, batch([{ name: 'a' }, { name: 'b' }], [['1', '2']]))).rejects.toThrow(
-      /no column "b"/,
-    );
   });
 
   it('runs SQL after the load in the same transaction, with the staged rows and the load context', async () => {

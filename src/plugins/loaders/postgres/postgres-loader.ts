@@ -11,6 +11,7 @@ import {
   type SqlClient,
   type TableName,
 } from '../../../core/sql.js';
+import { withoutNullKeys } from '../null-keys.js';
 import { createCopyScratch, toCopyBytes } from './copy-text.js';
 import { createTypeInference, widenType } from './infer-types.js';
 import { addColumn, changeColumnType, columnTypeOf, createTable, tableColumns } from './table-schema.js';
@@ -171,9 +172,11 @@ function createPostgresLoadSession(opts: Options, logger: Logger): LoadSession {
       `CREATE TEMP TABLE sluice_raw (${names.map((n) => `${quoteIdent(n)} text`).join(', ')}) ON COMMIT DROP`,
     );
     const inference = createTypeInference(names.length);
+    const keyIndexes = opts.mode === 'merge' ? opts.keys.map((k) => fileNames.indexOf(k)) : [];
     async function* copyChunks(): AsyncIterable<Uint8Array> {
       let batch: RecordBatch | undefined = first;
       while (batch) {
+        batch = await withoutNullKeys(batch, keyIndexes, unit);
         if (batch.rows.length > 0) {
           inference.add(batch.rows, indexes);
           yield toCopyBytes(batch.rows, indexes, scratch);
@@ -281,9 +284,12 @@ function createPostgresLoadSession(opts: Options, logger: Logger): LoadSession {
 
       const cols = names.map(quoteIdent).join(', ');
       const indexes = names.map((_, i) => i);
+      // A row without its merge key is a reject, not a failure of the unit (NOT NULL would refuse it).
+      const keyIndexes = opts.mode === 'merge' ? opts.keys.map((k) => names.indexOf(k)) : [];
       async function* copyChunks(): AsyncIterable<Uint8Array> {
         let batch: RecordBatch | undefined = first.value;
         while (batch) {
+          batch = await withoutNullKeys(batch, keyIndexes, unit);
           if (batch.rows.length > 0) yield toCopyBytes(batch.rows, indexes, scratch);
           const next = await iterator.next();
           batch = next.done ? undefined : next.value;

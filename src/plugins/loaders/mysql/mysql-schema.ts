@@ -1,0 +1,122 @@
+import { SluiceError } from '../../../core/errors.js';
+import type { Column, ColumnType } from '../../../core/records.js';
+import type { TableName } from '../../../core/sql.js';
+import type { MysqlConnection } from './mysql-connection.js';
+import { quoteMysqlIdent, quoteMysqlTable } from './mysql-ident.js';
+
+/**
+ * MySQL types for the types checks give. `text` is LONGTEXT (unbounded like PostgreSQL's text) except in a
+ * key, which must be indexable: VARCHAR(255) there (255 × 4 bytes of utf8mb4 fits InnoDB's 3072-byte key).
+ * `numeric` keeps 35 integer and 30 decimal digits, the widest DECIMAL there is.
+ */
+const MYSQL_TYPES: Record<ColumnType, string> = {
+  text: 'LONGTEXT',
+  integer: 'INT',
+  bigint: 'BIGINT',
+  numeric: 'DECIMAL(65,30)',
+  boolean: 'BOOLEAN',
+  date: 'DATE',
+  timestamp: 'DATETIME(6)',
+  json: 'JSON',
+};
+
+export function mysqlType(type: ColumnType | undefined, isKey: boolean): string {
+  return isKey && (type ?? 'text') === 'text' ? 'VARCHAR(255)' : MYSQL_TYPES[type ?? 'text'];
+}
+
+/** `DATABASE()` when the table names none; a missing database is a configuration error. */
+export async function databaseOf(conn: MysqlConnection, table: TableName): Promise<string> {
+  if (table.schema) return table.schema;
+  const [row] = await conn.select<{ db: string | null }>('SELECT DATABASE() AS db');
+  if (!row?.db) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `load.table: ${table.name} names no database, and load.url gives none`,
+      {
+        hint: 'Write the URL as mysql://host/database, or the table as database.table.',
+      },
+    );
+  }
+  return row.db;
+}
+
+/** The columns of a table (name → type), or undefined when it does not exist. */
+export async function mysqlTableColumns(
+  conn: MysqlConnection,
+  database: string,
+  table: string,
+): Promise<Map<string, string> | undefined> {
+  const rows = await conn.select<{ name: string; type: string }>(
+    `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+    [database, table],
+  );
+  if (rows.length === 0) return undefined;
+  return new Map(rows.map((r) => [r.name, r.type]));
+}
+
+/** The column lists of the table's primary key and unique indexes. */
+export async function uniqueKeys(
+  conn: MysqlConnection,
+  database: string,
+  table: string,
+): Promise<string[][]> {
+  const rows = await conn.select<{ idx: string; col: string }>(
+    `SELECT INDEX_NAME AS idx, COLUMN_NAME AS col FROM information_schema.STATISTICS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
+    [database, table],
+  );
+  const byIndex = new Map<string, string[]>();
+  for (const r of rows) byIndex.set(r.idx, [...(byIndex.get(r.idx) ?? []), r.col]);
+  return [...byIndex.values()];
+}
+
+/**
+ * A binary, no-pad collation: keys compare like PostgreSQL's text (case and trailing spaces count), so merge
+ * matches the same rows on both. MariaDB has utf8mb4_nopad_bin, MySQL 8 utf8mb4_0900_bin.
+ */
+export async function binaryCollation(conn: MysqlConnection): Promise<string> {
+  const rows = await conn.select<{ name: string }>(
+    `SELECT COLLATION_NAME AS name FROM information_schema.COLLATIONS
+      WHERE COLLATION_NAME IN ('utf8mb4_nopad_bin', 'utf8mb4_0900_bin')`,
+  );
+  return rows[0]?.name ?? 'utf8mb4_bin';
+}
+
+/** CREATE TABLE IF NOT EXISTS with the check types and a primary key on the merge keys (InnoDB, utf8mb4). */
+export async function createMysqlTable(
+  conn: MysqlConnection,
+  table: TableName,
+  columns: readonly Column[],
+  keys: readonly string[],
+): Promise<void> {
+  const defs = columns.map((c) => {
+    const isKey = keys.includes(c.name);
+    return `${quoteMysqlIdent(c.name)} ${mysqlType(c.type, isKey)}${isKey ? ' NOT NULL' : ''}`;
+  });
+  if (keys.length > 0) defs.push(`PRIMARY KEY (${keys.map(quoteMysqlIdent).join(', ')})`);
+  const collation = await binaryCollation(conn);
+  await conn.run(
+    `CREATE TABLE IF NOT EXISTS ${quoteMysqlTable(table)} (${defs.join(', ')})
+       ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${collation}`,
+  );
+}
+
+/** The table of load markers: one row per unit loaded, committed with the unit's rows. */
+export const MARKER_TABLE = '_sluice_loads';
+
+export async function ensureMarkerTable(conn: MysqlConnection, database: string): Promise<void> {
+  const collation = await binaryCollation(conn);
+  await conn.run(
+    `CREATE TABLE IF NOT EXISTS ${quoteMysqlTable({ schema: database, name: MARKER_TABLE })} (
+       target VARCHAR(192) NOT NULL COMMENT 'the table loaded',
+       unit_key VARCHAR(255) NOT NULL COMMENT 'the unit (a file''s SHA-256)',
+       run_id VARCHAR(64) NOT NULL,
+       origin VARCHAR(1024) NOT NULL,
+       rows_loaded BIGINT NOT NULL,
+       loaded_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+       PRIMARY KEY (target, unit_key)
+     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${collation}
+       COMMENT 'Sluice: units loaded here, so that a retry or a rerun loads each once'`,
+  );
+}
