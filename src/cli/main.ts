@@ -2,6 +2,7 @@
 // A larger young generation: parsing makes many short-lived strings, and 32 MB semi-spaces measured
 // ~10 % faster end to end (bench/README.md). `env -S` passes the flag on Linux and macOS.
 import { Command } from 'commander';
+import { registerCleanup } from './cleanup-command.js';
 import { registerConvert } from './convert-command.js';
 import { registerDemo } from './demo-command.js';
 import { registerPlugins } from './plugins-command.js';
@@ -12,6 +13,7 @@ import { registerRules } from './rules-command.js';
 import { registerRun } from './run-command.js';
 import { registerRuns } from './runs-command.js';
 import { registerSchema } from './schema-command.js';
+import { registerState } from './state-command.js';
 import { reportError } from './shared.js';
 import { registerValidate } from './validate-command.js';
 
@@ -38,6 +40,8 @@ registerConvert(program, exit);
 registerPlugins(program);
 registerSchema(program);
 registerRuns(program);
+registerCleanup(program, exit);
+registerState(program);
 registerRejects(program);
 registerReport(program, exit);
 registerInbox(program, exit);

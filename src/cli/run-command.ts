@@ -1,14 +1,23 @@
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { isIsoDate } from '../core/dates.js';
 import { SluiceError } from '../core/errors.js';
 import type { Logger } from '../core/plugin.js';
 import { sendRunNotices } from '../notify/send-notices.js';
 import { createRegistry } from '../plugins/index.js';
+import type { Registry } from '../core/registry.js';
+import type { PipelineSpec } from '../core/spec.js';
+import { runGroup, type GroupMemberResult } from '../runner/run-group.js';
 import { runPipeline, type RunSummary } from '../runner/run-pipeline.js';
+import type { Database } from '../store/database.js';
 import { createProgressView } from './progress-view.js';
 import { EXIT, formatCount, readPipeline, withStore } from './shared.js';
 
 interface RunFlags {
+  group?: string;
+  maxConcurrent?: string;
+  force?: boolean;
   asOf?: string;
   dryRun?: boolean;
   verbose?: boolean;
@@ -18,63 +27,169 @@ interface RunFlags {
 export function registerRun(program: Command, exit: (code: number) => void) {
   program
     .command('run')
-    .description('Run a pipeline once')
-    .argument('<pipeline>', 'pipeline file (YAML)')
+    .description('Run a pipeline once, or the pipelines of a group side by side')
+    .argument('<pipelines...>', 'pipeline files (YAML), or folders of them')
+    .option('--group <name>', 'run the pipelines of this group (found in the files and folders given)')
+    .option('--max-concurrent <n>', 'pipelines of a group run at once', '1')
+    .option('--force', 'run even inside the refresh window')
     .option('--as-of <date>', 'the run date, YYYY-MM-DD (default: today)')
     .option('--dry-run', 'do everything in a transaction that is rolled back; touch no file')
     .option('--verbose', 'print every step')
     .option('--json', 'print the summary as JSON')
-    .action(async (file: string, flags: RunFlags) => {
+    .action(async (paths: string[], flags: RunFlags) => {
       if (flags.asOf && !isIsoDate(flags.asOf)) {
         throw new SluiceError(
           'CONFIG_INVALID',
           `--as-of must be a date as YYYY-MM-DD, found "${flags.asOf}"`,
         );
       }
+      const maxConcurrent = Number(flags.maxConcurrent ?? '1');
+      if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) {
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `--max-concurrent must be a whole number of at least 1, found "${flags.maxConcurrent}"`,
+        );
+      }
       const registry = createRegistry();
-      const spec = await readPipeline(file, registry);
-      const summary = await withStore(async (db, home) => {
-        const view = createProgressView({
-          enabled: !flags.json && !flags.verbose && process.stderr.isTTY === true,
-        });
-        const controller = new AbortController();
-        const stop = () => controller.abort(new Error('interrupted'));
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-        let summary: RunSummary;
-        try {
-          summary = await runPipeline({
-            db,
-            spec,
-            registry,
-            home,
-            ...(flags.asOf ? { asOf: flags.asOf } : {}),
-            dryRun: flags.dryRun ?? false,
-            verbose: flags.verbose ?? false,
-            signal: controller.signal,
-            onProgress: view.update,
-            onLog: (entry) => {
-              if (flags.verbose)
-                process.stderr.write(
-                  `${entry.loggedAt} ${entry.level.padEnd(5)} #${entry.step} +${entry.stepMs}ms ${entry.message}\n`,
-                );
-              else if (entry.level === 'warn' || entry.level === 'error')
-                view.note(`${entry.level}: ${entry.message}`);
-            },
+      const files = await pipelineFiles(paths);
+      const specs = await Promise.all(files.map((f) => readPipeline(f, registry)));
+      if (flags.group === undefined && specs.length === 1) {
+        exit(await runOne(specs[0]!, registry, flags));
+        return;
+      }
+      const members = flags.group ? specs.filter((s) => s.groups.includes(flags.group!)) : specs;
+      if (members.length === 0) {
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `no pipeline of group "${flags.group}" in ${paths.join(', ')}`,
+          { hint: 'A pipeline joins a group with `group: NAME` at its top level.' },
+        );
+      }
+      const names = new Set<string>();
+      for (const spec of members) {
+        if (names.has(spec.name))
+          throw new SluiceError('CONFIG_INVALID', `two pipelines are named ${spec.name}`, {
+            where: spec.file,
           });
-        } finally {
-          view.stop();
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-        }
-        // Also after a failed run; a notice that cannot be sent is logged, never fails the run.
-        if (spec.notify) await sendRunNotices(db, spec, summary, { logger: stderrLogger });
-        return summary;
-      });
-      if (flags.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
-      else process.stdout.write(formatSummary(summary));
-      exit(summary.status === 'succeeded' ? EXIT.ok : EXIT.failed);
+        names.add(spec.name);
+      }
+      exit(await runMany(members, registry, flags, maxConcurrent));
     });
+}
+
+async function runOne(spec: PipelineSpec, registry: Registry, flags: RunFlags): Promise<number> {
+  const summary = await withStore(async (db, home) => {
+    const view = createProgressView({
+      enabled: !flags.json && !flags.verbose && process.stderr.isTTY === true,
+    });
+    const controller = new AbortController();
+    const stop = () => controller.abort(new Error('interrupted'));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    let summary: RunSummary;
+    try {
+      summary = await runPipeline({
+        ...runOptions(db, home, registry, flags, controller.signal),
+        spec,
+        onProgress: view.update,
+        onLog: (entry) => {
+          if (flags.verbose)
+            process.stderr.write(
+              `${entry.loggedAt} ${entry.level.padEnd(5)} #${entry.step} +${entry.stepMs}ms ${entry.message}\n`,
+            );
+          else if (entry.level === 'warn' || entry.level === 'error')
+            view.note(`${entry.level}: ${entry.message}`);
+        },
+      });
+    } finally {
+      view.stop();
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+    // Also after a failed run; a notice that cannot be sent is logged, never fails the run.
+    if (spec.notify && summary.status !== 'skipped')
+      await sendRunNotices(db, spec, summary, { logger: stderrLogger });
+    return summary;
+  });
+  if (flags.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+  else process.stdout.write(formatSummary(summary));
+  return summary.status === 'failed' ? EXIT.failed : EXIT.ok;
+}
+
+async function runMany(
+  specs: PipelineSpec[],
+  registry: Registry,
+  flags: RunFlags,
+  maxConcurrent: number,
+): Promise<number> {
+  const results = await withStore(async (db, home) => {
+    const controller = new AbortController();
+    const stop = () => controller.abort(new Error('interrupted'));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      return await runGroup(specs, {
+        ...runOptions(db, home, registry, flags, controller.signal),
+        maxConcurrent,
+        onDone: async (r) => {
+          if (!flags.json) process.stderr.write(`${r.pipeline}: ${r.status}\n`);
+          const spec = specs.find((s) => s.name === r.pipeline);
+          if (spec?.notify && r.summary && r.summary.status !== 'skipped')
+            await sendRunNotices(db, spec, r.summary, { logger: stderrLogger });
+        },
+      });
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  });
+  if (flags.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+  else process.stdout.write(formatGroup(results));
+  return results.every((r) => r.status === 'succeeded' || r.status === 'skipped') ? EXIT.ok : EXIT.failed;
+}
+
+function runOptions(db: Database, home: string, registry: Registry, flags: RunFlags, signal: AbortSignal) {
+  return {
+    db,
+    registry,
+    home,
+    ...(flags.asOf ? { asOf: flags.asOf } : {}),
+    dryRun: flags.dryRun ?? false,
+    verbose: flags.verbose ?? false,
+    force: flags.force ?? false,
+    signal,
+  };
+}
+
+/** The files given, with folders replaced by the YAML files in them (sorted). */
+async function pipelineFiles(paths: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const p of paths) {
+    const info = await stat(p).catch(() => undefined);
+    if (info?.isDirectory()) {
+      const names = (await readdir(p)).filter((n) => /\.ya?ml$/i.test(n)).sort();
+      files.push(...names.map((n) => path.join(p, n)));
+    } else {
+      files.push(p); // a missing file is reported by readPipeline, with its name
+    }
+  }
+  return files;
+}
+
+export function formatGroup(results: GroupMemberResult[]): string {
+  const width = Math.max(...results.map((r) => r.pipeline.length));
+  const lines = results.map((r) => {
+    const s = r.summary;
+    const detail =
+      r.status === 'skipped'
+        ? (s?.skipReason ?? '')
+        : s && r.status !== 'failed'
+          ? `${formatCount(s.rowsLoaded)} rows loaded, ${formatCount(s.rowsRejected)} rejected in ${(s.durationMs / 1000).toFixed(1)} s`
+          : (r.error?.message ?? '');
+    return `  ${r.pipeline.padEnd(width)}  ${r.status.padEnd(9)}  ${detail}`;
+  });
+  const ok = results.filter((r) => r.status === 'succeeded' || r.status === 'skipped').length;
+  return [`${ok} of ${results.length} pipelines succeeded or were skipped`, ...lines].join('\n') + '\n';
 }
 
 /** Prints warnings and errors to stderr (for what happens after a run, such as its notices). */
@@ -86,6 +201,7 @@ export const stderrLogger: Logger = {
 };
 
 export function formatSummary(s: RunSummary): string {
+  if (s.status === 'skipped') return `Skipped ${s.pipeline}: ${s.skipReason}\n`;
   const secs = (s.durationMs / 1000).toFixed(1);
   const lines = [
     `${s.dryRun ? 'Dry run' : 'Run'} ${s.runId} of ${s.pipeline} ${s.status} in ${secs} s (as of ${s.asOf}${s.resumed ? ', resumed' : ''})`,

@@ -14,7 +14,7 @@ export function registerValidate(program: Command, exit: (code: number) => void)
         try {
           const spec = await readPipeline(file, registry);
           process.stdout.write(
-            `${file}: ok (pipeline ${spec.name}: ${spec.source.type} → ${spec.parse.type} → ${spec.load.type})\n`,
+            `${file}: ok (pipeline ${spec.name}: ${[spec.source.type, spec.parse?.type, spec.load.type].filter(Boolean).join(' → ')})\n`,
           );
         } catch (error) {
           code = Math.max(code, await reportError(error));

@@ -1,9 +1,11 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { z } from 'zod';
+import { durationSchema } from './duration.js';
 import { interpolateEnv } from './env.js';
 import { SluiceError } from './errors.js';
 import { notifySchema, type NotifySpec } from './notify-spec.js';
 import type { Registry } from './registry.js';
+import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 
 /** One stage of a pipeline: the plugin's name and its validated options. */
 export interface StageSpec<O = unknown> {
@@ -28,12 +30,25 @@ export interface ArchiveSpec {
   name: string;
 }
 
+/** How the runner runs a pipeline, beyond its stages. */
+export interface RunSettings {
+  /** A run started sooner than this after the last successful one is skipped unless forced. */
+  refreshEveryMs?: number;
+  /** A run is stopped past this; `sluice cleanup` reaps a run whose heartbeat stopped for this long. */
+  maxRunTimeMs?: number;
+  retry: RetryPolicy;
+}
+
 /** A validated pipeline. */
 export interface PipelineSpec {
   name: string;
   description?: string;
+  /** Groups it belongs to, for `sluice run --group`. */
+  groups: string[];
+  run: RunSettings;
   source: StageSpec;
-  parse: StageSpec;
+  /** Absent when the source produces records rather than files. */
+  parse?: StageSpec;
   check?: CheckSpec;
   transform: StageSpec[];
   load: StageSpec;
@@ -49,8 +64,34 @@ const envelope = z.strictObject({
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'a name of letters, digits, "_", "." or "-" (at most 100)')
     .describe('Unique pipeline name: it keys the ledger, state and locks.'),
   description: z.string().optional().describe('What the pipeline is for.'),
-  source: z.looseObject({ type: z.string() }).describe('Where files come from.'),
-  parse: z.looseObject({ type: z.string() }).describe('How a file becomes rows.'),
+  group: z
+    .union([z.string().min(1), z.array(z.string().min(1))])
+    .optional()
+    .describe('Group name(s): `sluice run --group NAME` runs every pipeline of a group.'),
+  run: z
+    .strictObject({
+      refreshEvery: durationSchema
+        .optional()
+        .describe('Skip a run started sooner than this after the last successful one (unless forced).'),
+      maxRunTime: durationSchema
+        .optional()
+        .describe('Stop a run that takes longer; `sluice cleanup` reaps runs silent for this long.'),
+      retry: z
+        .strictObject({
+          attempts: z.number().int().min(1).max(20).default(DEFAULT_RETRY.attempts),
+          baseDelay: durationSchema.optional(),
+          maxDelay: durationSchema.optional(),
+        })
+        .optional()
+        .describe('Retries of transient errors: attempts in all, exponential backoff with jitter.'),
+    })
+    .optional()
+    .describe('How runs behave: refresh window, maximum run time, retries.'),
+  source: z.looseObject({ type: z.string() }).describe('Where files or records come from.'),
+  parse: z
+    .looseObject({ type: z.string() })
+    .optional()
+    .describe('How a file becomes rows (not for sources that give records).'),
   check: z.unknown().optional().describe('Per-column rules; a row that breaks one is rejected.'),
   transform: z
     .array(z.looseObject({ type: z.string() }))
@@ -195,7 +236,22 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
 
   const v = top.data;
   const sourceStage = stage('source', v.source, ['source']);
-  const parseStage = stage('parser', v.parse, ['parse']);
+  const sourcePlugin = registry.find('source', v.source.type);
+  const givesRecords = sourcePlugin?.produces === 'records';
+  let parseStage: StageSpec | undefined;
+  if (v.parse) {
+    if (givesRecords)
+      problems.push({
+        path: ['parse'],
+        message: `the ${v.source.type} source gives records: leave parse out`,
+      });
+    else parseStage = stage('parser', v.parse, ['parse']);
+  } else if (sourcePlugin && !givesRecords) {
+    problems.push({
+      path: ['parse'],
+      message: `the ${v.source.type} source gives files: say how to parse them`,
+    });
+  }
   const transform = (v.transform ?? []).map((t, i) => stage('transform', t, ['transform', i]));
   const loadStage = stage('loader', v.load, ['load']);
   let check: CheckSpec | undefined;
@@ -218,8 +274,7 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
       }
     }
   }
-  if (!sourceStage || !parseStage || !loadStage || transform.some((t) => !t) || problems.length > 0)
-    return undefined;
+  if (!sourceStage || !loadStage || transform.some((t) => !t) || problems.length > 0) return undefined;
 
   if (loadStage) {
     const loader = registry.get('loader', loadStage.type);
@@ -235,8 +290,18 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
   return {
     name: v.name,
     ...(v.description !== undefined ? { description: v.description } : {}),
+    groups: v.group === undefined ? [] : Array.isArray(v.group) ? v.group : [v.group],
+    run: {
+      ...(v.run?.refreshEvery !== undefined ? { refreshEveryMs: v.run.refreshEvery } : {}),
+      ...(v.run?.maxRunTime !== undefined ? { maxRunTimeMs: v.run.maxRunTime } : {}),
+      retry: {
+        attempts: v.run?.retry?.attempts ?? DEFAULT_RETRY.attempts,
+        baseDelayMs: v.run?.retry?.baseDelay ?? DEFAULT_RETRY.baseDelayMs,
+        maxDelayMs: v.run?.retry?.maxDelay ?? DEFAULT_RETRY.maxDelayMs,
+      },
+    },
     source: sourceStage,
-    parse: parseStage,
+    ...(parseStage ? { parse: parseStage } : {}),
     ...(check ? { check } : {}),
     transform: transform as StageSpec[],
     load: loadStage,

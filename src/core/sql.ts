@@ -76,3 +76,14 @@ export function normalizeColumnName(header: string, maxBytes = POSTGRES_MAX_IDEN
   if (/^[0-9]/.test(name)) name = `c_${name}`;
   return name.slice(0, maxBytes);
 }
+
+/** `postgres://user:***@host/db`: a URL that can be printed. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable database URL>';
+  }
+}

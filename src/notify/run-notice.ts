@@ -8,7 +8,7 @@ import type { FileCounts } from '../store/runs.js';
 export interface RunFacts extends FileCounts {
   runId: string;
   pipeline: string;
-  status: 'succeeded' | 'failed';
+  status: 'succeeded' | 'failed' | 'skipped';
   asOf: string;
   dryRun: boolean;
   resumed: boolean;

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { localDate } from '../core/dates.js';
+import { formatDuration } from '../core/duration.js';
 import { describeError, errorMessage, isSluiceError, SluiceError } from '../core/errors.js';
 import type {
   BatchResult,
@@ -9,18 +11,20 @@ import type {
   FileOutcome,
   FileSourceSession,
   LoadSession,
+  LoadUnit,
   ParserPlugin,
   PluginContext,
+  RecordUnit,
   SourceFile,
 } from '../core/plugin.js';
 import { isRecordSource } from '../core/plugin.js';
 import type { RecordBatch } from '../core/records.js';
 import type { Registry } from '../core/registry.js';
-import { withRetry } from '../core/retry.js';
+import { withRetry, type RetryPolicy } from '../core/retry.js';
 import type { PipelineSpec } from '../core/spec.js';
 import type { SqlClient } from '../core/sql.js';
 import type { Database } from '../store/database.js';
-import { sqlState } from '../store/database-errors.js';
+import { sqlState } from '../core/database-errors.js';
 import {
   findLoaded,
   markArchived,
@@ -30,7 +34,15 @@ import {
   type LedgerEntry,
   type NewLedgerEntry,
 } from '../store/ledger.js';
-import { addRunCounts, finishRun, heartbeat, startRun, type FileCounts } from '../store/runs.js';
+import { releaseLease, renewLease, takeLease } from '../store/leases.js';
+import {
+  addRunCounts,
+  finishRun,
+  heartbeat,
+  lastSuccessfulStart,
+  startRun,
+  type FileCounts,
+} from '../store/runs.js';
 import { saveState, stateReader } from '../store/state.js';
 import { createMailStore } from '../store/mail-store.js';
 import { StepLog, type LogEntry } from '../store/step-log.js';
@@ -54,6 +66,8 @@ export interface RunOptions {
   onProgress?: (progress: Progress) => void;
   /** Store debug entries in the log table too. */
   verbose?: boolean;
+  /** Run even inside the pipeline's refresh window. */
+  force?: boolean;
 }
 
 export interface Progress {
@@ -74,12 +88,15 @@ export interface FileReport {
   rowsRejected: number;
   /** The ledger entry of a loaded file. */
   ledgerId?: string;
+  /** State a record unit saved with its load (its watermark). */
+  state?: Record<string, unknown>;
 }
 
 export interface RunSummary extends FileCounts {
   runId: string;
   pipeline: string;
-  status: 'succeeded' | 'failed';
+  /** `skipped`: inside the refresh window; nothing ran and no run was recorded. */
+  status: 'succeeded' | 'failed' | 'skipped';
   asOf: string;
   dryRun: boolean;
   resumed: boolean;
@@ -88,6 +105,7 @@ export interface RunSummary extends FileCounts {
   durationMs: number;
   timings: Record<string, number>;
   error?: { code: string; message: string };
+  skipReason?: string;
 }
 
 /** Rolls back the dry run's one transaction while carrying its result out. */
@@ -107,6 +125,8 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   const lock = await db.tryLock(`sluice:pipeline:${spec.name}`);
   if (!lock) throw await alreadyRunning(db, spec.name);
   try {
+    const skipped = await insideRefreshWindow(options);
+    if (skipped) return skipped;
     if (!options.dryRun) return await execute(options, db, normalTransactions(db));
     try {
       await db.transaction(async (outer) => {
@@ -121,6 +141,38 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     await lock.release();
   }
 }
+
+/** A skipped summary when the last successful run is more recent than `run.refreshEvery` (and not forced). */
+async function insideRefreshWindow(options: RunOptions): Promise<RunSummary | undefined> {
+  const { spec } = options;
+  const every = spec.run.refreshEveryMs;
+  if (!every || options.force || options.dryRun) return undefined;
+  const last = await lastSuccessfulStart(options.db, spec.name);
+  if (!last || Date.now() - last.getTime() >= every) return undefined;
+  const next = new Date(last.getTime() + every);
+  const reason = `last successful run started ${last.toISOString()}; refresh every ${formatDuration(every)}, next after ${next.toISOString()} (use --force to run now)`;
+  return {
+    runId: '',
+    pipeline: spec.name,
+    status: 'skipped',
+    skipReason: reason,
+    asOf: options.asOf ?? localDate(),
+    dryRun: false,
+    resumed: false,
+    files: [],
+    durationMs: 0,
+    timings: {},
+    rowsRead: 0,
+    rowsLoaded: 0,
+    rowsRejected: 0,
+    filesLoaded: 0,
+    filesRejected: 0,
+    filesSkipped: 0,
+  };
+}
+
+/** How often a run says it is alive (runs row and lease). */
+const HEARTBEAT_MS = 15_000;
 
 type InTransaction = <T>(work: (tx: SqlClient) => Promise<T>) => Promise<T>;
 
@@ -172,7 +224,15 @@ async function execute(
   const { spec, registry } = options;
   const started = performance.now();
   const dryRun = options.dryRun ?? false;
-  const run = await startRun(db, { pipeline: spec.name, asOf: options.asOf, dryRun, today: localDate() });
+  const run = await startRun(db, {
+    pipeline: spec.name,
+    asOf: options.asOf,
+    dryRun,
+    today: localDate(),
+    ...(spec.run.maxRunTimeMs ? { maxRunMs: spec.run.maxRunTimeMs } : {}),
+    ...(spec.file !== '<inline>' ? { specFile: path.resolve(spec.file) } : {}),
+  });
+  const previousHolder = dryRun ? undefined : await takeLease(db, spec.name, run.id);
   const log = new StepLog(
     db,
     { runId: run.id, pipeline: spec.name, fallbackDir: path.join(options.home, 'logs') },
@@ -199,7 +259,7 @@ async function execute(
       timings[step] = Math.round((timings[step] ?? 0) + performance.now() - t0);
     }
   };
-  const summary: RunSummary = {
+  const summary: RunSummary & { status: 'succeeded' | 'failed' } = {
     runId: run.id,
     pipeline: spec.name,
     status: 'succeeded',
@@ -238,144 +298,218 @@ async function execute(
     },
   );
   // Keeps the run visibly alive for other processes (and for stale-run clean-up).
+  if (previousHolder) {
+    log.warn(
+      `took over the lease of run ${previousHolder.runId} (process ${previousHolder.pid} on ${previousHolder.host}, last heartbeat ${previousHolder.heartbeatAt}): its process is gone`,
+    );
+  }
   const beat = dryRun
     ? undefined
-    : setInterval(() => void heartbeat(db, run.id).catch(() => undefined), 15_000);
+    : setInterval(
+        () =>
+          void heartbeat(db, run.id)
+            .then(() => renewLease(db, spec.name, run.id))
+            .catch(() => undefined),
+        HEARTBEAT_MS,
+      );
+  const maxRunTimer = spec.run.maxRunTimeMs
+    ? setTimeout(
+        () =>
+          abort.abort(
+            new SluiceError(
+              'ABORTED',
+              `the run took longer than its maximum run time (${formatDuration(spec.run.maxRunTimeMs!)})`,
+            ),
+          ),
+        spec.run.maxRunTimeMs,
+      )
+    : undefined;
   const pending: Pending[] = [];
   let source: FileSourceSession | undefined;
+  let closeSource: (() => Promise<void>) | undefined;
   try {
     const anySource = registry.get('source', spec.source.type);
-    if (isRecordSource(anySource))
-      throw new SluiceError('CONFIG_INVALID', 'record sources are not wired yet');
-    const sourcePlugin = anySource;
-    const parser = registry.get('parser', spec.parse.type);
     const loaderPlugin = registry.get('loader', spec.load.type);
     const check = spec.check ? createCheckStage(spec.check, registry) : undefined;
     const transforms = spec.transform.map((t) =>
       registry.get('transform', t.type).create(t.options, context),
     );
     const loader: LoadSession = await loaderPlugin.open(spec.load.options, context);
+    const openSource = <T>(open: () => Promise<T>) =>
+      time('connect', () => withRetry(open, retryLog(log, 'connecting to the source', spec.run.retry)));
+    const startLoader = () =>
+      inTransaction(async (tx) => {
+        await setLoadContext(tx, { runId: run.id, asOf: run.asOf });
+        await loader.startRun(tx, { runId: run.id, asOf: run.asOf });
+      });
 
-    source = await time('connect', () =>
-      withRetry(
-        () => sourcePlugin.open(spec.source.options, context),
-        retryLog(log, 'connecting to the source'),
-      ),
-    );
-    log.info(`source ${source.location}`);
-    await inTransaction(async (tx) => {
-      await setLoadContext(tx, { runId: run.id, asOf: run.asOf });
-      await loader.startRun(tx, { runId: run.id, asOf: run.asOf });
-    });
-
-    // Listing first gives the progress bar its total; a listing is names only.
-    const files: SourceFile[] = [];
-    for await (const file of source.list()) files.push(file);
-    filesTotal = files.length;
-    log.info(`${files.length} files to consider`);
-    for (const file of files) {
-      if (abort.signal.aborted) throw new SluiceError('ABORTED', 'the run was stopped');
-      current = file.name;
-      fileRows.read = 0;
-      fileRows.rejected = 0;
-      progress();
-      const fetched = await time('fetch', () =>
-        withRetry(() => source!.fetch(file), retryLog(log, `fetching ${file.name}`)),
-      );
-      const sha256 = await time('hash', () => sha256File(fetched.path));
-      const ledgerBase = {
-        pipeline: spec.name,
-        runId: run.id,
-        source: source.location,
-        name: file.name,
-        size: fetched.size,
-        sha256,
-      };
-
-      // Content loaded before (under any name) is skipped; the ledger says which entry it repeats.
-      const skip = async (loaded: LedgerEntry) => {
-        const reason = `same content as ${loaded.name}, loaded in run ${loaded.run_id}`;
-        await inTransaction(async (tx) => {
-          await recordFile(tx, { ...ledgerBase, status: 'skipped', reason, duplicateOf: loaded.id });
-          await addRunCounts(tx, run.id, { filesSkipped: 1 });
-          if (file.state) await saveState(tx, spec.name, run.id, file.state);
+    if (isRecordSource(anySource)) {
+      const session = await openSource(() => anySource.open(spec.source.options, context));
+      closeSource = () => session.close();
+      log.info(`source ${session.location}`);
+      await startLoader();
+      for await (const unit of session.units()) {
+        if (abort.signal.aborted) throw abortError(abort.signal);
+        current = unit.name;
+        fileRows.read = 0;
+        fileRows.rejected = 0;
+        progress();
+        const report = await withRetry(
+          () =>
+            time('load', () =>
+              loadUnit({
+                unit,
+                spec,
+                check,
+                transforms,
+                loader,
+                nonTransactional: !loaderPlugin.capabilities.transactional,
+                context,
+                inTransaction,
+                runId: run.id,
+                asOf: run.asOf,
+                fileRows,
+                progress,
+              }),
+            ),
+          retryLog(log, `loading ${unit.name}`, spec.run.retry),
+        ).catch((error: unknown) => {
+          throw inFile(abort.signal.aborted ? abortError(abort.signal) : error, unit.name);
         });
-        log.info(`skipped ${file.name}: ${reason}`);
-        // A crash after the original's commit may have kept it out of the archive: archive it now (once).
-        const archived = loaded.archived_at !== null || pending.some((p) => p.archiveAs === loaded.id);
-        pending.push({ file, fetched, outcome: 'skipped', ...(archived ? {} : { archiveAs: loaded.id }) });
-        return {
-          name: file.name,
-          status: 'skipped' as const,
-          reason,
-          rowsRead: 0,
-          rowsLoaded: 0,
-          rowsRejected: 0,
-        };
-      };
-
-      const loaded = await findLoaded(db, spec.name, sha256);
-      const report: FileReport = loaded
-        ? await skip(loaded)
-        : await withRetry(
-            () =>
-              time('load', () =>
-                loadFile({
-                  file,
-                  fetched,
-                  ledgerBase,
-                  spec,
-                  parser,
-                  check,
-                  transforms,
-                  loader,
-                  context,
-                  inTransaction,
-                  runId: run.id,
-                  asOf: run.asOf,
-                  fileRows,
-                  progress,
-                }),
-              ),
-            retryLog(log, `loading ${file.name}`),
-          ).catch(async (error: unknown): Promise<FileReport> => {
-            if (isLedgerConflict(error)) {
-              // Another process committed the same content while this one was loading it.
-              const first = await findLoaded(db, spec.name, sha256);
-              if (first) return skip(first);
-            }
-            if (isSluiceError(error, 'LAYOUT_MISMATCH', 'PARSE_FAILED')) {
-              return rejectFile(inTransaction, { ...ledgerBase, error, runId: run.id }, file.state);
-            }
-            throw inFile(error, file.name);
-          });
-      summary.files.push(report);
-      fileRows.read = 0; // now counted in the summary
-      fileRows.rejected = 0;
-      summary.rowsRead += report.rowsRead;
-      summary.rowsLoaded += report.rowsLoaded;
-      summary.rowsRejected += report.rowsRejected;
-      if (report.status === 'loaded') {
-        summary.filesLoaded++;
-        log.info(`loaded ${file.name}: ${report.rowsLoaded} rows, ${report.rowsRejected} rejected`, {
+        summary.files.push(report);
+        fileRows.read = 0;
+        fileRows.rejected = 0;
+        summary.rowsRead += report.rowsRead;
+        summary.rowsLoaded += report.rowsLoaded;
+        summary.rowsRejected += report.rowsRejected;
+        log.info(`loaded ${unit.name}: ${report.rowsLoaded} rows, ${report.rowsRejected} rejected`, {
           rowsRead: report.rowsRead,
+          ...(report.state ? { state: report.state } : {}),
         });
-      } else if (report.status === 'rejected') {
-        summary.filesRejected++;
-        log.warn(`rejected ${file.name}: ${report.reason}`);
-      } else {
-        summary.filesSkipped++;
+        progress();
       }
-      if (report.status !== 'skipped') {
-        pending.push({
-          file,
-          fetched,
-          outcome: report.status,
-          ...(report.status === 'loaded' && report.ledgerId ? { archiveAs: report.ledgerId } : {}),
-        });
+    } else {
+      if (!spec.parse)
+        throw new SluiceError('CONFIG_INVALID', `the ${anySource.name} source gives files: add parse:`);
+      const parser = registry.get('parser', spec.parse.type);
+      const parseOptions = spec.parse.options;
+      const sourcePlugin = anySource;
+      source = await openSource(() => sourcePlugin.open(spec.source.options, context));
+      const fileSource = source;
+      closeSource = () => fileSource.close();
+      log.info(`source ${source.location}`);
+      await startLoader();
+
+      // Listing first gives the progress bar its total; a listing is names only.
+      const files: SourceFile[] = [];
+      for await (const file of source.list()) files.push(file);
+      filesTotal = files.length;
+      log.info(`${files.length} files to consider`);
+      for (const file of files) {
+        if (abort.signal.aborted) throw abortError(abort.signal);
+        current = file.name;
+        fileRows.read = 0;
+        fileRows.rejected = 0;
+        progress();
+        const fetched = await time('fetch', () =>
+          withRetry(() => source!.fetch(file), retryLog(log, `fetching ${file.name}`, spec.run.retry)),
+        );
+        const sha256 = await time('hash', () => sha256File(fetched.path));
+        const ledgerBase = {
+          pipeline: spec.name,
+          runId: run.id,
+          source: source.location,
+          name: file.name,
+          size: fetched.size,
+          sha256,
+        };
+
+        // Content loaded before (under any name) is skipped; the ledger says which entry it repeats.
+        const skip = async (loaded: LedgerEntry) => {
+          const reason = `same content as ${loaded.name}, loaded in run ${loaded.run_id}`;
+          await inTransaction(async (tx) => {
+            await recordFile(tx, { ...ledgerBase, status: 'skipped', reason, duplicateOf: loaded.id });
+            await addRunCounts(tx, run.id, { filesSkipped: 1 });
+            if (file.state) await saveState(tx, spec.name, run.id, file.state);
+          });
+          log.info(`skipped ${file.name}: ${reason}`);
+          // A crash after the original's commit may have kept it out of the archive: archive it now (once).
+          const archived = loaded.archived_at !== null || pending.some((p) => p.archiveAs === loaded.id);
+          pending.push({ file, fetched, outcome: 'skipped', ...(archived ? {} : { archiveAs: loaded.id }) });
+          return {
+            name: file.name,
+            status: 'skipped' as const,
+            reason,
+            rowsRead: 0,
+            rowsLoaded: 0,
+            rowsRejected: 0,
+          };
+        };
+
+        const loaded = await findLoaded(db, spec.name, sha256);
+        const report: FileReport = loaded
+          ? await skip(loaded)
+          : await withRetry(
+              () =>
+                time('load', () =>
+                  loadFile({
+                    file,
+                    fetched,
+                    ledgerBase,
+                    spec,
+                    parser,
+                    parseOptions: parseOptions,
+                    check,
+                    transforms,
+                    loader,
+                    context,
+                    inTransaction,
+                    runId: run.id,
+                    asOf: run.asOf,
+                    fileRows,
+                    progress,
+                  }),
+                ),
+              retryLog(log, `loading ${file.name}`, spec.run.retry),
+            ).catch(async (error: unknown): Promise<FileReport> => {
+              if (isLedgerConflict(error)) {
+                // Another process committed the same content while this one was loading it.
+                const first = await findLoaded(db, spec.name, sha256);
+                if (first) return skip(first);
+              }
+              if (isSluiceError(error, 'LAYOUT_MISMATCH', 'PARSE_FAILED')) {
+                return rejectFile(inTransaction, { ...ledgerBase, error, runId: run.id }, file.state);
+              }
+              throw inFile(error, file.name);
+            });
+        summary.files.push(report);
+        fileRows.read = 0; // now counted in the summary
+        fileRows.rejected = 0;
+        summary.rowsRead += report.rowsRead;
+        summary.rowsLoaded += report.rowsLoaded;
+        summary.rowsRejected += report.rowsRejected;
+        if (report.status === 'loaded') {
+          summary.filesLoaded++;
+          log.info(`loaded ${file.name}: ${report.rowsLoaded} rows, ${report.rowsRejected} rejected`, {
+            rowsRead: report.rowsRead,
+          });
+        } else if (report.status === 'rejected') {
+          summary.filesRejected++;
+          log.warn(`rejected ${file.name}: ${report.reason}`);
+        } else {
+          summary.filesSkipped++;
+        }
+        if (report.status !== 'skipped') {
+          pending.push({
+            file,
+            fetched,
+            outcome: report.status,
+            ...(report.status === 'loaded' && report.ledgerId ? { archiveAs: report.ledgerId } : {}),
+          });
+        }
+        progress();
+        if (!spec.archive) await settleAll(); // nothing to archive first: tidy the source as we go
       }
-      progress();
-      if (!spec.archive) await settleAll(); // nothing to archive first: tidy the source as we go
     }
     current = null;
     await time('finish', () =>
@@ -403,7 +537,9 @@ async function execute(
     log.error(`after the loads: ${describeError(error)}`);
   } finally {
     if (beat) clearInterval(beat);
-    await source?.close().catch(() => undefined);
+    if (maxRunTimer) clearTimeout(maxRunTimer);
+    if (!dryRun) await releaseLease(db, spec.name, run.id).catch(() => undefined);
+    await closeSource?.().catch(() => undefined);
     await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
   }
 
@@ -481,8 +617,9 @@ async function setLoadContext(
   );
 }
 
-function retryLog(log: StepLog, what: string) {
+function retryLog(log: StepLog, what: string, policy: RetryPolicy) {
   return {
+    policy,
     onRetry: (error: unknown, attempt: number, delayMs: number) =>
       log.warn(`${what} failed (attempt ${attempt}), retrying in ${delayMs} ms: ${errorMessage(error)}`),
   };
@@ -497,6 +634,7 @@ interface LoadFileArgs {
   ledgerBase: LedgerBase;
   spec: PipelineSpec;
   parser: ParserPlugin;
+  parseOptions: unknown;
   check: ((input: BatchResult) => BatchResult) | undefined;
   transforms: ((input: BatchResult) => BatchResult)[];
   loader: LoadSession;
@@ -526,11 +664,7 @@ async function loadFile(a: LoadFileArgs): Promise<FileReport> {
     fileRows.rejected = 0;
     async function* batches(): AsyncIterable<RecordBatch> {
       const stream = createReadStream(a.fetched.path, { highWaterMark: 1 << 18 });
-      for await (const parsed of a.parser.parse(
-        { stream, origin: a.file.name },
-        a.spec.parse.options,
-        a.context,
-      )) {
+      for await (const parsed of a.parser.parse({ stream, origin: a.file.name }, a.parseOptions, a.context)) {
         rowsRead += parsed.batch.rows.length + parsed.rejectedRows; // before the checks take rows out
         let result = a.check ? a.check(parsed) : parsed;
         for (const transform of a.transforms) result = transform(result);
@@ -543,12 +677,18 @@ async function loadFile(a: LoadFileArgs): Promise<FileReport> {
       }
     }
     try {
-      const unit = {
+      const unit: LoadUnit = {
         runId: a.runId,
         asOf: a.asOf,
         origin: a.file.name,
         key: a.ledgerBase.sha256,
         firstOfRun,
+        // Rows the loader refuses (a null merge key) are rejects of this unit like the check's.
+        reject: async (rejects) => {
+          rowsRejected += rejects.length;
+          fileRows.rejected = rowsRejected;
+          await spool.add(rejects);
+        },
       };
       const { rowsLoaded } = await a.loader.load(tx, batches(), unit);
       await spool.flush(tx);
@@ -588,4 +728,104 @@ async function rejectFile(
     if (state) await saveState(tx, a.pipeline, a.runId, state);
   });
   return { name: a.name, status: 'rejected', reason, rowsRead: 0, rowsLoaded: 0, rowsRejected: 0 };
+}
+
+/** Why a run stopped: its maximum run time, or whoever aborted it. */
+function abortError(signal: AbortSignal): SluiceError {
+  const reason: unknown = signal.reason;
+  return isSluiceError(reason) ? reason : new SluiceError('ABORTED', 'the run was stopped');
+}
+
+interface LoadUnitArgs {
+  unit: RecordUnit;
+  spec: PipelineSpec;
+  check: ((input: BatchResult) => BatchResult) | undefined;
+  transforms: ((input: BatchResult) => BatchResult)[];
+  loader: LoadSession;
+  /** The loader commits elsewhere: give each attempt its own key (record sources are re-read on retry). */
+  nonTransactional: boolean;
+  context: PluginContext;
+  inTransaction: InTransaction;
+  runId: string;
+  asOf: string;
+  fileRows: { read: number; rejected: number };
+  progress: () => void;
+}
+
+/**
+ * One unit of a record source in one transaction: rows, rejects, run counts and the unit's state (its
+ * watermark) commit together, so a failed load never moves a watermark.
+ */
+async function loadUnit(a: LoadUnitArgs): Promise<FileReport> {
+  return a.inTransaction(async (tx) => {
+    const firstOfRun = !(await runHasUnitLoads(tx, a.runId));
+    await setLoadContext(tx, { runId: a.runId, asOf: a.asOf, fileName: a.unit.name });
+    const spool = new RejectSpool(path.join(a.context.workDir, `rejects-${randomUUID()}.copy`), {
+      runId: a.runId,
+      pipeline: a.spec.name,
+      fileId: null,
+    });
+    let rowsRead = 0;
+    let rowsRejected = 0;
+    const signal = a.context.signal;
+    const fileRows = a.fileRows;
+    async function* batches(): AsyncIterable<RecordBatch> {
+      for await (const read of a.unit.read()) {
+        if (signal.aborted) throw abortError(signal);
+        rowsRead += read.batch.rows.length + read.rejectedRows;
+        let result = a.check ? a.check(read) : read;
+        for (const transform of a.transforms) result = transform(result);
+        rowsRejected += result.rejectedRows;
+        fileRows.read = rowsRead;
+        fileRows.rejected = rowsRejected;
+        await spool.add(result.rejects);
+        a.progress();
+        yield result.batch;
+      }
+    }
+    try {
+      const unit: LoadUnit = {
+        runId: a.runId,
+        asOf: a.asOf,
+        origin: a.unit.name,
+        key: a.nonTransactional ? `${a.unit.key}:${randomUUID()}` : a.unit.key,
+        firstOfRun,
+        // Rows the loader refuses (a null merge key) are rejects of this unit like the check's.
+        reject: async (rejects) => {
+          rowsRejected += rejects.length;
+          fileRows.rejected = rowsRejected;
+          await spool.add(rejects);
+        },
+      };
+      const { rowsLoaded } = await a.loader.load(tx, batches(), unit);
+      await spool.flush(tx);
+      await a.loader.afterLoad(tx, unit);
+      await addRunCounts(tx, a.runId, { rowsRead, rowsLoaded, rowsRejected });
+      const state = a.unit.stateAfter?.();
+      if (state && Object.keys(state).length > 0) await saveState(tx, a.spec.name, a.runId, state);
+      await markUnitLoaded(tx, a.runId);
+      return {
+        name: a.unit.name,
+        status: 'loaded' as const,
+        rowsRead,
+        rowsLoaded,
+        rowsRejected,
+        ...(state ? { state } : {}),
+      };
+    } finally {
+      await spool.discard();
+    }
+  });
+}
+
+/** Units leave no ledger row: the run counts them, which tells `replace` whether one loaded yet. */
+async function runHasUnitLoads(tx: SqlClient, runId: string): Promise<boolean> {
+  const { rows } = await tx.query<{ n: number }>('SELECT units_loaded AS n FROM sluice.runs WHERE id = $1', [
+    runId,
+  ]);
+  return (rows[0]?.n ?? 0) > 0;
+}
+
+async function markUnitLoaded(tx: SqlClient, runId: string): Promise<void> {
+  await tx.query('UPDATE sluice.runs SET units_loaded = units_loaded + 1 WHERE id = $1', [runId]);
 }

@@ -1,8 +1,8 @@
 import type { Pool, PoolClient } from 'pg';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { quoteIdent, quoteTable, type SqlClient, type TableName } from '../core/sql.js';
-import { classifyDatabaseError } from './database-errors.js';
+import { quoteIdent, quoteTable, redactUrl, type SqlClient, type TableName } from '../core/sql.js';
+import { classifyDatabaseError } from '../core/database-errors.js';
 
 /** The control-plane and target database: a PostgreSQL server through `pg`, or embedded PGlite. */
 export interface Database extends SqlClient {
@@ -230,15 +230,4 @@ export async function openPglite(dataDir: string): Promise<Database> {
       await pglite.close();
     },
   };
-}
-
-/** `postgres://user:***@host/db`: a URL that can be printed. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '<unparseable database URL>';
-  }
 }

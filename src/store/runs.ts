@@ -39,7 +39,14 @@ export interface StartedRun {
  */
 export async function startRun(
   db: SqlClient,
-  options: { pipeline: string; asOf?: string; dryRun: boolean; today: string },
+  options: {
+    pipeline: string;
+    asOf?: string;
+    dryRun: boolean;
+    today: string;
+    maxRunMs?: number;
+    specFile?: string;
+  },
 ): Promise<StartedRun> {
   const { rows: orphans } = await db.query<{ id: string; as_of: string }>(
     `SELECT id, as_of FROM sluice.runs WHERE pipeline = $1 AND status = 'running' AND NOT dry_run ORDER BY started_at DESC`,
@@ -59,16 +66,27 @@ export async function startRun(
   }
   if (resumable) {
     await db.query(
-      `UPDATE sluice.runs SET attempts = attempts + 1, heartbeat_at = now(), host = $2, pid = $3 WHERE id = $1`,
-      [resumable.id, os.hostname(), process.pid],
+      `UPDATE sluice.runs SET attempts = attempts + 1, heartbeat_at = now(), host = $2, pid = $3, max_run_ms = $4, spec_file = $5
+        WHERE id = $1`,
+      [resumable.id, os.hostname(), process.pid, options.maxRunMs ?? null, options.specFile ?? null],
     );
     return { id: resumable.id, asOf: resumable.as_of, resumed: true };
   }
   const id = randomUUID();
   const asOf = options.asOf ?? options.today;
   await db.query(
-    `INSERT INTO sluice.runs (id, pipeline, status, as_of, dry_run, host, pid) VALUES ($1, $2, 'running', $3, $4, $5, $6)`,
-    [id, options.pipeline, asOf, options.dryRun, os.hostname(), process.pid],
+    `INSERT INTO sluice.runs (id, pipeline, status, as_of, dry_run, host, pid, max_run_ms, spec_file)
+     VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8)`,
+    [
+      id,
+      options.pipeline,
+      asOf,
+      options.dryRun,
+      os.hostname(),
+      process.pid,
+      options.maxRunMs ?? null,
+      options.specFile ?? null,
+    ],
   );
   return { id, asOf, resumed: false };
 }
@@ -146,4 +164,72 @@ export async function listRuns(
     [options.pipeline ?? null, options.limit ?? 20],
   );
   return rows;
+}
+
+/** When the pipeline's last successful (real) run started, for its refresh window. */
+export async function lastSuccessfulStart(db: SqlClient, pipeline: string): Promise<Date | undefined> {
+  const { rows } = await db.query<{ started_at: Date | string | null }>(
+    `SELECT max(started_at) AS started_at FROM sluice.runs WHERE pipeline = $1 AND status = 'succeeded' AND NOT dry_run`,
+    [pipeline],
+  );
+  const at = rows[0]?.started_at;
+  return at ? new Date(at) : undefined;
+}
+
+export interface StaleRun {
+  id: string;
+  pipeline: string;
+  heartbeatAt: string;
+  maxRunMs: number;
+  specFile: string | null;
+}
+
+/** Runs marked running whose heartbeat stopped for longer than their maximum run time (or the default). */
+export async function findStaleRuns(db: SqlClient, defaultMaxRunMs: number): Promise<StaleRun[]> {
+  const { rows } = await db.query<{
+    id: string;
+    pipeline: string;
+    heartbeat_at: Date | string;
+    max_run_ms: string | null;
+    spec_file: string | null;
+  }>(
+    `SELECT id, pipeline, heartbeat_at, max_run_ms, spec_file FROM sluice.runs
+      WHERE status = 'running' AND NOT dry_run
+        AND heartbeat_at < now() - coalesce(max_run_ms, $1) * interval '1 millisecond'
+      ORDER BY started_at`,
+    [defaultMaxRunMs],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    pipeline: r.pipeline,
+    heartbeatAt: new Date(r.heartbeat_at).toISOString(),
+    maxRunMs: r.max_run_ms === null ? defaultMaxRunMs : Number(r.max_run_ms),
+    specFile: r.spec_file,
+  }));
+}
+
+/** Marks a stale run failed (reaped) and drops its lease, in one transaction. */
+export async function reapRun(tx: SqlClient, run: StaleRun): Promise<void> {
+  await tx.query(
+    `UPDATE sluice.runs SET status = 'failed', ended_at = now(), reaped_at = now(), error_code = 'ABORTED',
+       error = $2 WHERE id = $1 AND status = 'running'`,
+    [
+      run.id,
+      `reaped by cleanup: no heartbeat since ${run.heartbeatAt} (maximum run time ${run.maxRunMs} ms)`,
+    ],
+  );
+  await tx.query('DELETE FROM sluice.leases WHERE run_id = $1', [run.id]);
+}
+
+/** Pipelines whose latest real run failed, with the file that defines them (when recorded). */
+export async function latestFailedRuns(
+  db: SqlClient,
+): Promise<{ pipeline: string; runId: string; specFile: string | null }[]> {
+  const { rows } = await db.query<{ pipeline: string; id: string; spec_file: string | null }>(
+    `SELECT pipeline, id, spec_file FROM (
+       SELECT DISTINCT ON (pipeline) pipeline, id, spec_file, status FROM sluice.runs
+        WHERE NOT dry_run ORDER BY pipeline, started_at DESC) latest
+      WHERE status = 'failed' ORDER BY pipeline`,
+  );
+  return rows.map((r) => ({ pipeline: r.pipeline, runId: r.id, specFile: r.spec_file }));
 }

@@ -1,4 +1,4 @@
-import { isSluiceError, SluiceError } from '../core/errors.js';
+import { isSluiceError, SluiceError } from './errors.js';
 
 /** SQLSTATEs worth trying again: serialization failure, deadlock, and the connection classes. */
 const RETRYABLE_STATES = new Set([

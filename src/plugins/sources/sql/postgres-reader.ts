@@ -1,0 +1,127 @@
+import type { Column, ColumnType } from '../../../core/records.js';
+import { classifyDatabaseError } from '../../../core/database-errors.js';
+import { parseTableName, quoteIdent, quoteTable } from '../../../core/sql.js';
+import { CopyTextDecoder } from './copy-text-decode.js';
+import type { ReadFrom, SqlSourceOptions } from './sql-options.js';
+import { SluiceError } from '../../../core/errors.js';
+import type { SourceRead, SqlReader } from './sql-reader.js';
+
+// https://github.com/postgres/postgres/blob/master/src/include/catalog/pg_type.dat
+const TYPE_BY_OID: Record<number, ColumnType> = {
+  16: 'boolean',
+  20: 'bigint',
+  21: 'integer',
+  23: 'integer',
+  700: 'numeric',
+  701: 'numeric',
+  1700: 'numeric',
+  1082: 'date',
+  1114: 'timestamp',
+  1184: 'timestamp',
+  114: 'json',
+  3802: 'json',
+};
+const DATE_TYPES: Record<number, string> = { 1082: 'date', 1114: 'timestamp', 1184: 'timestamptz' };
+
+/**
+ * Reads from PostgreSQL inside one REPEATABLE READ READ ONLY transaction: the watermark (max of the
+ * incremental column over the rows to read) and the rows themselves (COPY … TO STDOUT, streamed) see the
+ * same snapshot, so the watermark is exactly the greatest value read.
+ */
+export async function openPostgresReader(options: SqlSourceOptions, location: string): Promise<SqlReader> {
+  const { default: pg } = await import('pg');
+  const { to: copyTo } = await import('pg-copy-streams');
+  const client = new pg.Client({ connectionString: options.url, application_name: 'sluice-source' });
+  client.on('error', () => undefined); // a dropped connection surfaces through the running query
+  const fail = (error: unknown) => classifyDatabaseError(error, location);
+  await client.connect().catch((error: unknown) => {
+    throw fail(error);
+  });
+  const base = options.table
+    ? `SELECT ${options.columns ? options.columns.map(quoteIdent).join(', ') : '*'} FROM ${quoteTable(parseTableName(options.table))}`
+    : options.query!;
+
+  return {
+    async read(from: ReadFrom, signal: AbortSignal): Promise<SourceRead> {
+      try {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        // timestamptz values print in UTC, so a timestamp target gets the instant right.
+        await client.query("SET LOCAL TimeZone = 'UTC'");
+        const described = await client.query(`SELECT * FROM (${base}) AS sluice_source LIMIT 0`);
+        const columns: Column[] = described.fields.map((f) => ({
+          name: f.name,
+          ...(TYPE_BY_OID[f.dataTypeID] ? { type: TYPE_BY_OID[f.dataTypeID] } : {}),
+        }));
+        const where = filter(from, described.fields, (v) => client.escapeLiteral(v));
+        const source = `(${base}) AS sluice_source${where ? ` WHERE ${where}` : ''}`;
+        let watermark: string | undefined;
+        if (options.incrementalColumn) {
+          const column = options.incrementalColumn!;
+          const { rows } = await client.query<{ wm: string | null }>(
+            `SELECT max(${quoteIdent(column)})::text AS wm FROM ${source}`,
+          );
+          watermark = rows[0]?.wm ?? undefined;
+        }
+        const stream = client.query(copyTo(`COPY (SELECT * FROM ${source}) TO STDOUT`));
+        const abort = () => stream.destroy(new SluiceError('ABORTED', 'the run was stopped'));
+        signal.addEventListener('abort', abort, { once: true });
+        async function* rows() {
+          const decoder = new CopyTextDecoder();
+          try {
+            for await (const chunk of stream as AsyncIterable<Buffer>) {
+              const decoded = decoder.push(chunk);
+              if (decoded.length > 0) yield decoded;
+            }
+            decoder.end();
+            await client.query('COMMIT');
+          } catch (error) {
+            await client.query('ROLLBACK').catch(() => undefined);
+            throw fail(error);
+          } finally {
+            signal.removeEventListener('abort', abort);
+          }
+        }
+        return { columns, rows: rows(), watermark: () => watermark };
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw fail(error);
+      }
+    },
+    async close() {
+      await client.end().catch(() => undefined);
+    },
+  };
+}
+
+function filter(
+  from: ReadFrom,
+  fields: { name: string; dataTypeID: number }[],
+  literal: (value: string) => string,
+): string | undefined {
+  if (from.kind === 'all') return undefined;
+  const field = fields.find((f) => f.name === from.column);
+  if (!field) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `the incremental column ${from.column} is not among the columns read`,
+      {
+        where: 'source.incrementalColumn',
+        hint: `The source has: ${fields.map((f) => f.name).join(', ')}`,
+      },
+    );
+  }
+  const column = `sluice_source.${quoteIdent(from.column)}`;
+  const dateType = DATE_TYPES[field.dataTypeID];
+  if (from.lookbackDays > 0 && !dateType) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `lookbackDays needs a date or timestamp incremental column; ${from.column} is not one`,
+      { where: 'source.lookbackDays' },
+    );
+  }
+  if (from.kind === 'recent') return `${column} >= current_date - ${Math.ceil(from.lookbackDays)}`;
+  if (from.lookbackDays > 0) {
+    return `${column} > CAST(${literal(from.value)} AS ${dateType}) - make_interval(secs => ${Math.round(from.lookbackDays * 86400)})`;
+  }
+  return `${column} > ${literal(from.value)}`;
+}

@@ -1,0 +1,96 @@
+import { z } from 'zod';
+
+export const syncModes = ['incremental', 'full_refresh', 'sliding_window'] as const;
+export type SyncMode = (typeof syncModes)[number];
+
+export const sqlSourceOptions = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^(postgres|postgresql|mysql|mariadb):\/\//, 'a postgres://, mysql:// or mariadb:// URL')
+      .describe('The source database (credentials through ${VAR}); postgres:// or mysql:// (mariadb://).'),
+    table: z.string().min(1).optional().describe('The table to read, `table` or `schema.table`.'),
+    query: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('A SELECT to read instead of a table; the incremental filter wraps it.'),
+    columns: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('Columns of the table to read (default: all).'),
+    primaryKey: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Key columns: a row whose key is null is a reject (the loader upserts on its own keys).'),
+    incrementalColumn: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'A column that grows with changes (an update time, a date, an id): the watermark follows it.',
+      ),
+    mode: z
+      .enum(syncModes)
+      .optional()
+      .describe(
+        'incremental: rows past the watermark (less lookbackDays); full_refresh: every row; sliding_window: the last lookbackDays before the watermark (the first run: before today). Default: incremental with an incrementalColumn, else full_refresh.',
+      ),
+    lookbackDays: z
+      .number()
+      .min(0)
+      .optional()
+      .describe(
+        'Days re-read before the watermark, so that late rows are picked up (date/timestamp columns).',
+      ),
+    batchSize: z.number().int().min(1).max(1_000_000).default(10_000).describe('Rows per batch.'),
+  })
+  .superRefine((o, ctx) => {
+    if ((o.table === undefined) === (o.query === undefined))
+      ctx.addIssue({ code: 'custom', message: 'give either table or query', path: ['table'] });
+    if (o.query !== undefined && o.columns !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'columns goes with table; a query names its own',
+        path: ['columns'],
+      });
+    const mode = o.mode ?? (o.incrementalColumn ? 'incremental' : 'full_refresh');
+    if (mode !== 'full_refresh' && !o.incrementalColumn)
+      ctx.addIssue({
+        code: 'custom',
+        message: `mode ${mode} needs an incrementalColumn`,
+        path: ['incrementalColumn'],
+      });
+    if (mode === 'sliding_window' && o.lookbackDays === undefined)
+      ctx.addIssue({ code: 'custom', message: 'sliding_window needs lookbackDays', path: ['lookbackDays'] });
+  })
+  .transform(
+    (o) => ({ ...o, mode: o.mode ?? (o.incrementalColumn ? 'incremental' : 'full_refresh') }) as const,
+  );
+
+export type SqlSourceOptions = z.output<typeof sqlSourceOptions>;
+
+/** The saved watermark: the greatest value of the column actually loaded, as the database prints it. */
+export interface Watermark {
+  column: string;
+  value: string;
+}
+
+/** Where the read starts, decided from the mode and the saved watermark. */
+export type ReadFrom =
+  | { kind: 'all' }
+  /** Rows with column > value (less `lookbackDays` when given). */
+  | { kind: 'after'; column: string; value: string; lookbackDays: number }
+  /** Rows with column >= today - lookbackDays. */
+  | { kind: 'recent'; column: string; lookbackDays: number };
+
+export function readFrom(options: SqlSourceOptions, saved: Watermark | undefined): ReadFrom {
+  const column = options.incrementalColumn;
+  if (options.mode === 'full_refresh' || !column) return { kind: 'all' };
+  const usable = saved && saved.column === column ? saved : undefined;
+  if (usable) return { kind: 'after', column, value: usable.value, lookbackDays: options.lookbackDays ?? 0 };
+  if (options.mode === 'sliding_window')
+    return { kind: 'recent', column, lookbackDays: options.lookbackDays ?? 0 };
+  return { kind: 'all' };
+}
