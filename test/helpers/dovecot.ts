@@ -39,7 +39,16 @@ export interface ImapServer {
  * Starts a private Dovecot; call `stop()` when done. With `tls`, a self-signed certificate (made with
  * openssl) serves STARTTLS on `port` and implicit TLS on `imapsPort`.
  */
-export async function startImapServer(options: { tls?: boolean } = {}): Promise<ImapServer> {
+export async function startImapServer(
+  options: {
+    tls?: boolean;
+    /**
+     * Also accept XOAUTH2 logins: Dovecot's oauth2 passdb POSTs each access token (`token=…`) to this URL
+     * (RFC 7662 introspection) and takes the login when the answer is `{"active": true, "username": …}`.
+     */
+    oauth2IntrospectionUrl?: string;
+  } = {},
+): Promise<ImapServer> {
   if (process.platform !== 'linux') throw new Error('startImapServer runs Dovecot on Linux only');
   if (process.getuid?.() !== 0) {
     throw new Error(
@@ -67,6 +76,22 @@ export async function startImapServer(options: { tls?: boolean } = {}): Promise<
     else await chmod(users, 0o644);
     const config = path.join(dir, 'dovecot.conf');
     const log = path.join(dir, 'dovecot.log');
+    if (options.oauth2IntrospectionUrl !== undefined) {
+      const ext = path.join(dir, 'oauth2.conf.ext');
+      await writeFile(
+        ext,
+        [
+          'introspection_mode = post',
+          `introspection_url = ${options.oauth2IntrospectionUrl}`,
+          'force_introspection = yes',
+          'username_attribute = username',
+          'active_attribute = active',
+          'active_value = true',
+          '',
+        ].join('\n'),
+      );
+      if (auth) await chown(ext, auth.uid, auth.gid);
+    }
     if (options.tls && !writeSelfSignedCertificate(dir)) {
       throw new Error('openssl is needed to make the test certificate: apt-get install openssl');
     }
@@ -75,7 +100,7 @@ export async function startImapServer(options: { tls?: boolean } = {}): Promise<
     for (let attempt = 1; attempt <= 4; attempt++) {
       const port = await freePort();
       const imapsPort = options.tls ? await freePort() : undefined;
-      await writeFile(config, configText(dir, port, imapsPort));
+      await writeFile(config, configText(dir, port, imapsPort, options.oauth2IntrospectionUrl));
       try {
         const child = await launch(config, log, port);
         const connect = async (): Promise<ImapFlow> => {
@@ -141,7 +166,22 @@ export async function startImapServer(options: { tls?: boolean } = {}): Promise<
   }
 }
 
-function configText(dir: string, port: number, imapsPort: number | undefined): string {
+function configText(
+  dir: string,
+  port: number,
+  imapsPort: number | undefined,
+  introspectionUrl?: string,
+): string {
+  // XOAUTH2 only (no OAUTHBEARER), so that clients which prefer OAUTHBEARER still use XOAUTH2 here.
+  const oauth2 =
+    introspectionUrl === undefined
+      ? ''
+      : `passdb {
+  driver = oauth2
+  mechanisms = xoauth2
+  args = ${dir}/oauth2.conf.ext
+}
+`;
   const ssl =
     imapsPort === undefined
       ? 'ssl = no'
@@ -153,8 +193,8 @@ log_path = ${dir}/dovecot.log
 info_log_path = ${dir}/dovecot.log
 ${ssl}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
-passdb {
+auth_mechanisms = plain login${introspectionUrl === undefined ? '' : ' xoauth2'}
+${oauth2}passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u ${dir}/users
 }
