@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +8,7 @@ import type { FileSourceSession, PluginContext, SourceFile } from '../../src/cor
 import { imapSource } from '../../src/plugins/sources/imap-source.js';
 import { openStore } from '../../src/store/connect.js';
 import { startImapServer, type ImapServer } from '../helpers/dovecot.js';
-import { freePort } from '../helpers/free-port.js';
+import { startProxy } from '../helpers/tcp-proxy.js';
 import { composeMail } from '../helpers/mail-message.js';
 import { runPipelineFile, tempDir } from '../helpers/pipeline-harness.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
@@ -361,42 +360,3 @@ describe('imap source in a whole pipeline', () => {
     }
   });
 });
-
-/** A TCP proxy to the server that can cut every connection once enough bytes went to the client. */
-async function startProxy(targetPort: number) {
-  const port = await freePort();
-  const sockets = new Set<net.Socket>();
-  let limit = Infinity;
-  let sent = 0;
-  const proxy = net.createServer((client) => {
-    const upstream = net.connect({ host: '127.0.0.1', port: targetPort });
-    sockets.add(client).add(upstream);
-    const cut = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', cut);
-    upstream.on('error', cut);
-    client.on('close', cut);
-    upstream.on('close', cut);
-    client.on('data', (chunk: Buffer) => upstream.write(chunk));
-    upstream.on('data', (chunk: Buffer) => {
-      sent += chunk.length;
-      if (sent > limit) cut();
-      else client.write(chunk);
-    });
-  });
-  await new Promise<void>((resolve) => proxy.listen(port, '127.0.0.1', resolve));
-  return {
-    port,
-    /** From now on, cut every connection after `bytes` more bytes from the server. */
-    cutAfter(bytes: number) {
-      sent = 0;
-      limit = bytes;
-    },
-    async stop() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => proxy.close(() => resolve()));
-    },
-  };
-}

@@ -4,12 +4,19 @@ import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/connect.js';
 import type { Database } from '../../src/store/database.js';
-import { saveInbox } from '../../src/store/mail-store.js';
+import { openMailbox } from '../../src/plugins/sources/imap/connection.js';
+import { feedInbox } from '../../src/plugins/sources/imap/poller.js';
+import { compileRules } from '../../src/plugins/sources/imap/rules.js';
+import { imapSource } from '../../src/plugins/sources/imap-source.js';
+import { createMailStore, saveInbox } from '../../src/store/mail-store.js';
 import { runCli } from '../helpers/cli.js';
 import { startImapServer, type ImapServer } from '../helpers/dovecot.js';
 import { composeMail } from '../helpers/mail-message.js';
 import { runPipelineFile, tempDir } from '../helpers/pipeline-harness.js';
+import { memoryLogger } from '../helpers/mail-server.js';
+import { startProxy } from '../helpers/tcp-proxy.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { randomBytes } from 'node:crypto';
 
 let server: ImapServer;
 let testDb: TestDatabase;
@@ -360,5 +367,74 @@ describe('sluice inbox: load, list, status, disable, and poll as a feeder of fol
     const unknown = await cli(['inbox', 'disable', 'nope']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no inbox rule is named nope');
+  });
+});
+
+describe('feeder mode when the connection drops', () => {
+  it('leaves no file under a final name and moves nothing; the next poll finishes the job', async () => {
+    const box = mailboxes();
+    const folder = path.join(home, 'dropped');
+    const big = randomBytes(2_000_000);
+    await server.deliver(
+      await composeMail({
+        subject: 'Big report',
+        messageId: '<big-1@example.com>',
+        attachments: [
+          { filename: 'small.csv', content: 'a\n1\n' },
+          { filename: 'big.xlsx', content: big },
+        ],
+      }),
+      box.box,
+    );
+    const store = createMailStore(db);
+    const rules = compileRules([{ name: 'big', subject: 'report', priority: 1, targetFolder: folder }]);
+    const logger = memoryLogger();
+    const connection = (port: number) =>
+      imapSource.options.parse({
+        url: `imap://${server.user}@127.0.0.1:${port}/${box.box}`,
+        password: server.password,
+        processedMailbox: box.processed,
+        errorMailbox: box.error,
+        account: 'dropping',
+      });
+    const feed = async (port: number) => {
+      const mailbox = await openMailbox(connection(port), { logger, signal: new AbortController().signal });
+      try {
+        return await feedInbox(mailbox, rules, {
+          account: 'dropping',
+          store,
+          processedMailbox: box.processed,
+          errorMailbox: box.error,
+          logger,
+        });
+      } finally {
+        await mailbox.close();
+      }
+    };
+
+    const proxy = await startProxy(server.port);
+    try {
+      proxy.cutAfter(300_000);
+      const error = await feed(proxy.port).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'SOURCE_UNREACHABLE', retryable: true });
+    } finally {
+      await proxy.stop();
+    }
+    // small.csv arrived whole, but nothing of the message is published before all of it is: no file at all.
+    expect(await readdir(folder)).toEqual([]);
+    expect(await server.list(box.box)).toEqual(['Big report']);
+    expect(await server.list(box.processed)).toEqual([]);
+    expect((await store.handled('dropping', ['<big-1@example.com>'])).size).toBe(0);
+
+    const result = await feed(server.port);
+    expect(result).toMatchObject({ handled: 1, files: 3, failed: [] });
+    expect((await readdir(folder)).sort()).toEqual([
+      '20261103_Big report.eml',
+      '20261103_big.xlsx',
+      '20261103_small.csv',
+    ]);
+    expect((await readFile(path.join(folder, '20261103_big.xlsx'))).equals(big)).toBe(true);
+    expect(await server.list(box.box)).toEqual([]);
+    expect(await server.list(box.processed)).toEqual(['Big report']);
   });
 });
