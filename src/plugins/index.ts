@@ -9,6 +9,7 @@ import { xlsParser } from './parsers/xls-parser.js';
 import { xlsxParser } from './parsers/xlsx-parser.js';
 import { filesSource } from './sources/files-source.js';
 import { httpSource } from './sources/http-source.js';
+import { scanSource } from './sources/scan-source.js';
 import { imapSource } from './sources/imap-source.js';
 import { sftpSource } from './sources/sftp-source.js';
 import { sqlSource } from './sources/sql/sql-source.js';
@@ -21,6 +22,7 @@ export const builtinPlugins: Plugin[] = [
   sqlSource,
   imapSource,
   httpSource,
+  scanSource,
   csvParser,
   xlsxParser,
   xlsParser,

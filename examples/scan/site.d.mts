@@ -1,0 +1,1 @@
+export function startSite(port?: number): Promise<{ origin: string; close(): Promise<void> }>;
