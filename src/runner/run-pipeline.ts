@@ -515,7 +515,8 @@ async function execute(
     await time('finish', () =>
       inTransaction(async (tx) => {
         await setLoadContext(tx, { runId: run.id, asOf: run.asOf });
-        const loadedAny = run.resumed ? await runHasLoads(tx, run.id) : summary.filesLoaded > 0;
+        const loadedAny =
+          (await runHasLoads(tx, run.id)) || (await runHasUnitLoads(tx, run.id)) || summary.filesLoaded > 0;
         await loader.finishRun(tx, { runId: run.id, asOf: run.asOf, loadedAny });
       }),
     );

@@ -43,20 +43,29 @@ export function quoteMysqlIdent(name: string): string {
 export async function openMysqlReader(options: SqlSourceOptions, location: string): Promise<SqlReader> {
   const mysql = await import('mysql2');
   const url = new URL(options.url.replace(/^mariadb:/, 'mysql:'));
-  const connection = mysql.createConnection({
-    uri: url.toString(),
-    dateStrings: true,
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-    decimalNumbers: false,
-    timezone: 'Z',
-  });
-  connection.on('error', () => undefined); // surfaces through the running query
-  const db = connection.promise();
   const fail = (error: unknown) => classify(error, location);
-  await db.connect().catch((error: unknown) => {
-    throw fail(error);
-  });
+  // A connection per read: a retry after a dropped connection starts on a fresh one.
+  let current: ReturnType<typeof mysql.createConnection> | undefined;
+  const connect = async () => {
+    if (current) await current.promise().end().catch(() => current?.destroy());
+    const connection = mysql.createConnection({
+      uri: url.toString(),
+      dateStrings: true,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      decimalNumbers: false,
+      timezone: 'Z',
+    });
+    connection.on('error', () => undefined); // surfaces through the running query
+    await connection
+      .promise()
+      .connect()
+      .catch((error: unknown) => {
+        throw fail(error);
+      });
+    current = connection;
+    return connection;
+  };
   const base = options.table
     ? `SELECT ${options.columns ? options.columns.map(quoteMysqlIdent).join(', ') : '*'} FROM ${options.table
         .split('.')
@@ -66,6 +75,8 @@ export async function openMysqlReader(options: SqlSourceOptions, location: strin
 
   return {
     async read(from: ReadFrom, signal: AbortSignal): Promise<SourceRead> {
+      const connection = await connect();
+      const db = connection.promise();
       try {
         await db.query("SET SESSION time_zone = '+00:00'");
         await db.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
@@ -120,7 +131,10 @@ export async function openMysqlReader(options: SqlSourceOptions, location: strin
       }
     },
     async close() {
-      await db.end().catch(() => connection.destroy());
+      await current
+        ?.promise()
+        .end()
+        .catch(() => current?.destroy());
     },
   };
 }

@@ -31,18 +31,26 @@ const DATE_TYPES: Record<number, string> = { 1082: 'date', 1114: 'timestamp', 11
 export async function openPostgresReader(options: SqlSourceOptions, location: string): Promise<SqlReader> {
   const { default: pg } = await import('pg');
   const { to: copyTo } = await import('pg-copy-streams');
-  const client = new pg.Client({ connectionString: options.url, application_name: 'sluice-source' });
-  client.on('error', () => undefined); // a dropped connection surfaces through the running query
   const fail = (error: unknown) => classifyDatabaseError(error, location);
-  await client.connect().catch((error: unknown) => {
-    throw fail(error);
-  });
+  // A connection per read: a retry after a dropped connection starts on a fresh one.
+  let client: InstanceType<typeof pg.Client> | undefined;
+  const connect = async () => {
+    await client?.end().catch(() => undefined);
+    const c = new pg.Client({ connectionString: options.url, application_name: 'sluice-source' });
+    c.on('error', () => undefined); // a dropped connection surfaces through the running query
+    await c.connect().catch((error: unknown) => {
+      throw fail(error);
+    });
+    client = c;
+    return c;
+  };
   const base = options.table
     ? `SELECT ${options.columns ? options.columns.map(quoteIdent).join(', ') : '*'} FROM ${quoteTable(parseTableName(options.table))}`
     : options.query!;
 
   return {
     async read(from: ReadFrom, signal: AbortSignal): Promise<SourceRead> {
+      const client = await connect();
       try {
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         // timestamptz values print in UTC, so a timestamp target gets the instant right.
@@ -88,7 +96,7 @@ export async function openPostgresReader(options: SqlSourceOptions, location: st
       }
     },
     async close() {
-      await client.end().catch(() => undefined);
+      await client?.end().catch(() => undefined);
     },
   };
 }
