@@ -10,6 +10,7 @@ import { registerRejects } from './rejects-command.js';
 import { registerReport } from './report-command.js';
 import { registerInbox } from './inbox-command.js';
 import { registerRules } from './rules-command.js';
+import { registerWatch } from './watch-command.js';
 import { registerRun } from './run-command.js';
 import { registerRuns } from './runs-command.js';
 import { registerSchema } from './schema-command.js';
@@ -46,6 +47,7 @@ registerRejects(program);
 registerReport(program, exit);
 registerInbox(program, exit);
 registerRules(program);
+registerWatch(program, exit);
 registerDemo(program, exit);
 
 try {
