@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Logger } from '../core/plugin.js';
+import { dueReports, sendDueReports } from '../notify/report-schedule.js';
 import { listReports, readReportsFile, saveReports, sendReport } from '../notify/reports.js';
 import { EXIT, withStore } from './shared.js';
 
@@ -64,5 +65,42 @@ export function registerReport(program: Command, exit: (code: number) => void) {
       process.stdout.write(`report ${name} ${what} (rows: ${rows || 'none'})\n`);
       if (result.error) process.stdout.write(`  ${result.error.replaceAll('\n', '\n  ')}\n`);
       if (result.status === 'failed') exit(EXIT.failed);
+    });
+
+  report
+    .command('due')
+    .description(
+      'List the active reports whose cron schedule has ticked since their last send; with --send, send ' +
+        'them (a crontab line `* * * * * sluice report due --send` runs the schedules)',
+    )
+    .option('--send', 'send the due reports, each recorded as `report send` records it')
+    .option('--json', 'as JSON')
+    .action(async (flags: { send?: boolean; json?: boolean }) => {
+      if (!flags.send) {
+        const due = await withStore((db) => dueReports(db));
+        if (flags.json) process.stdout.write(JSON.stringify(due, null, 2) + '\n');
+        else
+          for (const d of due)
+            process.stdout.write(
+              `${d.name.padEnd(20)} ${d.schedule.padEnd(16)} due since ${d.tick}${d.timezone ? ` (${d.timezone})` : ''}\n`,
+            );
+        return;
+      }
+      const sends = await withStore((db) => sendDueReports(db, { logger }));
+      if (sends === undefined) {
+        process.stderr.write('another `sluice report due --send` is running: nothing sent\n');
+        return;
+      }
+      if (flags.json) process.stdout.write(JSON.stringify(sends, null, 2) + '\n');
+      let failed = false;
+      for (const s of sends) {
+        const status = 'result' in s ? s.result.status : 'failed';
+        if (status === 'failed') failed = true;
+        if (!flags.json)
+          process.stdout.write(
+            `report ${s.name} (due ${s.tick}) ${status === 'sent' ? 'sent' : 'NOT sent'}${'error' in s ? `: ${s.error}` : s.result.error ? `: ${s.result.error.replaceAll('\n', '; ')}` : ''}\n`,
+          );
+      }
+      if (failed) exit(EXIT.failed);
     });
 }

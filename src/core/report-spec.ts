@@ -41,6 +41,16 @@ export function cronProblem(expression: string): string | undefined {
   }
 }
 
+/** True for an IANA time zone name this runtime knows (`Europe/Madrid`, `UTC`). */
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const queryName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a query name is letters, digits and _ (it is used as {{name}})');
@@ -57,6 +67,8 @@ export interface ReportSpec {
   queries: Record<string, string>;
   attachments: ReportAttachmentSpec[];
   schedule?: string;
+  /** The IANA time zone the schedule is read in (the local one of the sending process by default). */
+  timezone?: string;
   active: boolean;
   smtp: ReportSmtpSpec;
 }
@@ -128,6 +140,11 @@ export const reportSchema: z.ZodType<ReportSpec, unknown> = z
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
       })
       .describe('When to send, as a 5-field cron expression (minute hour day month weekday).'),
+    timezone: z
+      .string()
+      .refine(isTimeZone, 'not a time zone: give an IANA name such as America/Mexico_City or UTC')
+      .optional()
+      .describe('The time zone of the schedule (IANA name); the local time zone by default.'),
     active: z.boolean().default(true).describe('An inactive report is kept but not sent on schedule.'),
     smtp: smtpSchema,
   })
