@@ -112,19 +112,23 @@ describe('sql source, PostgreSQL to PostgreSQL', () => {
     await run(withLookback);
     await run(without);
     // A late row, dated two days before the watermark (2026-11-11), and a late change to a recent row.
-    await src.query(`INSERT INTO events VALUES (100, '2026-11-09', 100); UPDATE events SET v = -9 WHERE id = 9`);
+    await src.query(
+      `INSERT INTO events VALUES (100, '2026-11-09', 100); UPDATE events SET v = -9 WHERE id = 9`,
+    );
     const late = await run(withLookback);
     expect(late.rowsRead).toBe(4); // days 11-08 .. 11-11: ids 8, 9, 10 and the late 100
     await run(without);
-    expect(await targetRows('SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM events_lb')).toEqual([
-      { n: 11, d: 11 },
-    ]);
+    expect(
+      await targetRows('SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM events_lb'),
+    ).toEqual([{ n: 11, d: 11 }]);
     expect(await targetRows('SELECT v FROM events_lb WHERE id IN (9, 100) ORDER BY id')).toEqual([
       { v: -9 },
       { v: 100 },
     ]);
     // Without the window the late row is missed: that is what the window is for.
-    expect(await targetRows('SELECT count(*)::int AS n FROM events_plain WHERE id = 100')).toEqual([{ n: 0 }]);
+    expect(await targetRows('SELECT count(*)::int AS n FROM events_plain WHERE id = 100')).toEqual([
+      { n: 0 },
+    ]);
   });
 
   it('full refresh replaces the table, deleted source rows included', async () => {
@@ -132,7 +136,9 @@ describe('sql source, PostgreSQL to PostgreSQL', () => {
       INSERT INTO regions VALUES ('n', 'North'), ('s', 'South'), ('e', 'East')`);
     const regions = spec('regions', 'table: regions\nmode: full_refresh', 'table: regions\nmode: replace');
     await run(regions);
-    await src.query(`DELETE FROM regions WHERE code = 's'; UPDATE regions SET name = 'Norte' WHERE code = 'n'`);
+    await src.query(
+      `DELETE FROM regions WHERE code = 's'; UPDATE regions SET name = 'Norte' WHERE code = 'n'`,
+    );
     await run(regions);
     expect(await targetRows('SELECT code, name FROM regions ORDER BY code')).toEqual([
       { code: 'e', name: 'East' },
@@ -166,7 +172,9 @@ describe('sql source, PostgreSQL to PostgreSQL', () => {
       { id: 2, name: 'two' },
     ]);
     expect(
-      await targetRows(`SELECT file, column_name, rule, message FROM sluice.rejects WHERE run_id = '${summary.runId}'`),
+      await targetRows(
+        `SELECT file, column_name, rule, message FROM sluice.rejects WHERE run_id = '${summary.runId}'`,
+      ),
     ).toEqual([{ file: 'query', column_name: 'id', rule: 'key', message: 'key column id is null' }]);
   });
 });
@@ -197,7 +205,12 @@ describe('failures, retries and locks', () => {
   }
 
   it('a killed source connection fails the run, leaves the watermark and the table as they were; a rerun completes once', async () => {
-    const big = spec('big-once', slowQuery, 'table: big_once\nmode: merge\nkeys: [id]', 'run:\n  retry:\n    attempts: 1');
+    const big = spec(
+      'big-once',
+      slowQuery,
+      'table: big_once\nmode: merge\nkeys: [id]',
+      'run:\n  retry:\n    attempts: 1',
+    );
     const [failed] = await Promise.all([run(big), killSourceReadWhenBusy()]);
     expect(failed.status).toBe('failed');
     expect(failed.error?.message).toMatch(/terminat|connection/i);
@@ -206,9 +219,9 @@ describe('failures, retries and locks', () => {
 
     const rerun = await run(big);
     expect(rerun.status).toBe('succeeded');
-    expect(await targetRows('SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM big_once')).toEqual([
-      { n: 3000, d: 3000 },
-    ]);
+    expect(await targetRows('SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM big_once')).toEqual(
+      [{ n: 3000, d: 3000 }],
+    );
     expect(await getState(db, 'big-once', 'watermark')).toMatchObject({ value: '2026-01-03 02:00:00' });
   });
 
@@ -225,7 +238,9 @@ describe('failures, retries and locks', () => {
     const warnings = await targetRows(
       `SELECT message FROM sluice.logs WHERE run_id = '${summary.runId}' AND level = 'warn'`,
     );
-    expect(warnings.map((w) => w.message as string).join('\n')).toMatch(/loading query failed \(attempt 1\), retrying/);
+    expect(warnings.map((w) => w.message as string).join('\n')).toMatch(
+      /loading query failed \(attempt 1\), retrying/,
+    );
 
     const broken = spec(
       'broken',
@@ -260,9 +275,15 @@ describe('failures, retries and locks', () => {
 
   it('cleanup reaps a run whose heartbeat stopped, and its lease; the next run starts afresh', async () => {
     const stale = '00000000-0000-4000-8000-00000000dead';
-    await db.query(`INSERT INTO sluice.runs (id, pipeline, status, as_of, started_at, heartbeat_at, max_run_ms, host, pid)
-      VALUES ($1, 'ghost', 'running', current_date, now() - interval '2 hours', now() - interval '1 hour', 600000, 'elsewhere', 4242)`, [stale]);
-    await db.query(`INSERT INTO sluice.leases (pipeline, run_id, host, pid, heartbeat_at) VALUES ('ghost', $1, 'elsewhere', 4242, now() - interval '1 hour')`, [stale]);
+    await db.query(
+      `INSERT INTO sluice.runs (id, pipeline, status, as_of, started_at, heartbeat_at, max_run_ms, host, pid)
+      VALUES ($1, 'ghost', 'running', current_date, now() - interval '2 hours', now() - interval '1 hour', 600000, 'elsewhere', 4242)`,
+      [stale],
+    );
+    await db.query(
+      `INSERT INTO sluice.leases (pipeline, run_id, host, pid, heartbeat_at) VALUES ('ghost', $1, 'elsewhere', 4242, now() - interval '1 hour')`,
+      [stale],
+    );
     // A run that is late but whose process still holds the lock is left alone.
     const alive = await db.tryLock('sluice:pipeline:alive');
     await db.query(`INSERT INTO sluice.runs (id, pipeline, status, as_of, heartbeat_at, max_run_ms)
@@ -274,11 +295,21 @@ describe('failures, retries and locks', () => {
     } finally {
       await alive?.release();
     }
-    expect(await targetRows(`SELECT status, reaped_at IS NOT NULL AS reaped, error FROM sluice.runs WHERE id = '${stale}'`)).toEqual([
-      { status: 'failed', reaped: true, error: expect.stringMatching(/reaped by cleanup: no heartbeat since/) },
+    expect(
+      await targetRows(
+        `SELECT status, reaped_at IS NOT NULL AS reaped, error FROM sluice.runs WHERE id = '${stale}'`,
+      ),
+    ).toEqual([
+      {
+        status: 'failed',
+        reaped: true,
+        error: expect.stringMatching(/reaped by cleanup: no heartbeat since/),
+      },
     ]);
     expect(await targetRows(`SELECT 1 FROM sluice.leases WHERE pipeline = 'ghost'`)).toEqual([]);
-    expect(await targetRows(`SELECT status FROM sluice.runs WHERE pipeline = 'alive'`)).toEqual([{ status: 'running' }]);
+    expect(await targetRows(`SELECT status FROM sluice.runs WHERE pipeline = 'alive'`)).toEqual([
+      { status: 'running' },
+    ]);
   });
 
   it('skips a run inside its refresh window, leaving nothing marked running, unless forced', async () => {
@@ -292,16 +323,33 @@ describe('failures, retries and locks', () => {
     const skipped = await run(windowed);
     expect(skipped.status).toBe('skipped');
     expect(skipped.skipReason).toMatch(/refresh every 6h/);
-    expect(await targetRows(`SELECT status, count(*)::int AS n FROM sluice.runs WHERE pipeline = 'windowed' GROUP BY status`)).toEqual([
-      { status: 'succeeded', n: 1 },
-    ]);
+    expect(
+      await targetRows(
+        `SELECT status, count(*)::int AS n FROM sluice.runs WHERE pipeline = 'windowed' GROUP BY status`,
+      ),
+    ).toEqual([{ status: 'succeeded', n: 1 }]);
     expect((await run(windowed, true)).status).toBe('succeeded');
   });
 
   it('a group runs its pipelines side by side; one failing does not stop the others', async () => {
-    const good = spec('g-good', 'table: regions\nmode: full_refresh', 'table: g_regions\nmode: replace', 'group: nightly');
-    const bad = spec('g-bad', 'table: no_such_table', 'table: g_bad\nmode: append', 'group: nightly\nrun:\n  retry:\n    attempts: 1');
-    const other = spec('g-other', 'table: events\nmode: full_refresh', 'table: g_events\nmode: replace', 'group: nightly');
+    const good = spec(
+      'g-good',
+      'table: regions\nmode: full_refresh',
+      'table: g_regions\nmode: replace',
+      'group: nightly',
+    );
+    const bad = spec(
+      'g-bad',
+      'table: no_such_table',
+      'table: g_bad\nmode: append',
+      'group: nightly\nrun:\n  retry:\n    attempts: 1',
+    );
+    const other = spec(
+      'g-other',
+      'table: events\nmode: full_refresh',
+      'table: g_events\nmode: replace',
+      'group: nightly',
+    );
     const results = await runGroup([good, bad, other], { db, registry, home, maxConcurrent: 2 });
     expect(results.map((r) => [r.pipeline, r.status])).toEqual([
       ['g-good', 'succeeded'],
