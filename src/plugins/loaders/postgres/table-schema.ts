@@ -38,6 +38,11 @@ export async function createTable(
   columns: readonly Column[],
   keys: readonly string[],
 ): Promise<void> {
+  // IF NOT EXISTS is not safe against a concurrent CREATE (two pipelines of a group creating their tables in
+  // one new schema fail with 23505): serialize the DDL on a transaction lock per schema.
+  await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+    `sluice:ddl:${table.schema ?? ''}`,
+  ]);
   if (table.schema) await db.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schema)}`);
   const defs = columns.map(
     (c) => `${quoteIdent(c.name)} ${SQL_TYPES[c.type ?? 'text']}${keys.includes(c.name) ? ' NOT NULL' : ''}`,
