@@ -4,6 +4,7 @@ import { SluiceError } from '../../core/errors.js';
 import { defineParser, type BatchResult } from '../../core/plugin.js';
 import { BatchBuilder } from './batch-builder.js';
 import { batchSizeOption } from './layout.js';
+import { JsonPathTracker } from './json-path-tracker.js';
 import { RawNumber, recordCells, toJsonText } from './json-values.js';
 
 const pathSegment = /^[^.*$[\]]+$/;
@@ -93,10 +94,13 @@ function recordDepth(opts: JsonOptions): number {
   return segments + 1;
 }
 
-/** The records, and the array holding them (emitted empty, once read, to know the path was there). */
-function selectors(opts: JsonOptions): string[] {
+/**
+ * The records. (Not the array holding them too: a selected container keeps its members until it ends, which
+ * would hold the whole file; the array is recognised from the tokens instead.)
+ */
+function selector(opts: JsonOptions): string {
   const base = opts.path ? `$.${opts.path}` : '$';
-  return opts.format === 'jsonl' && !opts.path ? [base] : [`${base}.*`, base];
+  return opts.format === 'jsonl' && !opts.path ? base : `${base}.*`;
 }
 
 const VALUE_START = new Set([
@@ -127,14 +131,18 @@ class JsonRecordReader {
   private linesBeforeChunk = 0;
   private scanned = 0;
   private linesScanned = 0;
+  private nextNewline = -1;
 
   private names: string[] | undefined;
   private index = new Map<string, number>();
-  private sample: { record: unknown; line: number }[] = [];
+  private sample: { record: unknown; line: number; raw: string }[] = [];
   private readonly warned = new Set<string>();
   private records = 0;
-  private containers = 0;
+  private readonly tracker: JsonPathTracker;
   private lastOffset = 0;
+  private recordStart = 0;
+  /** The bytes of the record being read that came in earlier chunks (for its raw text). */
+  private earlier: Buffer[] = [];
 
   constructor(
     private readonly opts: JsonOptions,
@@ -144,11 +152,12 @@ class JsonRecordReader {
     const separator = opts.format === 'jsonl' ? '\n' : undefined;
     this.tokenizer = new ExactTokenizer(separator === undefined ? {} : { separator });
     this.parser = new TokenParser({
-      paths: selectors(opts),
+      paths: [selector(opts)],
       keepStack: false,
       ...(separator === undefined ? {} : { separator }),
     });
     this.depth = recordDepth(opts);
+    this.tracker = new JsonPathTracker(opts.path);
     this.batch = new BatchBuilder(origin, opts.batchSize);
     if (opts.columns) this.setColumns(opts.columns);
     this.tokenizer.onToken = (token) => this.onToken(token);
@@ -158,14 +167,9 @@ class JsonRecordReader {
     this.parser.onError = (error) => {
       throw this.syntaxError(error);
     };
-    this.parser.onValue = ({ value, parent, stack }) => {
-      if (stack.length < this.depth) {
-        if (!Array.isArray(value)) this.notAnArray(value);
-        this.containers++;
-        return;
-      }
+    this.parser.onValue = ({ value, parent }) => {
       if (this.depth > 0 && !Array.isArray(parent)) this.notAnArray(parent);
-      this.onRecord(value, this.recordLine);
+      this.onRecord(value, this.recordLine, this.rawText(value));
     };
   }
 
@@ -187,7 +191,12 @@ class JsonRecordReader {
     this.chunk = bytes;
     this.scanned = 0;
     this.linesScanned = 0;
+    this.nextNewline = -1;
     this.tokenizer.write(bytes);
+    if (this.level > this.depth) {
+      const from = this.earlier.length === 0 ? Math.max(0, this.recordStart - this.chunkStart) : 0;
+      this.earlier.push(bytes.subarray(from));
+    }
     this.linesBeforeChunk += this.linesScanned + countNewlines(bytes, this.scanned, bytes.length);
     this.chunkStart += bytes.length;
     this.chunk = Buffer.alloc(0);
@@ -205,7 +214,7 @@ class JsonRecordReader {
         where: `${this.origin}:1`,
       });
     }
-    if (this.opts.path && this.containers === 0 && this.chunkStart > 0) {
+    if (this.opts.path && this.tracker.found === 0 && this.chunkStart > 0) {
       throw new SluiceError('LAYOUT_MISMATCH', `the document has no array at ${this.opts.path}`, {
         where: this.origin,
         hint: 'Check parse.path against the document (a dotted path such as data.items).',
@@ -220,17 +229,32 @@ class JsonRecordReader {
     const within = offset - this.chunkStart;
     // A token that began in an earlier chunk: no line break can lie inside a token.
     if (within <= 0) return this.linesBeforeChunk + 1;
-    if (within > this.scanned) {
-      this.linesScanned += countNewlines(this.chunk, this.scanned, within);
-      this.scanned = within;
+    // The next line break is searched once and kept, so a chunk without any costs one search in all.
+    while (within > this.scanned) {
+      if (this.nextNewline < this.scanned) {
+        const p = this.chunk.indexOf(10, this.scanned);
+        this.nextNewline = p < 0 ? Infinity : p;
+      }
+      if (this.nextNewline >= within) {
+        this.scanned = within;
+        break;
+      }
+      this.linesScanned++;
+      this.scanned = this.nextNewline + 1;
     }
     return this.linesBeforeChunk + this.linesScanned + 1;
   }
 
   private onToken(token: ParsedTokenInfo): void {
     this.lastOffset = token.offset;
-    if (this.level === this.depth && VALUE_START.has(token.token))
+    const found = this.tracker.found;
+    this.tracker.see(token);
+    if (this.depth > 0 && this.tracker.found > found && this.tracker.foundObject) this.notAnArray({});
+    if (this.level === this.depth && VALUE_START.has(token.token)) {
       this.recordLine = this.lineAt(token.offset);
+      this.recordStart = token.offset;
+      this.earlier = [];
+    }
     if (token.token === TokenType.LEFT_BRACE || token.token === TokenType.LEFT_BRACKET) this.level++;
     else if (token.token === TokenType.RIGHT_BRACE || token.token === TokenType.RIGHT_BRACKET) this.level--;
     this.parser.write(token);
@@ -246,13 +270,28 @@ class JsonRecordReader {
     });
   }
 
-  private onRecord(record: unknown, line: number): void {
+  /**
+   * The record's text as read: sliced from the chunk when the record lies in it (its last token then is the
+   * closing brace or bracket just read), else written out again.
+   */
+  private rawText(record: unknown): string {
+    if (record === null || typeof record !== 'object' || record instanceof RawNumber)
+      return toJsonText(record);
+    const end = this.lastOffset - this.chunkStart + 1;
+    if (this.earlier.length === 0)
+      return this.chunk.toString('utf8', this.recordStart - this.chunkStart, end);
+    const text = Buffer.concat([...this.earlier, this.chunk.subarray(0, end)]).toString('utf8');
+    this.earlier = [];
+    return text;
+  }
+
+  private onRecord(record: unknown, line: number, raw: string): void {
     this.records++;
     if (this.names) {
-      this.addRecord(record, line);
+      this.addRecord(record, line, raw);
       return;
     }
-    this.sample.push({ record, line });
+    this.sample.push({ record, line, raw });
     if (this.sample.length >= this.opts.sampleSize) this.decideColumns();
   }
 
@@ -272,7 +311,7 @@ class JsonRecordReader {
     this.setColumns(names);
     const sample = this.sample;
     this.sample = [];
-    for (const { record, line } of sample) this.addRecord(record, line);
+    for (const { record, line, raw } of sample) this.addRecord(record, line, raw);
   }
 
   private setColumns(names: string[]): void {
@@ -280,8 +319,7 @@ class JsonRecordReader {
     this.index = new Map(names.map((n, i) => [n, i]));
   }
 
-  private addRecord(record: unknown, line: number): void {
-    const raw = toJsonText(record);
+  private addRecord(record: unknown, line: number, raw: string): void {
     if (!isObject(record)) {
       this.reject(line, 'json_type', `expected an object, found ${describe(record)}`, raw);
       return;

@@ -24,15 +24,17 @@ function cell(value: unknown): string | null {
 }
 
 /**
- * The (column, cell) pairs of a record. `flatten` names nested object members `parent.child`; an empty
- * object stays one cell (`{}`) so the key is not lost; arrays are always JSON text.
+ * The (column, cell) pairs of a record, appended to `out`. `flatten` names nested object members
+ * `parent.child`; an empty object stays one cell (`{}`) so the key is not lost; arrays are always JSON text.
  */
-export function* recordCells(
+export function recordCells(
   record: Record<string, unknown>,
   nested: 'json' | 'flatten',
+  out: [string, string | null][] = [],
   prefix = '',
-): Generator<[string, string | null]> {
-  for (const [key, value] of Object.entries(record)) {
+): [string, string | null][] {
+  for (const key in record) {
+    const value = record[key];
     const name = prefix + key;
     if (
       nested === 'flatten' &&
@@ -42,9 +44,10 @@ export function* recordCells(
       !(value instanceof RawNumber) &&
       Object.keys(value).length > 0
     ) {
-      yield* recordCells(value as Record<string, unknown>, nested, `${name}.`);
+      recordCells(value as Record<string, unknown>, nested, out, `${name}.`);
     } else {
-      yield [name, cell(value)];
+      out.push([name, cell(value)]);
     }
   }
+  return out;
 }

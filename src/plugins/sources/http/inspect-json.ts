@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
-import { JSONParser } from '@streamparser/json';
+import { Tokenizer, TokenParser } from '@streamparser/json';
 import { SluiceError } from '../../../core/errors.js';
+import { JsonPathTracker } from '../../parsers/json-path-tracker.js';
 
 export interface PageFacts {
   /** Elements of the records array (undefined when it is not in the page). */
@@ -19,29 +20,33 @@ export async function inspectJson(
 ): Promise<PageFacts> {
   const recordsBase = want.recordsPath ? `$.${want.recordsPath}` : '$';
   const fieldPaths = new Map(want.fields.map((f) => [`$.${f}`, f]));
-  const parser = new JSONParser({
-    paths: [`${recordsBase}.*`, recordsBase, ...fieldPaths.keys()],
-    keepStack: false,
-  });
+  const tokenizer = new Tokenizer();
+  const parser = new TokenParser({ paths: [`${recordsBase}.*`, ...fieldPaths.keys()], keepStack: false });
+  const tracker = new JsonPathTracker(want.recordsPath);
   const facts: PageFacts = { records: undefined, fields: {} };
+  tokenizer.onToken = (token) => {
+    const found = tracker.found;
+    tracker.see(token);
+    if (tracker.found > found && !tracker.foundObject) facts.records ??= 0;
+    parser.write(token);
+  };
   parser.onValue = ({ value, stack, key, parent }) => {
     const container = pathOf(stack);
     if (container === recordsBase && Array.isArray(parent)) {
       facts.records = (facts.records ?? 0) + 1;
       return;
     }
-    const path = key === undefined ? '$' : `${container}.${String(key)}`;
-    // The records array arrives emptied (its elements went first): it only says the array is there.
-    if (path === recordsBase && Array.isArray(value)) facts.records ??= 0;
-    const field = fieldPaths.get(path);
+    const field = fieldPaths.get(key === undefined ? '$' : `${container}.${String(key)}`);
     if (field !== undefined) facts.fields[field] = value;
   };
-  parser.onError = (error) => {
+  const fail = (error: Error) => {
     throw new SluiceError('PARSE_FAILED', `the response is not valid JSON: ${error.message}`, {
       where: file,
     });
   };
-  for await (const chunk of createReadStream(file)) parser.write(chunk as Buffer);
+  tokenizer.onError = fail;
+  parser.onError = fail;
+  for await (const chunk of createReadStream(file)) tokenizer.write(chunk as Buffer);
   return facts;
 }
 

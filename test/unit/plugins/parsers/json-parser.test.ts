@@ -70,7 +70,8 @@ describe('json parser', () => {
       ['12345678901234567890', null, null, null, 'true', '0.1000000000000000055511151231257827'],
     ]);
     expect(out.lines).toEqual([5, 6, 7]);
-    expect(out.raw[0]).toBe('{"id":1,"name":"Ana","tags":["a","b"]}');
+    expect(out.raw[0]).toBe('{"id": 1, "name": "Ana", "tags": ["a", "b"]}');
+    expect(out.raw[2]).toBe(doc.slice(doc.indexOf('{\n        "id": 123'), doc.indexOf('}\n    ]') + 1));
   });
 
   it('gives the same result whatever the chunk size', async () => {
@@ -157,6 +158,15 @@ describe('json parser', () => {
     const jsonl = await parse('{"a":1}\n\n{"a":2}\n', { format: 'jsonl' });
     expect(jsonl.rows).toEqual([['1'], ['2']]);
     expect(jsonl.lines).toEqual([1, 3]);
+  });
+
+  it('reads the records at a path inside each JSON line', async () => {
+    const out = await parse('{"items":[{"a":1},{"a":2}]}\n{"items":[{"a":3}]}\n', {
+      format: 'jsonl',
+      path: 'items',
+    });
+    expect(out.rows).toEqual([['1'], ['2'], ['3']]);
+    expect(out.lines).toEqual([1, 1, 2]);
   });
 
   it('validates the path option', () => {
