@@ -68,6 +68,41 @@ describe.each(['pglite', 'postgres'] as const)('postgres loader on %s', (kind) =
     });
 
   // Append, replace, merge, hostile names and retries: test/conformance/loader-suite.ts.
+  it('merges into an empty table by COPY, and falls back to the staged merge when a key repeats', async () => {
+    const cols = [{ name: 'id', type: 'integer' as const }, { name: 'name' }];
+    const many = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => [String(from + i), `n${from + i}`]);
+    // No repeated key: straight in.
+    const clean = await open({ table: 'fresh_clean', mode: 'merge', keys: ['id'] });
+    const straight = await db.transaction((tx) =>
+      clean.load(tx, batches(batch(cols, many(1, 500)), batch(cols, many(501, 500))), unit()),
+    );
+    expect(straight.rowsLoaded).toBe(1000);
+    // A key repeated early, with many batches after it: the COPY fails on the repeat, the savepoint rolls
+    // back, the rest is spooled and the staged merge keeps the last row of the key.
+    const dupes = await open({ table: 'fresh_dupes', mode: 'merge', keys: ['id'] });
+    const rest = Array.from({ length: 40 }, (_, b) => batch(cols, many(1000 + b * 250, 250)));
+    const merged = await db.transaction((tx) =>
+      dupes.load(
+        tx,
+        batches(
+          batch(cols, [
+            ['7', 'first'],
+            ['8', 'eight'],
+            ['7', 'last'],
+          ]),
+          ...rest,
+        ),
+        unit(),
+      ),
+    );
+    expect(merged.rowsLoaded).toBe(3 + 40 * 250);
+    const { rows } = await db.query<{ n: number; name: string }>(
+      `SELECT (SELECT count(*)::int FROM fresh_dupes) AS n, (SELECT name FROM fresh_dupes WHERE id = 7) AS name`,
+    );
+    expect(rows[0]).toEqual({ n: 2 + 40 * 250, name: 'last' });
+  });
+
   it('creates the schema of a schema-qualified table, with the types the checks gave', async () => {
     const session = await open({ table: 'app.events', mode: 'append' });
     const cols = [

@@ -1,4 +1,10 @@
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { z } from 'zod';
+import { sqlState } from '../../../core/database-errors.js';
 import { SluiceError } from '../../../core/errors.js';
 import { defineLoader, type LoadSession, type LoadUnit, type Logger } from '../../../core/plugin.js';
 import type { Column, ColumnType, RecordBatch } from '../../../core/records.js';
@@ -65,11 +71,11 @@ export const postgresLoader = defineLoader({
   },
   writeMode: (o) => o.mode,
   async open(opts, context) {
-    return createPostgresLoadSession(opts, context.logger);
+    return createPostgresLoadSession(opts, context.logger, context.workDir);
   },
 });
 
-function createPostgresLoadSession(opts: Options, logger: Logger): LoadSession {
+function createPostgresLoadSession(opts: Options, logger: Logger, workDir: string): LoadSession {
   const table: TableName = parseTableName(opts.table);
   const scratch = createCopyScratch();
   const target = quoteTable(table);
@@ -238,6 +244,65 @@ function createPostgresLoadSession(opts: Options, logger: Logger): LoadSession {
     });
   }
 
+  async function isEmpty(tx: SqlClient): Promise<boolean> {
+    const { rows } = await tx.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${target}) AS any`);
+    return rows[0]?.any === false;
+  }
+
+  /**
+   * COPY into the (empty) target inside a savepoint, writing the same bytes to a spool file. A unique
+   * violation (a key repeated in the unit) rolls the savepoint back; the rest of the chunks go to the spool
+   * and `replay` streams it all again for the staged merge, where the last row of a key wins.
+   */
+  async function copyIntoEmpty(
+    tx: SqlClient,
+    names: readonly string[],
+    chunks: AsyncIterable<Uint8Array>,
+  ): Promise<{ loaded?: number; replay: () => AsyncIterable<Uint8Array> }> {
+    const spoolPath = path.join(workDir, `merge-${randomUUID()}.copy`);
+    const spool = createWriteStream(spoolPath);
+    const iterator = chunks[Symbol.asyncIterator]();
+    const write = async (chunk: Uint8Array) => {
+      if (!spool.write(chunk)) await once(spool, 'drain');
+    };
+    async function* tee(): AsyncIterable<Uint8Array> {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+        await write(next.value);
+        yield next.value;
+      }
+    }
+    const replay = () => lineChunks(spoolPath);
+    await tx.query('SAVEPOINT sluice_direct_merge');
+    try {
+      const loaded = await tx.copyFrom(table, names, tee());
+      await tx.query('RELEASE SAVEPOINT sluice_direct_merge');
+      spool.end();
+      await once(spool, 'close');
+      await rm(spoolPath, { force: true });
+      return { loaded, replay };
+    } catch (error) {
+      if (sqlState(error) !== '23505') {
+        spool.destroy();
+        await rm(spoolPath, { force: true });
+        throw error;
+      }
+      await tx.query('ROLLBACK TO SAVEPOINT sluice_direct_merge');
+      for (let next = await iterator.next(); !next.done; next = await iterator.next())
+        await write(next.value);
+      spool.end();
+      await once(spool, 'close');
+      return {
+        replay: async function* () {
+          try {
+            yield* replay();
+          } finally {
+            await rm(spoolPath, { force: true });
+          }
+        },
+      };
+    }
+  }
+
   return {
     async startRun(tx) {
       await runSql(tx, opts.setup);
@@ -302,6 +367,21 @@ function createPostgresLoadSession(opts: Options, logger: Logger): LoadSession {
         return { rowsLoaded: await tx.copyFrom(table, names, copyChunks()) };
       }
 
+      // A merge into an empty table (a first sync) needs no upsert unless the unit repeats a key: COPY
+      // straight in, keeping the bytes aside in case a duplicate key sends it through the staged merge.
+      if (opts.mode === 'merge' && !opts.afterLoad && (await isEmpty(tx))) {
+        const direct = await copyIntoEmpty(tx, names, copyChunks());
+        if (direct.loaded !== undefined) return { rowsLoaded: direct.loaded };
+        logger.debug(`a key repeats in ${unit.origin}: merging through the staging table`);
+        return mergeOrInsert(tx, names, unit, async () => {
+          await tx.query('DROP TABLE IF EXISTS pg_temp.staged');
+          await tx.query(
+            `CREATE TEMP TABLE staged ON COMMIT DROP AS SELECT ${cols} FROM ${target} WITH NO DATA`,
+          );
+          return tx.copyFrom({ name: 'staged' }, names, direct.replay());
+        });
+      }
+
       // A dry run keeps one transaction for all files: the previous file's staging table is still there.
       return mergeOrInsert(tx, names, unit, async () => {
         await tx.query('DROP TABLE IF EXISTS pg_temp.staged');
@@ -336,4 +416,20 @@ export function targetNames(columns: readonly Column[], mode: 'normalize' | 'kee
     taken.add(name);
     return name;
   });
+}
+
+/** A COPY text file as chunks of whole lines (PGlite copies chunk groups as they come). */
+async function* lineChunks(file: string): AsyncIterable<Uint8Array> {
+  let rest: Buffer = Buffer.alloc(0);
+  for await (const data of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    const buffer = rest.length > 0 ? Buffer.concat([rest, data]) : data;
+    const end = buffer.lastIndexOf(10);
+    if (end < 0) {
+      rest = buffer;
+      continue;
+    }
+    yield buffer.subarray(0, end + 1);
+    rest = buffer.subarray(end + 1);
+  }
+  if (rest.length > 0) yield rest;
 }
