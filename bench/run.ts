@@ -28,6 +28,7 @@ import {
   type Workspace,
 } from './bench-lib.js';
 import { DEFAULT_GENERATE, type GeneratedFiles } from './visits-data.js';
+import { runXlsxImportBench } from './xlsx-import.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? DEFAULT_GENERATE.rows);
 const REPEAT = Math.max(1, Math.floor(Number(process.env.BENCH_REPEAT ?? 3)));
@@ -393,3 +394,17 @@ process.exitCode = await main().catch((error: unknown) => {
   process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   return 1;
 });
+
+// XLSX → PostgreSQL against pandas + openpyxl (bench/xlsx-import.ts); BENCH_XLSX=0 leaves it out.
+if (process.env.BENCH_XLSX !== '0') {
+  const met = await runXlsxImportBench().then(
+    (r) => r.met,
+    (error: unknown) => {
+      process.stderr.write(
+        `bench (xlsx): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      return false;
+    },
+  );
+  if (!met) process.exitCode = 1;
+}
