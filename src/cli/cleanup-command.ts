@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { SluiceError } from '../core/errors.js';
+import { describeError, SluiceError } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 import { createRegistry } from '../plugins/index.js';
 import { cleanupStaleRuns } from '../runner/cleanup.js';
@@ -54,7 +54,11 @@ export function registerCleanup(program: Command, exit: (code: number) => void) 
               out.push(`cannot retry ${f.pipeline}: its run did not record a pipeline file`);
               continue;
             }
-            specs.push(await readPipeline(f.specFile, registry));
+            try {
+              specs.push(await readPipeline(f.specFile, registry));
+            } catch (error) {
+              out.push(`cannot retry ${f.pipeline}: ${describeError(error)}`);
+            }
           }
           if (specs.length > 0) {
             retried = await runGroup(specs, {

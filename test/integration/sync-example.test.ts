@@ -90,6 +90,23 @@ describe('examples/sync', () => {
     expect(watermark).toMatchObject({ key: 'watermark', value: { column: 'fecha_foto', value: tomorrow } });
   });
 
+  it('one failing table does not stop the group; cleanup --retry reruns it once it can succeed', async () => {
+    await src.query('ALTER TABLE pulso.evolution_data RENAME TO evolution_data_moved');
+    const partial = await runCli(['run', '--group', 'dashboard', '--force', PIPELINES], env);
+    expect(partial.code).toBe(1);
+    expect(partial.stdout).toMatch(/^1 of 2 pipelines succeeded/);
+    expect(partial.stdout).toMatch(/pulso\.dashboard_data\s+succeeded/);
+    expect(partial.stdout).toMatch(/pulso\.evolution_data\s+failed\s+.*evolution_data.* does not exist/);
+
+    await src.query('ALTER TABLE pulso.evolution_data_moved RENAME TO evolution_data');
+    await src.query(`INSERT INTO pulso.evolution_data VALUES (current_date + 1, 'ALTAS', 0.5, 0.25)`);
+    const cleanup = await runCli(['cleanup', '--retry'], env);
+    expect(cleanup.code).toBe(0);
+    expect(cleanup.stdout).toMatch(/nothing to clean up/);
+    expect(cleanup.stdout).toMatch(/retried 1 pipelines:[\s\S]*pulso\.evolution_data\s+succeeded/);
+    expect(await count(dst, 'evolution_data')).toBe(await count(src, 'evolution_data'));
+  });
+
   it('a second run of a running table refuses, saying since when and which run', async () => {
     // Slow the source down so the first run is still reading when the second starts.
     await src.query(`CREATE OR REPLACE VIEW pulso.slow_productivity AS
