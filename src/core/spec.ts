@@ -396,7 +396,7 @@ export function pipelineJsonSchema(registry: Registry): unknown {
     );
   const schema = envelope.extend({
     source: section('source'),
-    parse: section('parser'),
+    parse: section('parser').optional(),
     check: checkSectionSchema(registry).optional(),
     transform: z.array(section('transform')).optional(),
     load: section('loader'),

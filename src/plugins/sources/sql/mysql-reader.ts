@@ -47,7 +47,11 @@ export async function openMysqlReader(options: SqlSourceOptions, location: strin
   // A connection per read: a retry after a dropped connection starts on a fresh one.
   let current: ReturnType<typeof mysql.createConnection> | undefined;
   const connect = async () => {
-    if (current) await current.promise().end().catch(() => current?.destroy());
+    if (current)
+      await current
+        .promise()
+        .end()
+        .catch(() => current?.destroy());
     const connection = mysql.createConnection({
       uri: url.toString(),
       dateStrings: true,

@@ -64,12 +64,15 @@ export const sqlSourceOptions = z
       });
     if (mode === 'sliding_window' && o.lookbackDays === undefined)
       ctx.addIssue({ code: 'custom', message: 'sliding_window needs lookbackDays', path: ['lookbackDays'] });
-  })
-  .transform(
-    (o) => ({ ...o, mode: o.mode ?? (o.incrementalColumn ? 'incremental' : 'full_refresh') }) as const,
-  );
+  });
 
-export type SqlSourceOptions = z.output<typeof sqlSourceOptions>;
+type ParsedOptions = z.output<typeof sqlSourceOptions>;
+/** The options with the mode decided (incremental when there is an incremental column, else full refresh). */
+export type SqlSourceOptions = ParsedOptions & { mode: SyncMode };
+
+export function withMode(o: ParsedOptions): SqlSourceOptions {
+  return { ...o, mode: o.mode ?? (o.incrementalColumn ? 'incremental' : 'full_refresh') };
+}
 
 /** The saved watermark: the greatest value of the column actually loaded, as the database prints it. */
 export interface Watermark {

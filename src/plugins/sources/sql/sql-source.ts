@@ -2,7 +2,13 @@ import { defineRecordSource, type RecordUnit } from '../../../core/plugin.js';
 import type { Reject, Value } from '../../../core/records.js';
 import { SluiceError } from '../../../core/errors.js';
 import { redactUrl } from '../../../core/sql.js';
-import { readFrom, sqlSourceOptions, type SqlSourceOptions, type Watermark } from './sql-options.js';
+import {
+  readFrom,
+  sqlSourceOptions,
+  withMode,
+  type SqlSourceOptions,
+  type Watermark,
+} from './sql-options.js';
 import type { SqlReader } from './sql-reader.js';
 
 /** The state key of the watermark: one per pipeline, since a sql pipeline reads one table or query. */
@@ -15,7 +21,8 @@ export const sqlSource = defineRecordSource({
     'A PostgreSQL or MySQL/MariaDB table or query, streamed in batches; incremental past a watermark, full refresh or a sliding window.',
   options: sqlSourceOptions,
   schemes: ['postgres', 'postgresql', 'mysql', 'mariadb'],
-  async open(options, context) {
+  async open(parsed, context) {
+    const options = withMode(parsed);
     const location = redactUrl(options.url);
     const reader: SqlReader = /^(mysql|mariadb):/.test(options.url)
       ? await (await import('./mysql-reader.js')).openMysqlReader(options, location)

@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { parsePipeline } from '../../../../src/core/spec.js';
 import { createRegistry } from '../../../../src/plugins/index.js';
 import { CopyTextDecoder } from '../../../../src/plugins/sources/sql/copy-text-decode.js';
-import { readFrom, sqlSourceOptions } from '../../../../src/plugins/sources/sql/sql-options.js';
+import { readFrom, sqlSourceOptions, withMode } from '../../../../src/plugins/sources/sql/sql-options.js';
 
 const registry = createRegistry();
-const options = (o: Record<string, unknown>) => sqlSourceOptions.parse({ url: 'postgres://h/db', ...o });
+const options = (o: Record<string, unknown>) =>
+  withMode(sqlSourceOptions.parse({ url: 'postgres://h/db', ...o }));
 
 describe('sql source: where a read starts', () => {
   it('reads everything on a first incremental run, then past the watermark less the lookback', () => {
