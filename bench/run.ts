@@ -28,6 +28,7 @@ import {
   type Workspace,
 } from './bench-lib.js';
 import { DEFAULT_GENERATE, type GeneratedFiles } from './visits-data.js';
+import { runSqlSyncBench } from './sql-sync.js';
 import { runXlsxImportBench } from './xlsx-import.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? DEFAULT_GENERATE.rows);
@@ -402,6 +403,20 @@ if (process.env.BENCH_XLSX !== '0') {
     (error: unknown) => {
       process.stderr.write(
         `bench (xlsx): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      return false;
+    },
+  );
+  if (!met) process.exitCode = 1;
+}
+
+// PostgreSQL → PostgreSQL sync against a psql COPY pipe (bench/sql-sync.ts); BENCH_SYNC=0 leaves it out.
+if (process.env.BENCH_SYNC !== '0') {
+  const met = await runSqlSyncBench().then(
+    (r) => r.met,
+    (error: unknown) => {
+      process.stderr.write(
+        `bench (sync): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
       );
       return false;
     },
