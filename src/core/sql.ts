@@ -77,6 +77,26 @@ export function normalizeColumnName(header: string, maxBytes = POSTGRES_MAX_IDEN
   return name.slice(0, maxBytes);
 }
 
+/**
+ * The column names a load gives a file's headers: normalized (or kept as they are), a repeated name made
+ * unique with `_2`, `_3`… within the identifier length. The one rule, so the mapping a dataset records is
+ * the one the loader used.
+ */
+export function targetColumnNames(
+  headers: readonly string[],
+  mode: 'normalize' | 'keep' = 'normalize',
+  maxBytes = POSTGRES_MAX_IDENTIFIER_BYTES,
+): string[] {
+  const taken = new Set<string>();
+  return headers.map((header) => {
+    const base = mode === 'normalize' ? normalizeColumnName(header, maxBytes) : header;
+    let name = base;
+    for (let n = 2; taken.has(name); n++) name = `${base.slice(0, maxBytes - String(n).length - 1)}_${n}`;
+    taken.add(name);
+    return name;
+  });
+}
+
 /** `postgres://user:***@host/db`: a URL that can be printed. */
 export function redactUrl(url: string): string {
   try {

@@ -17,8 +17,8 @@ import { parsePipeline } from '../core/spec.js';
 import {
   normalizeColumnName,
   parseTableName,
-  POSTGRES_MAX_IDENTIFIER_BYTES,
   quoteTable,
+  targetColumnNames,
   type SqlClient,
 } from '../core/sql.js';
 import type { Database } from '../store/database.js';
@@ -234,7 +234,7 @@ function datasetLoader(
             current = { id, rows: 0, map: [] };
             return { rowsLoaded: 0 };
           }
-          const names = columnNames([DATASET_ID_COLUMN, ...headers.map((c) => c.name)]);
+          const names = targetColumnNames([DATASET_ID_COLUMN, ...headers.map((c) => c.name)]);
           const columns: Column[] = [
             { name: DATASET_ID_COLUMN, type: 'bigint' },
             ...headers.map((c, i) => ({ name: names[i + 1]!, ...(c.type ? { type: c.type } : {}) })),
@@ -430,22 +430,6 @@ async function isBlank(type: string, file: string, error: SluiceError): Promise<
     }
   }
   return true;
-}
-
-/**
- * Column names as the postgres loader's `normalize` makes them (lower case, safe characters, at most 63
- * bytes, a repeated name gets `_2`, `_3`…); computed here so that the mapping recorded is the one loaded.
- */
-export function columnNames(headers: readonly string[]): string[] {
-  const taken = new Set<string>();
-  return headers.map((header) => {
-    const base = normalizeColumnName(header);
-    let name = base;
-    for (let n = 2; taken.has(name); n++)
-      name = `${base.slice(0, POSTGRES_MAX_IDENTIFIER_BYTES - String(n).length - 1)}_${n}`;
-    taken.add(name);
-    return name;
-  });
 }
 
 function findColumn(columns: readonly Column[], wanted: string): number {

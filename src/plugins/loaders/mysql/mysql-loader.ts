@@ -2,9 +2,8 @@ import { z } from 'zod';
 import { SluiceError } from '../../../core/errors.js';
 import { defineLoader, type LoadSession, type LoadUnit, type Logger } from '../../../core/plugin.js';
 import type { Column, RecordBatch } from '../../../core/records.js';
-import { parseTableName, type TableName } from '../../../core/sql.js';
+import { parseTableName, targetColumnNames, type TableName } from '../../../core/sql.js';
 import { withoutNullKeys } from '../null-keys.js';
-import { targetNames } from '../postgres/postgres-loader.js';
 import { connectMysql, parseMysqlUrl, type MysqlConnection } from './mysql-connection.js';
 import { mysqlErrorCode } from './mysql-errors.js';
 import { MYSQL_MAX_IDENTIFIER_LENGTH, quoteMysqlIdent, quoteMysqlTable } from './mysql-ident.js';
@@ -240,7 +239,10 @@ function createMysqlLoadSession(opts: Options, logger: Logger): LoadSession {
       const iterator = batches[Symbol.asyncIterator]();
       const first = await iterator.next();
       if (first.done) throw new Error('a load unit must carry at least one (possibly empty) batch');
-      const names = targetNames(first.value.columns, opts.columnNames);
+      const names = targetColumnNames(
+        first.value.columns.map((c) => c.name),
+        opts.columnNames,
+      );
       const columns: Column[] = first.value.columns.map((c, i) => ({
         name: names[i]!,
         ...(c.type ? { type: c.type } : {}),

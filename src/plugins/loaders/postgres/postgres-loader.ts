@@ -9,11 +9,11 @@ import { SluiceError } from '../../../core/errors.js';
 import { defineLoader, type LoadSession, type LoadUnit, type Logger } from '../../../core/plugin.js';
 import type { Column, ColumnType, RecordBatch } from '../../../core/records.js';
 import {
-  normalizeColumnName,
   parseTableName,
   POSTGRES_MAX_IDENTIFIER_BYTES,
   quoteIdent,
   quoteTable,
+  targetColumnNames,
   type SqlClient,
   type TableName,
 } from '../../../core/sql.js';
@@ -312,7 +312,10 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
       const iterator = batches[Symbol.asyncIterator]();
       const first = await iterator.next();
       if (first.done) throw new Error('a load unit must carry at least one (possibly empty) batch');
-      const names = targetNames(first.value.columns, opts.columnNames);
+      const names = targetColumnNames(
+        first.value.columns.map((c) => c.name),
+        opts.columnNames,
+      );
       const columns: Column[] = first.value.columns.map((c, i) => ({
         name: names[i]!,
         ...(c.type ? { type: c.type } : {}),
@@ -403,19 +406,6 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
       await runSql(tx, opts.afterRun);
     },
   };
-}
-
-/** Target column names: normalized (or kept), unique, within PostgreSQL's identifier length. */
-export function targetNames(columns: readonly Column[], mode: 'normalize' | 'keep'): string[] {
-  const taken = new Set<string>();
-  return columns.map((c) => {
-    const base = mode === 'normalize' ? normalizeColumnName(c.name) : c.name;
-    let name = base;
-    for (let n = 2; taken.has(name); n++)
-      name = `${base.slice(0, POSTGRES_MAX_IDENTIFIER_BYTES - String(n).length - 1)}_${n}`;
-    taken.add(name);
-    return name;
-  });
 }
 
 /** A COPY text file as chunks of whole lines (PGlite copies chunk groups as they come). */
