@@ -629,13 +629,9 @@ function retryLog(log: StepLog, what: string, policy: RetryPolicy) {
 /** What every ledger entry of a file carries, whatever becomes of it. */
 type LedgerBase = Omit<NewLedgerEntry, 'status' | 'reason' | 'duplicateOf'>;
 
-interface LoadFileArgs {
-  file: SourceFile;
-  fetched: FetchedFile;
-  ledgerBase: LedgerBase;
+/** What loading rows needs, whatever they come from. */
+interface LoadStages {
   spec: PipelineSpec;
-  parser: ParserPlugin;
-  parseOptions: unknown;
   check: ((input: BatchResult) => BatchResult) | undefined;
   transforms: ((input: BatchResult) => BatchResult)[];
   loader: LoadSession;
@@ -647,67 +643,105 @@ interface LoadFileArgs {
   progress: () => void;
 }
 
+interface RowCounts {
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsRejected: number;
+}
+
+/**
+ * Rows of one unit (a file, a table) through the checks and transforms into the loader, inside `tx`: the
+ * rejects (the checks' and the loader's) are spooled and copied into `sluice.rejects` in the same
+ * transaction, then the loader's SQL steps run.
+ */
+async function loadRows(
+  tx: SqlClient,
+  a: LoadStages,
+  input: {
+    origin: string;
+    key: string;
+    firstOfRun: boolean;
+    fileId: string | null;
+    read: () => AsyncIterable<BatchResult>;
+  },
+): Promise<RowCounts> {
+  const spool = new RejectSpool(path.join(a.context.workDir, `rejects-${randomUUID()}.copy`), {
+    runId: a.runId,
+    pipeline: a.spec.name,
+    fileId: input.fileId,
+  });
+  let rowsRead = 0;
+  let rowsRejected = 0;
+  const { fileRows, context } = a;
+  fileRows.read = 0;
+  fileRows.rejected = 0;
+  async function* batches(): AsyncIterable<RecordBatch> {
+    for await (const read of input.read()) {
+      if (context.signal.aborted) throw abortError(context.signal);
+      rowsRead += read.batch.rows.length + read.rejectedRows; // before the checks take rows out
+      let result = a.check ? a.check(read) : read;
+      for (const transform of a.transforms) result = transform(result);
+      rowsRejected += result.rejectedRows;
+      fileRows.read = rowsRead;
+      fileRows.rejected = rowsRejected;
+      await spool.add(result.rejects);
+      a.progress();
+      yield result.batch;
+    }
+  }
+  try {
+    const unit: LoadUnit = {
+      runId: a.runId,
+      asOf: a.asOf,
+      origin: input.origin,
+      key: input.key,
+      firstOfRun: input.firstOfRun,
+      // Rows the loader refuses (a null merge key) are rejects of this unit like the check's.
+      reject: async (rejects) => {
+        rowsRejected += rejects.length;
+        fileRows.rejected = rowsRejected;
+        await spool.add(rejects);
+      },
+    };
+    const { rowsLoaded } = await a.loader.load(tx, batches(), unit);
+    await spool.flush(tx);
+    await a.loader.afterLoad(tx, unit);
+    return { rowsRead, rowsLoaded, rowsRejected };
+  } finally {
+    await spool.discard();
+  }
+}
+
+interface LoadFileArgs extends LoadStages {
+  file: SourceFile;
+  fetched: FetchedFile;
+  ledgerBase: LedgerBase;
+  parser: ParserPlugin;
+  parseOptions: unknown;
+}
+
 /** One file in one transaction: ledger entry, rows, rejects and run counts commit together or not at all. */
 async function loadFile(a: LoadFileArgs): Promise<FileReport> {
   return a.inTransaction(async (tx) => {
     const firstOfRun = !(await runHasLoads(tx, a.runId));
     const fileId = await recordFile(tx, { ...a.ledgerBase, status: 'loaded' });
     await setLoadContext(tx, { runId: a.runId, asOf: a.asOf, fileName: a.file.name, fileId });
-    const spool = new RejectSpool(path.join(a.context.workDir, `rejects-${fileId}.copy`), {
-      runId: a.runId,
-      pipeline: a.spec.name,
+    const counts = await loadRows(tx, a, {
+      origin: a.file.name,
+      key: a.ledgerBase.sha256,
+      firstOfRun,
       fileId,
+      read: () =>
+        a.parser.parse(
+          { stream: createReadStream(a.fetched.path, { highWaterMark: 1 << 18 }), origin: a.file.name },
+          a.parseOptions,
+          a.context,
+        ),
     });
-    let rowsRead = 0;
-    let rowsRejected = 0;
-    const fileRows = a.fileRows;
-    fileRows.read = 0;
-    fileRows.rejected = 0;
-    async function* batches(): AsyncIterable<RecordBatch> {
-      const stream = createReadStream(a.fetched.path, { highWaterMark: 1 << 18 });
-      for await (const parsed of a.parser.parse({ stream, origin: a.file.name }, a.parseOptions, a.context)) {
-        rowsRead += parsed.batch.rows.length + parsed.rejectedRows; // before the checks take rows out
-        let result = a.check ? a.check(parsed) : parsed;
-        for (const transform of a.transforms) result = transform(result);
-        rowsRejected += result.rejectedRows;
-        fileRows.read = rowsRead;
-        fileRows.rejected = rowsRejected;
-        await spool.add(result.rejects);
-        a.progress();
-        yield result.batch;
-      }
-    }
-    try {
-      const unit: LoadUnit = {
-        runId: a.runId,
-        asOf: a.asOf,
-        origin: a.file.name,
-        key: a.ledgerBase.sha256,
-        firstOfRun,
-        // Rows the loader refuses (a null merge key) are rejects of this unit like the check's.
-        reject: async (rejects) => {
-          rowsRejected += rejects.length;
-          fileRows.rejected = rowsRejected;
-          await spool.add(rejects);
-        },
-      };
-      const { rowsLoaded } = await a.loader.load(tx, batches(), unit);
-      await spool.flush(tx);
-      await a.loader.afterLoad(tx, unit);
-      await setFileCounts(tx, fileId, { rowsRead, rowsLoaded, rowsRejected });
-      await addRunCounts(tx, a.runId, { rowsRead, rowsLoaded, rowsRejected, filesLoaded: 1 });
-      if (a.file.state) await saveState(tx, a.spec.name, a.runId, a.file.state);
-      return {
-        name: a.file.name,
-        status: 'loaded' as const,
-        rowsRead,
-        rowsLoaded,
-        rowsRejected,
-        ledgerId: fileId,
-      };
-    } finally {
-      await spool.discard();
-    }
+    await setFileCounts(tx, fileId, counts);
+    await addRunCounts(tx, a.runId, { ...counts, filesLoaded: 1 });
+    if (a.file.state) await saveState(tx, a.spec.name, a.runId, a.file.state);
+    return { name: a.file.name, status: 'loaded' as const, ...counts, ledgerId: fileId };
   });
 }
 
@@ -737,20 +771,10 @@ function abortError(signal: AbortSignal): SluiceError {
   return isSluiceError(reason) ? reason : new SluiceError('ABORTED', 'the run was stopped');
 }
 
-interface LoadUnitArgs {
+interface LoadUnitArgs extends LoadStages {
   unit: RecordUnit;
-  spec: PipelineSpec;
-  check: ((input: BatchResult) => BatchResult) | undefined;
-  transforms: ((input: BatchResult) => BatchResult)[];
-  loader: LoadSession;
   /** The loader commits elsewhere: give each attempt its own key (record sources are re-read on retry). */
   nonTransactional: boolean;
-  context: PluginContext;
-  inTransaction: InTransaction;
-  runId: string;
-  asOf: string;
-  fileRows: { read: number; rejected: number };
-  progress: () => void;
 }
 
 /**
@@ -761,61 +785,18 @@ async function loadUnit(a: LoadUnitArgs): Promise<FileReport> {
   return a.inTransaction(async (tx) => {
     const firstOfRun = !(await runHasUnitLoads(tx, a.runId));
     await setLoadContext(tx, { runId: a.runId, asOf: a.asOf, fileName: a.unit.name });
-    const spool = new RejectSpool(path.join(a.context.workDir, `rejects-${randomUUID()}.copy`), {
-      runId: a.runId,
-      pipeline: a.spec.name,
+    const counts = await loadRows(tx, a, {
+      origin: a.unit.name,
+      key: a.nonTransactional ? `${a.unit.key}:${randomUUID()}` : a.unit.key,
+      firstOfRun,
       fileId: null,
+      read: () => a.unit.read(),
     });
-    let rowsRead = 0;
-    let rowsRejected = 0;
-    const signal = a.context.signal;
-    const fileRows = a.fileRows;
-    async function* batches(): AsyncIterable<RecordBatch> {
-      for await (const read of a.unit.read()) {
-        if (signal.aborted) throw abortError(signal);
-        rowsRead += read.batch.rows.length + read.rejectedRows;
-        let result = a.check ? a.check(read) : read;
-        for (const transform of a.transforms) result = transform(result);
-        rowsRejected += result.rejectedRows;
-        fileRows.read = rowsRead;
-        fileRows.rejected = rowsRejected;
-        await spool.add(result.rejects);
-        a.progress();
-        yield result.batch;
-      }
-    }
-    try {
-      const unit: LoadUnit = {
-        runId: a.runId,
-        asOf: a.asOf,
-        origin: a.unit.name,
-        key: a.nonTransactional ? `${a.unit.key}:${randomUUID()}` : a.unit.key,
-        firstOfRun,
-        // Rows the loader refuses (a null merge key) are rejects of this unit like the check's.
-        reject: async (rejects) => {
-          rowsRejected += rejects.length;
-          fileRows.rejected = rowsRejected;
-          await spool.add(rejects);
-        },
-      };
-      const { rowsLoaded } = await a.loader.load(tx, batches(), unit);
-      await spool.flush(tx);
-      await a.loader.afterLoad(tx, unit);
-      await addRunCounts(tx, a.runId, { rowsRead, rowsLoaded, rowsRejected });
-      const state = a.unit.stateAfter?.();
-      if (state && Object.keys(state).length > 0) await saveState(tx, a.spec.name, a.runId, state);
-      await markUnitLoaded(tx, a.runId);
-      return {
-        name: a.unit.name,
-        status: 'loaded' as const,
-        rowsRead,
-        rowsLoaded,
-        rowsRejected,
-        ...(state ? { state } : {}),
-      };
-    } finally {
-      await spool.discard();
-    }
+    await addRunCounts(tx, a.runId, counts);
+    const state = a.unit.stateAfter?.();
+    if (state && Object.keys(state).length > 0) await saveState(tx, a.spec.name, a.runId, state);
+    await markUnitLoaded(tx, a.runId);
+    return { name: a.unit.name, status: 'loaded' as const, ...counts, ...(state ? { state } : {}) };
   });
 }
 
