@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { mergeNeedsKeys, sqlSteps, tableWriteOptions } from '../table-options.js';
 import { SluiceError } from '../../../core/errors.js';
 import { defineLoader, type LoadSession, type LoadUnit, type Logger } from '../../../core/plugin.js';
 import type { Column, RecordBatch } from '../../../core/records.js';
@@ -22,11 +23,6 @@ import {
   type WriterTarget,
 } from './mysql-writers.js';
 
-const sqlSteps = z
-  .union([z.string(), z.array(z.string())])
-  .transform((v) => (Array.isArray(v) ? v : [v]))
-  .optional();
-
 const options = z
   .strictObject({
     url: z
@@ -34,21 +30,13 @@ const options = z
       .regex(/^(mysql|mariadb):\/\//, 'a mysql:// or mariadb:// URL')
       .describe('The target server: mysql://user:password@host:3306/database (mariadb:// also works).'),
     table: z.string().min(1).describe('Target table, `table` or `database.table`.'),
-    mode: z
-      .enum(['append', 'replace', 'merge'])
-      .default('append')
-      .describe("append: insert; replace: the run's rows replace the table; merge: upsert on keys."),
+    ...tableWriteOptions,
     keys: z
       .array(z.string().min(1))
       .default([])
       .describe(
         'Key columns for merge (target column names); the table needs a primary or unique key on them.',
       ),
-    createTable: z.boolean().default(true).describe('Create a missing table with the types the checks give.'),
-    columnNames: z
-      .enum(['normalize', 'keep'])
-      .default('normalize')
-      .describe('normalize: "Fecha envio" becomes fecha_envio; keep: use the names as they are.'),
     method: z
       .enum(['auto', 'loadData', 'insert'])
       .default('auto')
@@ -70,7 +58,7 @@ const options = z
       'MySQL statements run once when a run finishes without failing; @sluice_run_id and @sluice_as_of are set.',
     ),
   })
-  .refine((o) => o.mode !== 'merge' || o.keys.length > 0, { message: 'merge needs keys', path: ['keys'] });
+  .refine(...mergeNeedsKeys);
 
 type Options = z.output<typeof options>;
 

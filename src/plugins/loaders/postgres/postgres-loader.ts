@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
+import { mergeNeedsKeys, sqlSteps, tableWriteOptions } from '../table-options.js';
 import { sqlState } from '../../../core/database-errors.js';
 import { SluiceError } from '../../../core/errors.js';
 import { defineLoader, type LoadSession, type LoadUnit, type Logger } from '../../../core/plugin.js';
@@ -22,30 +23,17 @@ import { createCopyScratch, toCopyBytes } from './copy-text.js';
 import { createTypeInference, widenType } from './infer-types.js';
 import { addColumn, changeColumnType, columnTypeOf, createTable, tableColumns } from './table-schema.js';
 
-const sqlSteps = z
-  .union([z.string(), z.array(z.string())])
-  .transform((v) => (Array.isArray(v) ? v : [v]))
-  .optional();
-
 const options = z
   .strictObject({
     table: z.string().min(1).describe('Target table, `table` or `schema.table`.'),
-    mode: z
-      .enum(['append', 'replace', 'merge'])
-      .default('append')
-      .describe("append: insert; replace: the run's rows replace the table; merge: upsert on keys."),
+    ...tableWriteOptions,
     keys: z.array(z.string().min(1)).default([]).describe('Key columns for merge (target column names).'),
-    createTable: z.boolean().default(true).describe('Create a missing table with the types the checks give.'),
     schema: z
       .enum(['fixed', 'evolve', 'ignore_new', 'strict'])
       .default('fixed')
       .describe(
         "fixed: create a missing table (check types, else text), refuse a file with a column the table lacks; evolve: infer types, add new columns and widen types as the data needs; ignore_new: load only the table's columns, warn about the others; strict: refuse a file whose columns differ from the table's. All but fixed infer the types of a new table from the data.",
       ),
-    columnNames: z
-      .enum(['normalize', 'keep'])
-      .default('normalize')
-      .describe('normalize: "Fecha envio" becomes fecha_envio; keep: use the names as they are.'),
     setup: sqlSteps.describe('SQL run once at the start of each run (such as CREATE TABLE IF NOT EXISTS).'),
     afterLoad: sqlSteps.describe(
       "SQL run after each file's rows and rejects, in the same transaction. Temp table `staged` holds the rows just loaded; sluice.run_id(), sluice.as_of(), sluice.file_name(), sluice.file_id() describe the load.",
@@ -54,7 +42,7 @@ const options = z
       'SQL run once when a run finishes without failing, in its own transaction; sluice.run_id() and sluice.as_of() are set.',
     ),
   })
-  .refine((o) => o.mode !== 'merge' || o.keys.length > 0, { message: 'merge needs keys', path: ['keys'] });
+  .refine(...mergeNeedsKeys);
 
 type Options = z.output<typeof options>;
 
