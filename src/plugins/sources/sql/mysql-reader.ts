@@ -1,7 +1,7 @@
 import type { Column, ColumnType, Value } from '../../../core/records.js';
 import { SluiceError } from '../../../core/errors.js';
 import type { ReadFrom, SqlSourceOptions } from './sql-options.js';
-import type { SourceRead, SqlReader } from './sql-reader.js';
+import { incrementalField, type SourceRead, type SqlReader } from './sql-reader.js';
 
 // mysql2's column type codes (https://dev.mysql.com/doc/dev/mysql-server/latest/field__types_8h.html).
 const TYPE_BY_CODE: Record<number, ColumnType> = {
@@ -157,25 +157,8 @@ function filter(
   fields: { name: string; code: number }[],
 ): { where: string | undefined; params: unknown[] } {
   if (from.kind === 'all') return { where: undefined, params: [] };
-  const field = fields.find((f) => f.name === from.column);
-  if (!field) {
-    throw new SluiceError(
-      'CONFIG_INVALID',
-      `the incremental column ${from.column} is not among the columns read`,
-      {
-        where: 'source.incrementalColumn',
-        hint: `The source has: ${fields.map((f) => f.name).join(', ')}`,
-      },
-    );
-  }
+  incrementalField(from, fields, (f) => DATE_CODES.has(f.code));
   const column = `sluice_source.${quoteMysqlIdent(from.column)}`;
-  if (from.lookbackDays > 0 && !DATE_CODES.has(field.code)) {
-    throw new SluiceError(
-      'CONFIG_INVALID',
-      `lookbackDays needs a date or timestamp incremental column; ${from.column} is not one`,
-      { where: 'source.lookbackDays' },
-    );
-  }
   const seconds = Math.round(from.lookbackDays * 86400);
   if (from.kind === 'recent')
     return { where: `${column} >= CURRENT_DATE - INTERVAL ? SECOND`, params: [seconds] };

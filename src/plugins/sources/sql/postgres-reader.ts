@@ -4,7 +4,7 @@ import { parseTableName, quoteIdent, quoteTable } from '../../../core/sql.js';
 import { CopyTextDecoder } from './copy-text-decode.js';
 import type { ReadFrom, SqlSourceOptions } from './sql-options.js';
 import { SluiceError } from '../../../core/errors.js';
-import type { SourceRead, SqlReader } from './sql-reader.js';
+import { incrementalField, type SourceRead, type SqlReader } from './sql-reader.js';
 
 // https://github.com/postgres/postgres/blob/master/src/include/catalog/pg_type.dat
 const TYPE_BY_OID: Record<number, ColumnType> = {
@@ -107,26 +107,9 @@ function filter(
   literal: (value: string) => string,
 ): string | undefined {
   if (from.kind === 'all') return undefined;
-  const field = fields.find((f) => f.name === from.column);
-  if (!field) {
-    throw new SluiceError(
-      'CONFIG_INVALID',
-      `the incremental column ${from.column} is not among the columns read`,
-      {
-        where: 'source.incrementalColumn',
-        hint: `The source has: ${fields.map((f) => f.name).join(', ')}`,
-      },
-    );
-  }
+  const field = incrementalField(from, fields, (f) => DATE_TYPES[f.dataTypeID] !== undefined);
   const column = `sluice_source.${quoteIdent(from.column)}`;
   const dateType = DATE_TYPES[field.dataTypeID];
-  if (from.lookbackDays > 0 && !dateType) {
-    throw new SluiceError(
-      'CONFIG_INVALID',
-      `lookbackDays needs a date or timestamp incremental column; ${from.column} is not one`,
-      { where: 'source.lookbackDays' },
-    );
-  }
   if (from.kind === 'recent') return `${column} >= current_date - ${Math.ceil(from.lookbackDays)}`;
   if (from.lookbackDays > 0) {
     return `${column} > CAST(${literal(from.value)} AS ${dateType}) - make_interval(secs => ${Math.round(from.lookbackDays * 86400)})`;
