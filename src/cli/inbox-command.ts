@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { errorMessage, SluiceError } from '../core/errors.js';
 import type { Logger } from '../core/plugin.js';
@@ -15,7 +14,7 @@ import {
   saveInbox,
   setInboxRuleActive,
 } from '../store/mail-store.js';
-import { EXIT, withStore } from './shared.js';
+import { EXIT, readConfigText, withStore } from './shared.js';
 
 function cliLogger(verbose: boolean): Logger {
   return {
@@ -35,17 +34,7 @@ export function registerInbox(program: Command, exit: (code: number) => void) {
     .command('load <file>')
     .description('Validate an inbox file (`accounts:` and `rules:`) and save it in the database')
     .action(async (file: string) => {
-      let text: string;
-      try {
-        text = await readFile(file, 'utf8');
-      } catch (error) {
-        throw new SluiceError(
-          'CONFIG_NOT_FOUND',
-          `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`,
-          { where: file },
-        );
-      }
-      const loaded = parseInboxYaml(text, { file, env: process.env });
+      const loaded = parseInboxYaml(await readConfigText(file), { file, env: process.env });
       await withStore((db) =>
         saveInbox(
           db,

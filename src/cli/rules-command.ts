@@ -1,7 +1,7 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parse as parseYaml, stringify } from 'yaml';
-import { errorMessage, SluiceError } from '../core/errors.js';
+import { SluiceError } from '../core/errors.js';
 import { parseImportRulesYaml, type ImportRule } from '../core/import-rule-spec.js';
 import type { Registry } from '../core/registry.js';
 import { createRegistry } from '../plugins/index.js';
@@ -12,20 +12,10 @@ import {
   saveImportRules,
   setImportRuleActive,
 } from '../store/import-rules.js';
-import { withStore } from './shared.js';
+import { readConfigText, withStore } from './shared.js';
 
 async function readRulesFile(file: string, registry: Registry): Promise<ImportRule[]> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new SluiceError(
-      'CONFIG_NOT_FOUND',
-      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`,
-      { where: file },
-    );
-  }
-  return parseImportRulesYaml(text, { file, env: process.env, registry });
+  return parseImportRulesYaml(await readConfigText(file), { file, env: process.env, registry });
 }
 
 /** `--set key=value`: a key path (`parser.delimiter`) and a YAML scalar (`5`, `true`, `";"`). */

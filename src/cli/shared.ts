@@ -9,20 +9,21 @@ import type { Database } from '../store/database.js';
 /** Exit codes: 0 done, 1 the run failed, 2 the command or configuration is wrong. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-export async function readPipeline(file: string, registry: Registry): Promise<PipelineSpec> {
-  let text: string;
+/** A configuration file's text, or CONFIG_NOT_FOUND naming it and why it cannot be read. */
+export async function readConfigText(file: string): Promise<string> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (error) {
     throw new SluiceError(
       'CONFIG_NOT_FOUND',
-      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`,
-      {
-        where: file,
-      },
+      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      { where: file },
     );
   }
-  return parsePipeline(text, { file, env: process.env, registry });
+}
+
+export async function readPipeline(file: string, registry: Registry): Promise<PipelineSpec> {
+  return parsePipeline(await readConfigText(file), { file, env: process.env, registry });
 }
 
 /** Opens the store named by DATABASE_URL, or the embedded one under SLUICE_HOME (`.sluice/`). */

@@ -16,7 +16,10 @@ export interface GroupMemberResult {
  */
 export async function runGroup(
   specs: readonly PipelineSpec[],
-  options: Omit<RunOptions, 'spec'> & { maxConcurrent: number; onDone?: (r: GroupMemberResult) => void | Promise<void> },
+  options: Omit<RunOptions, 'spec'> & {
+    maxConcurrent: number;
+    onDone?: (r: GroupMemberResult) => void | Promise<void>;
+  },
 ): Promise<GroupMemberResult[]> {
   const results: GroupMemberResult[] = new Array(specs.length);
   let next = 0;

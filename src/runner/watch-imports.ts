@@ -1,5 +1,6 @@
 import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { uniqueName } from '../core/file-names.js';
 import { describeError } from '../core/errors.js';
 import type { ImportRule } from '../core/import-rule-spec.js';
 import type { Logger } from '../core/plugin.js';
@@ -46,21 +47,6 @@ async function activeRules(options: WatchOptions, warned: Set<string>): Promise<
   return rules;
 }
 
-/** `name`, or with a UTC timestamp (and a counter) before the extension when the folder has it already. */
-function freeName(name: string, taken: Set<string>, now = new Date()): string {
-  if (!taken.has(name)) return name;
-  const ext = path.extname(name);
-  const stem = name.slice(0, name.length - ext.length);
-  const stamp = now
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  for (let n = 1; ; n++) {
-    const candidate = `${stem}_${stamp}${n > 1 ? `_${n}` : ''}${ext}`;
-    if (!taken.has(candidate)) return candidate;
-  }
-}
-
 const folders = (rules: readonly ImportRule[]) => [
   ...new Set(rules.map((r) => path.resolve(r.sourceFolder))),
 ];
@@ -88,7 +74,7 @@ export async function handleFile(
     if (!rule) {
       const target = path.join(dir, UNMATCHED_FOLDER);
       await mkdir(target, { recursive: true });
-      const movedTo = path.join(target, freeName(name, new Set(await readdir(target))));
+      const movedTo = path.join(target, uniqueName(name, new Set(await readdir(target))));
       await rename(file, movedTo);
       options.logger.warn(`no active import rule matches ${name}: moved to ${movedTo}`, { file });
       return { kind: 'unmatched', file, movedTo };

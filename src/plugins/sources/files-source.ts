@@ -5,7 +5,8 @@ import picomatch from 'picomatch';
 import { z } from 'zod';
 import { SluiceError } from '../../core/errors.js';
 import { defineSource, type FileOutcome, type SourceFile } from '../../core/plugin.js';
-import { settleOptions, uniqueName } from './settle.js';
+import { uniqueName } from '../../core/file-names.js';
+import { settleOptions } from './settle.js';
 
 const options = z.strictObject({
   url: z.string().min(1).describe('The folder: a path, or a file:// URL.'),

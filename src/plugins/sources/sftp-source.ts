@@ -6,7 +6,8 @@ import type SftpClient from 'ssh2-sftp-client';
 import { z } from 'zod';
 import { SluiceError, errorMessage } from '../../core/errors.js';
 import { defineSource, type FileOutcome, type SourceFile } from '../../core/plugin.js';
-import { settleOptions, uniqueName } from './settle.js';
+import { uniqueName } from '../../core/file-names.js';
+import { settleOptions } from './settle.js';
 
 const posix = path.posix;
 
