@@ -124,3 +124,89 @@ load:
     expect(copied).toEqual([{ n: '5', d: '5' }]); // bigNumberStrings: counts come as text
   });
 });
+
+describe('sql source on MariaDB: failures', () => {
+  beforeAll(async () => {
+    await maria.query('CREATE TABLE big (id int PRIMARY KEY, updated_at datetime NOT NULL, payload text)');
+    const values = Array.from({ length: 2000 }, (_, i) => {
+      const at = new Date(Date.UTC(2026, 0, 1) + (i + 1) * 60_000)
+        .toISOString()
+        .slice(0, 19)
+        .replace('T', ' ');
+      return `(${i + 1}, '${at}', '${'x'.repeat(40)}')`;
+    });
+    await maria.query(`INSERT INTO big VALUES ${values.join(', ')}`);
+  });
+
+  // Slowed down on the server (SLEEP per row) so that the test can kill the read while it streams.
+  const slow = (name: string, attempts: number) =>
+    spec(
+      name,
+      `run:
+  retry:
+    attempts: ${attempts}
+    baseDelay: 0.05
+source:
+  type: sql
+  url: \${MARIA_URL}
+  query: "SELECT b.* FROM big b WHERE SLEEP(0.001) = 0"
+  primaryKey: [id]
+  incrementalColumn: updated_at
+  batchSize: 100
+load:
+  type: postgres
+  table: ${name.replaceAll('-', '_')}
+  mode: merge
+  keys: [id]
+`,
+    );
+
+  async function killReadWhenStreaming(): Promise<void> {
+    for (let i = 0; i < 800; i++) {
+      const rows = await maria.query<{ ID: number }>(
+        `SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT * FROM (SELECT b.*%'`,
+      );
+      if (rows[0]) {
+        await new Promise((r) => setTimeout(r, 300));
+        await maria.query(`KILL ${Number(rows[0].ID)}`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error('the source read never started');
+  }
+
+  it('a killed source connection leaves the watermark where it was; a rerun completes with no duplicates', async () => {
+    const pipeline = slow('maria-killed', 1);
+    const [failed] = await Promise.all([
+      runPipeline({ db, spec: pipeline, registry, home }),
+      killReadWhenStreaming(),
+    ]);
+    expect(failed.status).toBe('failed');
+    expect(await getState(db, 'maria-killed', 'watermark')).toBeUndefined();
+    expect((await db.query(`SELECT to_regclass('maria_killed') IS NULL AS gone`)).rows).toEqual([
+      { gone: true },
+    ]);
+
+    const rerun = await runPipeline({ db, spec: pipeline, registry, home });
+    expect(rerun.status).toBe('succeeded');
+    expect(
+      (await db.query('SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM maria_killed')).rows,
+    ).toEqual([{ n: 2000, d: 2000 }]);
+    expect(await getState(db, 'maria-killed', 'watermark')).toMatchObject({ value: '2026-01-02 09:20:00' });
+  });
+
+  it('retries the killed read on a fresh connection', async () => {
+    const [summary] = await Promise.all([
+      runPipeline({ db, spec: slow('maria-retried', 3), registry, home }),
+      killReadWhenStreaming(),
+    ]);
+    expect(summary.status).toBe('succeeded');
+    expect((await db.query('SELECT count(*)::int AS n FROM maria_retried')).rows).toEqual([{ n: 2000 }]);
+    const { rows } = await db.query<{ message: string }>(
+      `SELECT message FROM sluice.logs WHERE run_id = $1 AND level = 'warn'`,
+      [summary.runId],
+    );
+    expect(rows.map((r) => r.message).join('\n')).toMatch(/failed \(attempt 1\), retrying/);
+  });
+});

@@ -109,6 +109,9 @@ export async function openMysqlReader(options: SqlSourceOptions, location: strin
           .stream({ highWaterMark: Math.min(options.batchSize, 10_000) });
         const abort = () => stream.destroy(new SluiceError('ABORTED', 'the run was stopped'));
         signal.addEventListener('abort', abort, { once: true });
+        // mysql2 reports a lost connection on the connection only: the row stream would wait forever.
+        const lost = (error: Error) => stream.destroy(error);
+        connection.once('error', lost);
         async function* rows(): AsyncIterable<Value[][]> {
           let chunk: Value[][] = [];
           try {
@@ -126,6 +129,7 @@ export async function openMysqlReader(options: SqlSourceOptions, location: strin
             throw fail(error);
           } finally {
             signal.removeEventListener('abort', abort);
+            connection.off('error', lost);
           }
         }
         return { columns, rows: rows(), watermark: () => watermark };
