@@ -119,9 +119,10 @@ load:
         `  first sync: ${first.t.seconds.toFixed(2)} s, ${mb(first.t)} MB peak RSS, ${first.rowsRead} rows`,
       );
 
+      // Later than every earlier pass's changes, so that the watermark sees them as new.
       await psql(
         sourceUrl,
-        `UPDATE orders SET status = 'changed', updated_at = updated_at + interval '400 days' WHERE id % 10 = ${pass % 10}`,
+        `UPDATE orders SET status = 'changed', updated_at = timestamp '2030-01-01' + ${pass} * interval '1 day' + id * interval '1 millisecond' WHERE id % 10 = ${pass % 10}`,
       );
       await psql(targetUrl, 'VACUUM ANALYZE orders');
       const next = await sluice(file, env);

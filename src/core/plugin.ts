@@ -99,6 +99,8 @@ export interface RecordUnit {
   name: string;
   /** The records; a unit that reads nothing still yields nothing and loads as an empty unit. */
   read(): AsyncIterable<BatchResult>;
+  /** Columns whose values are unique within the unit (a table's primary key), when the source knows. */
+  uniqueBy?: readonly string[];
   /**
    * State entries to save in the unit's load transaction, asked once `read()` is exhausted: a watermark is the
    * greatest value actually read, never the clock.
@@ -196,6 +198,11 @@ export interface LoadUnit {
   key: string;
   /** True when nothing has been loaded into the target in this run yet (for `replace`). */
   firstOfRun: boolean;
+  /**
+   * Columns (as the source names them) whose values the source guarantees unique within the unit, such as a
+   * table's primary key: a merge into an empty table can then COPY straight in.
+   */
+  uniqueBy?: readonly string[];
   /**
    * Takes rows the loader refuses (a null merge key), one reject per row: the runner stores them with the
    * unit's other rejects and counts the rows as rejected. Without it a loader fails the unit instead.

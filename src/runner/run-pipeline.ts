@@ -663,6 +663,7 @@ async function loadRows(
     firstOfRun: boolean;
     fileId: string | null;
     read: () => AsyncIterable<BatchResult>;
+    uniqueBy?: readonly string[];
   },
 ): Promise<RowCounts> {
   const spool = new RejectSpool(path.join(a.context.workDir, `rejects-${randomUUID()}.copy`), {
@@ -696,6 +697,7 @@ async function loadRows(
       origin: input.origin,
       key: input.key,
       firstOfRun: input.firstOfRun,
+      ...(input.uniqueBy ? { uniqueBy: input.uniqueBy } : {}),
       // Rows the loader refuses (a null merge key) are rejects of this unit like the check's.
       reject: async (rejects) => {
         rowsRejected += rejects.length;
@@ -791,6 +793,7 @@ async function loadUnit(a: LoadUnitArgs): Promise<FileReport> {
       firstOfRun,
       fileId: null,
       read: () => a.unit.read(),
+      ...(a.unit.uniqueBy ? { uniqueBy: a.unit.uniqueBy } : {}),
     });
     await addRunCounts(tx, a.runId, counts);
     const state = a.unit.stateAfter?.();

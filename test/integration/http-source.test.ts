@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -199,6 +201,43 @@ describe('http source: failures and limits', () => {
     expect(error.message).toContain('readTimeoutMs');
     expect(server.requests).toHaveLength(2);
     expect(performance.now() - started).toBeLessThan(3000);
+  });
+
+  it('gives up on a server that never completes the connection (connect timeout)', async () => {
+    // A listening socket nobody accepts from, its queue filled: the kernel drops further SYNs, so a
+    // connection attempt hangs as it would towards a firewalled host.
+    const holder = spawn(
+      '/usr/bin/python3',
+      [
+        '-c',
+        [
+          'import socket, sys, time',
+          's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
+          'port = s.getsockname()[1]',
+          'fill = [socket.create_connection(("127.0.0.1", port)) for _ in range(1)]',
+          'print(port, flush=True)',
+          'time.sleep(60)',
+        ].join('\n'),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      const [line] = (await once(holder.stdout!, 'data')) as [Buffer];
+      const port = Number(line.toString().trim());
+      const started = performance.now();
+      const error = await listError({
+        url: `http://127.0.0.1:${port}/`,
+        connectTimeoutMs: 300,
+        readTimeoutMs: 30_000,
+        retries: 1,
+        retryBaseDelayMs: 10,
+      });
+      expect(error.code).toBe('SOURCE_UNREACHABLE');
+      expect(error.message).toContain('no connection within 300 ms');
+      expect(performance.now() - started).toBeLessThan(5000);
+    } finally {
+      holder.kill();
+    }
   });
 
   it('spaces requests by the rate limit', async () => {

@@ -90,6 +90,25 @@ describe('examples/sync', () => {
     expect(watermark).toMatchObject({ key: 'watermark', value: { column: 'fecha_foto', value: tomorrow } });
   });
 
+  it('state reset makes the next run read everything again, and the upsert keeps one copy', async () => {
+    const asked = await runCli(['state', 'reset', 'pulso.dashboard_data'], env);
+    expect(asked.code).toBe(0);
+    expect(asked.stdout).toMatch(/would forget watermark of pulso\.dashboard_data; add --yes/);
+    const reset = await runCli(['state', 'reset', 'pulso.dashboard_data', '--yes'], env);
+    expect(reset.stdout).toMatch(/forgot 1 state entry of pulso\.dashboard_data/);
+    const shown = await runCli(['state', 'show', 'pulso.dashboard_data'], env);
+    expect(shown.stdout).toMatch(/no state saved for pulso\.dashboard_data/);
+
+    const rerun = await runCli(
+      ['run', '--force', '--json', path.join(PIPELINES, 'dashboard_data.yaml')],
+      env,
+    );
+    expect(rerun.code).toBe(0);
+    const summary = JSON.parse(rerun.stdout) as { rowsRead: number };
+    expect(summary.rowsRead).toBe(await count(src, 'dashboard_data'));
+    expect(await count(dst, 'dashboard_data')).toBe(await count(src, 'dashboard_data'));
+  });
+
   it('one failing table does not stop the group; cleanup --retry reruns it once it can succeed', async () => {
     await src.query('ALTER TABLE pulso.evolution_data RENAME TO evolution_data_moved');
     const partial = await runCli(['run', '--group', 'dashboard', '--force', PIPELINES], env);

@@ -232,6 +232,15 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
     });
   }
 
+  /** The unit's rows are unique by columns that are all merge keys, hence unique by the keys. */
+  function uniqueByKeys(unit: LoadUnit, columns: readonly Column[], names: readonly string[]): boolean {
+    if (!unit.uniqueBy || unit.uniqueBy.length === 0) return false;
+    return unit.uniqueBy.every((source) => {
+      const i = columns.findIndex((c) => c.name === source);
+      return i >= 0 && opts.keys.includes(names[i]!);
+    });
+  }
+
   async function isEmpty(tx: SqlClient): Promise<boolean> {
     const { rows } = await tx.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${target}) AS any`);
     return rows[0]?.any === false;
@@ -358,9 +367,15 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
         return { rowsLoaded: await tx.copyFrom(table, names, copyChunks()) };
       }
 
-      // A merge into an empty table (a first sync) needs no upsert unless the unit repeats a key: COPY
-      // straight in, keeping the bytes aside in case a duplicate key sends it through the staged merge.
-      if (opts.mode === 'merge' && !opts.afterLoad && (await isEmpty(tx))) {
+      // A merge into an empty table (a first sync) of rows the source says are unique by the keys needs no
+      // upsert: COPY straight in, keeping the bytes aside in case a key repeats after all (then the staged
+      // merge). Without the source's word a repeated key is likely (daily files) and the attempt costly.
+      if (
+        opts.mode === 'merge' &&
+        !opts.afterLoad &&
+        uniqueByKeys(unit, first.value.columns, names) &&
+        (await isEmpty(tx))
+      ) {
         const direct = await copyIntoEmpty(tx, names, copyChunks());
         if (direct.loaded !== undefined) return { rowsLoaded: direct.loaded };
         logger.debug(`a key repeats in ${unit.origin}: merging through the staging table`);

@@ -58,6 +58,8 @@ function createUnit(
   return {
     key: `sql:${name}`,
     name,
+    // A table's primary key is unique; for a query the user's word is taken (a merge falls back if not).
+    ...(options.primaryKey.length > 0 ? { uniqueBy: options.primaryKey } : {}),
     async *read() {
       const read = await reader.read(from, signal);
       const keyIndexes = options.primaryKey.map((k) => {
