@@ -17,11 +17,19 @@ export async function withoutNullKeys(
   const rejects: Reject[] = [];
   for (let r = 0; r < batch.rows.length; r++) {
     const row = batch.rows[r]!;
-    const nullAt = keyIndexes.filter((i) => (row[i] ?? null) === null);
-    if (nullAt.length === 0) {
+    // The common case allocates nothing: a row with all its keys.
+    let complete = true;
+    for (let k = 0; k < keyIndexes.length; k++) {
+      if ((row[keyIndexes[k]!] ?? null) === null) {
+        complete = false;
+        break;
+      }
+    }
+    if (complete) {
       keep?.push(r);
       continue;
     }
+    const nullAt = keyIndexes.filter((i) => (row[i] ?? null) === null);
     keep ??= Array.from({ length: r }, (_, i) => i);
     const names = nullAt.map((i) => `"${batch.columns[i]!.name}"`).join(', ');
     rejects.push({
