@@ -15,7 +15,7 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import ExcelJS from 'exceljs';
+import { writeBigXlsx } from '../test/helpers/workbooks.js';
 import {
   ADMIN_URL,
   ensureBuilt,
@@ -60,26 +60,6 @@ df.to_sql(table, engine, if_exists='replace', index=False, method=copy_insert, c
 print(len(df))
 `;
 
-/** The workbook of the xlsx parser's memory bench: id, e-mail, amount, a date, a note. */
-async function writeWorkbook(file: string, rows: number) {
-  const writer = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: file, useStyles: true });
-  const ws = writer.addWorksheet('Data');
-  ws.addRow(['id', 'email', 'amount', 'day', 'note']).commit();
-  for (let i = 1; i <= rows; i++) {
-    const row = ws.addRow([
-      i,
-      `user${i}@example.com`,
-      i * 1.25,
-      new Date(Date.UTC(2024, 0, 1 + (i % 365))),
-      `note ${i % 97}`,
-    ]);
-    row.getCell(4).numFmt = 'yyyy-mm-dd';
-    row.commit();
-  }
-  ws.commit();
-  await writer.commit();
-}
-
 /** Debian's pandas, openpyxl, psycopg2 and SQLAlchemy for /usr/bin/python3, installed when missing. */
 async function ensurePandas() {
   const check = () => run(PYTHON, ['-c', 'import pandas, openpyxl, psycopg2, sqlalchemy']);
@@ -117,7 +97,7 @@ export async function runXlsxImportBench(): Promise<XlsxImportResult> {
     await ensurePandas();
     const workbook = path.join(tmp, 'bench_import.xlsx');
     log(`writing a ${ROWS.toLocaleString('en')}-row workbook`);
-    await writeWorkbook(workbook, ROWS);
+    await writeBigXlsx(workbook, ROWS);
     await psql(ADMIN_URL, `DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
     await psql(ADMIN_URL, `CREATE DATABASE ${DATABASE}`);
     const url = withDatabase(ADMIN_URL, DATABASE);

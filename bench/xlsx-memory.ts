@@ -4,29 +4,14 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import ExcelJS from 'exceljs';
+import { writeBigXlsx } from '../test/helpers/workbooks.js';
 import { xlsxParser } from '../src/plugins/parsers/xlsx-parser.js';
 
 const rows = Number(process.argv[2] ?? 200_000);
 const dir = await mkdtemp(path.join(os.tmpdir(), 'sluice-xlsx-mem-'));
 const file = path.join(dir, 'big.xlsx');
 
-const writer = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: file, useStyles: true });
-const ws = writer.addWorksheet('Data');
-ws.addRow(['id', 'email', 'amount', 'day', 'note']).commit();
-for (let i = 1; i <= rows; i++) {
-  const row = ws.addRow([
-    i,
-    `user${i}@example.com`,
-    i * 1.25,
-    new Date(Date.UTC(2024, 0, 1 + (i % 365))),
-    `note ${i % 97}`,
-  ]);
-  row.getCell(4).numFmt = 'yyyy-mm-dd';
-  row.commit();
-}
-ws.commit();
-await writer.commit();
+await writeBigXlsx(file, rows);
 const size = (await stat(file)).size;
 
 global.gc?.();

@@ -36,3 +36,26 @@ export async function writeXls(
   );
   await writeFile(file, XLSX.write(wb, { bookType: 'biff8', type: 'buffer' }) as Buffer);
 }
+
+/**
+ * A large .xlsx written by exceljs's streaming writer: a header, then `rows` rows of id, e-mail, amount, a
+ * date-formatted day and a note. The workbook of the memory tests and the XLSX benchmarks.
+ */
+export async function writeBigXlsx(file: string, rows: number): Promise<void> {
+  const writer = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: file, useStyles: true });
+  const ws = writer.addWorksheet('Data');
+  ws.addRow(['id', 'email', 'amount', 'day', 'note']).commit();
+  for (let i = 1; i <= rows; i++) {
+    const row = ws.addRow([
+      i,
+      `user${i}@example.com`,
+      i * 1.25,
+      new Date(Date.UTC(2024, 0, 1 + (i % 365))),
+      `note ${i % 97}`,
+    ]);
+    row.getCell(4).numFmt = 'yyyy-mm-dd';
+    row.commit();
+  }
+  ws.commit();
+  await writer.commit();
+}

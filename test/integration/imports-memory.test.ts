@@ -2,32 +2,12 @@ import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import ExcelJS from 'exceljs';
+import { writeBigXlsx } from '../helpers/workbooks.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, tempDir } from '../helpers/pipeline-harness.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 
 const run = promisify(execFile);
-
-/** A workbook of `rows` rows (id, e-mail, amount, date, note), written by exceljs's streaming writer. */
-async function bigWorkbook(file: string, rows: number) {
-  const writer = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: file, useStyles: true });
-  const ws = writer.addWorksheet('Data');
-  ws.addRow(['id', 'email', 'amount', 'day', 'note']).commit();
-  for (let i = 1; i <= rows; i++) {
-    const row = ws.addRow([
-      i,
-      `user${i}@example.com`,
-      i * 1.25,
-      new Date(Date.UTC(2024, 0, 1 + (i % 365))),
-      `note ${i % 97}`,
-    ]);
-    row.getCell(4).numFmt = 'yyyy-mm-dd';
-    row.commit();
-  }
-  ws.commit();
-  await writer.commit();
-}
 
 // Memory must not grow with the file: a 200k-row workbook imports with about the peak of a 20k-row one.
 describe('a 200k-row XLSX import', () => {
@@ -45,7 +25,7 @@ describe('a 200k-row XLSX import', () => {
     const inbox = path.join(dir, `in-${rows}`);
     await mkdir(inbox, { recursive: true });
     const file = path.join(inbox, `big_${rows}.xlsx`);
-    await bigWorkbook(file, rows);
+    await writeBigXlsx(file, rows);
     const rule = {
       name: `big${rows}`,
       filePattern: '.*',
