@@ -226,7 +226,7 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
       return undefined;
     }
     const { type: _type, ...rest } = section;
-    const parsed = plugin.options.safeParse(rest);
+    const parsed = parseCoercingText(plugin.options, rest);
     if (!parsed.success) {
       problems.push(...toProblems(parsed.error.issues, path));
       return undefined;
@@ -311,6 +311,56 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
 }
 
 type Issue = z.core.$ZodIssue;
+
+/**
+ * Parses stage options; where the schema wants a number or a boolean and finds text that reads as one, it
+ * takes it as such and parses again. `${VAR}` always gives text (`port: ${SFTP_PORT}`), and only the schema
+ * knows which fields are numbers: a numeric password stays text.
+ */
+function parseCoercingText(schema: z.ZodType, options: Record<string, unknown>) {
+  let value: unknown = options;
+  for (let round = 0; round < 20; round++) {
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed;
+    let changed = false;
+    for (const issue of parsed.error.issues) {
+      if (issue.code !== 'invalid_type' || issue.path.length === 0) continue;
+      const path = issue.path as (string | number)[];
+      const current = getAt(value, path);
+      if (typeof current !== 'string') continue;
+      const expected = (issue as { expected?: string }).expected;
+      if (expected === 'number' && /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/.test(current.trim())) {
+        value = setAt(value, path, Number(current.trim()));
+        changed = true;
+      } else if (expected === 'boolean' && /^(true|false)$/.test(current.trim())) {
+        value = setAt(value, path, current.trim() === 'true');
+        changed = true;
+      }
+    }
+    if (!changed) return parsed;
+  }
+  return schema.safeParse(value);
+}
+
+function getAt(value: unknown, path: (string | number)[]): unknown {
+  let at = value;
+  for (const key of path) {
+    if (at === null || typeof at !== 'object') return undefined;
+    at = (at as Record<string | number, unknown>)[key];
+  }
+  return at;
+}
+
+/** A copy of `value` with `replacement` at `path` (the objects along the path are copied). */
+function setAt(value: unknown, path: (string | number)[], replacement: unknown): unknown {
+  if (path.length === 0) return replacement;
+  const [key, ...rest] = path as [string | number, ...(string | number)[]];
+  const copy = (
+    Array.isArray(value) ? [...(value as unknown[])] : { ...(value as Record<string | number, unknown>) }
+  ) as Record<string | number, unknown>;
+  copy[key] = setAt(copy[key], rest, replacement);
+  return copy;
+}
 
 /**
  * Zod issues as problems under `prefix`. A union's bare "Invalid input" is replaced by what the most

@@ -109,6 +109,18 @@ load:
     expect(sftp.source.options).not.toHaveProperty('password');
   });
 
+  it('reads ${VAR} text as a number or boolean where the option wants one, and only there', () => {
+    const text = minimal
+      .replace('parse: { type: csv }', 'parse:\n  type: csv\n  batchSize: ${BATCH}')
+      .replace('url: /data/in', 'url: sftp://u@h/in\n  password: ${PW}');
+    const spec = parsePipeline(text, { registry, env: { BATCH: '250', PW: '1234' } });
+    expect(spec.parse?.options).toMatchObject({ batchSize: 250 });
+    expect(spec.source.options).toMatchObject({ password: '1234' });
+    expect(failure(text, { BATCH: 'many', PW: 'x' }).message).toMatch(
+      /p\.yaml:\d+:\d+ parse\.batchSize: .*expected number.* \(found "many"\)/,
+    );
+  });
+
   it('cannot be broken out of by a value: interpolation happens after YAML is read', () => {
     const spec = parsePipeline(minimal.replace('table: t', 'table: ${T}'), {
       registry,
