@@ -312,6 +312,23 @@ describe('failures, retries and locks', () => {
     ]);
   });
 
+  it('stops a run that outlasts its maximum run time, committing nothing of the unit', async () => {
+    const bounded = spec(
+      'big-bounded',
+      slowQuery,
+      'table: big_bounded\nmode: merge\nkeys: [id]',
+      'run:\n  maxRunTime: 1s\n  retry:\n    attempts: 1',
+    );
+    const started = performance.now();
+    const summary = await run(bounded);
+    expect(summary.status).toBe('failed');
+    expect(summary.error?.message).toMatch(/longer than its maximum run time \(1s\)/);
+    expect(performance.now() - started).toBeLessThan(8000);
+    expect(await getState(db, 'big-bounded', 'watermark')).toBeUndefined();
+    expect(await targetRows(`SELECT to_regclass('big_bounded') IS NULL AS gone`)).toEqual([{ gone: true }]);
+    expect(await targetRows(`SELECT 1 FROM sluice.leases WHERE pipeline = 'big-bounded'`)).toEqual([]);
+  });
+
   it('skips a run inside its refresh window, leaving nothing marked running, unless forced', async () => {
     const windowed = spec(
       'windowed',
