@@ -178,7 +178,8 @@ export interface Watcher {
 
 /**
  * `sluice watch`: watches the active rules' source folders (chokidar, one level deep) and handles each file
- * once it has settled, one at a time. Rules are read again every `refreshMs` and before each file.
+ * once it has settled, one at a time. Rules are read again every `refreshMs` and before each file; at the
+ * same pace, files still in the folders (their import failed for a reason outside them) are tried again.
  */
 export async function startWatcher(options: WatchOptions): Promise<Watcher> {
   const { watch } = await import('chokidar');
@@ -236,6 +237,12 @@ export async function startWatcher(options: WatchOptions): Promise<Watcher> {
           watched.add(dir);
           watcher.add(dir);
           options.logger.info(`watching ${dir}`);
+        }
+        // A handled file leaves the folder (archive, rejected/, unmatched/): one still there failed for a
+        // reason outside the file (database down, pipeline busy), so it is tried again now.
+        for (const dir of watched) {
+          for (const e of await readdir(dir, { withFileTypes: true }).catch(() => []))
+            if (e.isFile() && candidate(e.name)) enqueue(path.join(dir, e.name));
         }
       })
       .catch((error: unknown) =>

@@ -109,6 +109,7 @@ export async function openPostgres(url: string): Promise<Database> {
       });
       // The lock lives as long as this connection; losing it must not end the process (see transaction).
       let lost = false;
+      let released = false;
       client.on('error', () => {
         lost = true;
       });
@@ -122,6 +123,8 @@ export async function openPostgres(url: string): Promise<Database> {
       }
       return {
         async release() {
+          if (released) return; // a second release (a finally after an early one) is harmless
+          released = true;
           if (!lost) {
             await client
               .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key])

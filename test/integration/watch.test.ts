@@ -138,6 +138,40 @@ describe('the import watcher', () => {
     }
   });
 
+  it('tries a file again when its import failed for a reason outside the file (its pipeline was busy)', async () => {
+    const inbox = path.join(home, 'busy-inbox');
+    await mkdir(inbox, { recursive: true });
+    await saveImportRules(db, [rule('busy', inbox)], 'insert');
+    const results: WatchResult[] = [];
+    const errors: string[] = [];
+    const busy = await db.tryLock('sluice:pipeline:import.busy');
+    const watcher = await startWatcher({
+      db,
+      registry,
+      home,
+      logger: { ...quiet, error: (m: string) => errors.push(m), warn: (m: string) => errors.push(m) },
+      stabilityMs: 100,
+      refreshMs: 400,
+      onResult: (r) => results.push(r),
+    });
+    try {
+      await watcher.ready;
+      await writeFile(path.join(inbox, 'late.csv'), 'n,text\n1,one\n2,two\n');
+      for (let waited = 0; errors.length === 0 && waited < 10_000; waited += 50) await sleep(50);
+      expect(errors.join('\n')).toMatch(/already running/);
+      expect(await ls(inbox)).toEqual(['late.csv']);
+      await busy?.release();
+      for (let waited = 0; !results.some((r) => r.kind === 'imported') && waited < 10_000; waited += 100)
+        await sleep(100);
+      expect(results.filter((r) => r.kind === 'imported')).toHaveLength(1);
+      expect(await count('SELECT count(*)::int AS n FROM busy')).toBe(2);
+      expect(await ls(inbox)).toEqual([]);
+    } finally {
+      await busy?.release();
+      await watcher.close();
+    }
+  });
+
   it('never imports a file twice when the move after the commit did not happen', async () => {
     const inbox = path.join(home, 'again-inbox');
     await mkdir(inbox, { recursive: true });
