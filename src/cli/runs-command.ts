@@ -22,7 +22,11 @@ export function registerRuns(program: Command) {
       }
       for (const r of runs) {
         process.stdout.write(
-          `${r.started_at}  ${r.pipeline.padEnd(16)} ${r.status.padEnd(11)} as of ${r.as_of}  files ${r.files_loaded}/${r.files_skipped}/${r.files_rejected} (loaded/skipped/rejected)  rows ${r.rows_loaded} loaded, ${r.rows_rejected} rejected  ${r.id}${r.error ? `\n    ${r.error}` : ''}\n`,
+          `${r.started_at}  ${r.pipeline.padEnd(16)} ${r.status.padEnd(11)} as of ${r.as_of}  ${
+            r.units_loaded > 0
+              ? `tables ${r.units_loaded}`
+              : `files ${r.files_loaded}/${r.files_skipped}/${r.files_rejected} (loaded/skipped/rejected)`
+          }  rows ${r.rows_loaded} loaded, ${r.rows_rejected} rejected  ${r.id}${r.error ? `\n    ${r.error}` : ''}\n`,
         );
       }
     });

@@ -19,6 +19,8 @@ export interface RunRow {
   files_loaded: number;
   files_rejected: number;
   files_skipped: number;
+  /** Units of record sources (tables) loaded. */
+  units_loaded: number;
   timings: Record<string, number>;
   error_code: string | null;
   error: string | null;

@@ -52,6 +52,11 @@ describe('examples/sync', () => {
       expect(await count(dst, table), table).toBe(await count(src, table, where));
     }
 
+    const ledger = await runCli(['runs', '--pipeline', 'pulso.dashboard_data'], env);
+    expect(ledger.stdout).toMatch(
+      /pulso\.dashboard_data\s+succeeded .* tables 1 {2}rows 180 loaded, 0 rejected/,
+    );
+
     const again = await runCli(['run', '--group', 'dashboard', PIPELINES], env);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/pulso\.dashboard_data\s+skipped\s+last successful run started/);
