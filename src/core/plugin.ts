@@ -93,9 +93,9 @@ export interface SourcePlugin<S extends z.ZodType = z.ZodType> extends PluginBas
  * Its batches carry origins (key or URL) so rejects say where a row came from.
  */
 export interface RecordUnit {
-  /** Stable across runs (`table:public.orders`): keys the unit's ledger entries. */
+  /** Stable across runs (`sql:public.orders`): what the unit is, for loaders that commit on their own. */
   key: string;
-  /** Short name for logs, the ledger and reject origins. */
+  /** Short name for logs, run summaries and reject origins. */
   name: string;
   /** The records; a unit that reads nothing still yields nothing and loads as an empty unit. */
   read(): AsyncIterable<BatchResult>;
