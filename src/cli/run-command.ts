@@ -1,5 +1,3 @@
-import { readdir, stat } from 'node:fs/promises';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { isIsoDate } from '../core/dates.js';
 import { SluiceError } from '../core/errors.js';
@@ -12,7 +10,7 @@ import { runGroup, type GroupMemberResult } from '../runner/run-group.js';
 import { runPipeline, type RunSummary } from '../runner/run-pipeline.js';
 import type { Database } from '../store/database.js';
 import { createProgressView } from './progress-view.js';
-import { EXIT, formatCount, readPipeline, withStore } from './shared.js';
+import { EXIT, formatCount, pipelineFiles, readPipeline, withStore } from './shared.js';
 
 interface RunFlags {
   group?: string;
@@ -159,21 +157,6 @@ function runOptions(db: Database, home: string, registry: Registry, flags: RunFl
     force: flags.force ?? false,
     signal,
   };
-}
-
-/** The files given, with folders replaced by the YAML files in them (sorted). */
-async function pipelineFiles(paths: string[]): Promise<string[]> {
-  const files: string[] = [];
-  for (const p of paths) {
-    const info = await stat(p).catch(() => undefined);
-    if (info?.isDirectory()) {
-      const names = (await readdir(p)).filter((n) => /\.ya?ml$/i.test(n)).sort();
-      files.push(...names.map((n) => path.join(p, n)));
-    } else {
-      files.push(p); // a missing file is reported by readPipeline, with its name
-    }
-  }
-  return files;
 }
 
 export function formatGroup(results: GroupMemberResult[]): string {

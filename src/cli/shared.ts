@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError, isSluiceError, SluiceError } from '../core/errors.js';
 import type { Registry } from '../core/registry.js';
@@ -66,3 +66,18 @@ export async function reportError(error: unknown): Promise<number> {
 }
 
 export const formatCount = (n: number) => n.toLocaleString('en-US');
+
+/** The files given, with folders replaced by the YAML files in them (sorted). */
+export async function pipelineFiles(paths: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const p of paths) {
+    const info = await stat(p).catch(() => undefined);
+    if (info?.isDirectory()) {
+      const names = (await readdir(p)).filter((n) => /\.ya?ml$/i.test(n)).sort();
+      files.push(...names.map((n) => path.join(p, n)));
+    } else {
+      files.push(p); // a missing file is reported by readPipeline, with its name
+    }
+  }
+  return files;
+}

@@ -1,14 +1,15 @@
 import type { Command } from 'commander';
 import { createRegistry } from '../plugins/index.js';
-import { EXIT, readPipeline, reportError } from './shared.js';
+import { EXIT, pipelineFiles, readPipeline, reportError } from './shared.js';
 
 export function registerValidate(program: Command, exit: (code: number) => void) {
   program
     .command('validate')
     .description('Check pipeline files without running them')
-    .argument('<pipelines...>', 'pipeline files (YAML)')
-    .action(async (files: string[]) => {
+    .argument('<pipelines...>', 'pipeline files (YAML), or folders of them')
+    .action(async (paths: string[]) => {
       const registry = createRegistry();
+      const files = await pipelineFiles(paths);
       let code: number = EXIT.ok;
       for (const file of files) {
         try {

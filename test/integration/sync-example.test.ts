@@ -42,6 +42,10 @@ describe('examples/sync', () => {
     Number((await client.query(`SELECT count(*) AS n FROM pulso.${table} ${where}`)).rows[0].n);
 
   it('syncs the five tables as a group, then skips them inside their refresh windows', async () => {
+    const valid = await runCli(['validate', PIPELINES], env);
+    expect(valid.code).toBe(0);
+    expect(valid.stdout.match(/: ok \(pipeline pulso\.\w+: sql → postgres\)/g)).toHaveLength(5);
+
     const first = await runCli(['run', '--group', 'pulso', '--max-concurrent', '3', PIPELINES], env);
     expect(first.stderr).not.toMatch(/error/i);
     expect(first.code).toBe(0);
