@@ -6,11 +6,12 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ImapFlow } from 'imapflow';
+import { ensureDebianPackages } from './debian-packages.js';
 import { freePort } from './free-port.js';
 import { kill, launchServer } from './server-process.js';
 import { writeSelfSignedCertificate } from './self-signed.js';
@@ -56,7 +57,7 @@ export async function startImapServer(
         'as root, with dovecot-imapd installed (apt-get install -y dovecot-imapd).',
     );
   }
-  await ensureDovecot();
+  await ensureDebianPackages(['dovecot-imapd'], DOVECOT);
   const { uid, gid } = await nobody();
   // Under /tmp: the mail user must be able to walk down to its mail store.
   const dir = await mkdtemp(path.join(existsSync('/tmp') ? '/tmp' : os.tmpdir(), 'sluice-dovecot-'));
@@ -242,59 +243,4 @@ async function nobody(): Promise<{ uid: number; gid: number }> {
   const { stdout: uid } = await run('id', ['-u', 'nobody']);
   const { stdout: gid } = await run('getent', ['group', 'nogroup']);
   return { uid: Number(uid.trim()), gid: Number(gid.split(':')[2]) };
-}
-
-async function ensureDovecot(): Promise<void> {
-  if (existsSync(DOVECOT)) return;
-  await withLock('sluice-test-apt', async () => {
-    if (existsSync(DOVECOT)) return;
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    // Without systemd the package's postinst would start a system Dovecot; policy-rc.d 101 forbids that.
-    const policy = '/usr/sbin/policy-rc.d';
-    const ownPolicy = !existsSync(policy);
-    if (ownPolicy) await writeFile(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
-    try {
-      await run('apt-get', ['update'], { env, maxBuffer: 64 * 1024 * 1024 });
-      await run(
-        'apt-get',
-        ['install', '-y', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=120', 'dovecot-imapd'],
-        { env, maxBuffer: 64 * 1024 * 1024 },
-      );
-    } catch (error) {
-      const stderr = (error as { stderr?: unknown }).stderr;
-      throw new Error(
-        `installing dovecot-imapd failed (apt-get install -y dovecot-imapd): ${typeof stderr === 'string' ? stderr : String(error)}`,
-      );
-    } finally {
-      if (ownPolicy) await rm(policy, { force: true });
-    }
-  });
-  if (!existsSync(DOVECOT)) throw new Error(`dovecot-imapd is installed but ${DOVECOT} is missing`);
-}
-
-/** A lock across processes (test files run in parallel forks): a directory made atomically. */
-async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const lock = path.join(os.tmpdir(), `${name}.lock`);
-  const deadline = Date.now() + 300_000;
-  for (;;) {
-    try {
-      await mkdir(lock);
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const age = Date.now() - ((await stat(lock).catch(() => undefined))?.mtimeMs ?? Date.now());
-      if (age > 240_000) await rmdir(lock).catch(() => undefined);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for the lock ${lock}`);
-      await sleep(50 + Math.random() * 100);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await rmdir(lock).catch(() => undefined);
-  }
-}
-
-function sleep(ms: number) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -6,10 +6,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { ensureDebianPackages, stderrOf, withLock } from './debian-packages.js';
 import { freePort } from './free-port.js';
 import { kill, launchServer } from './server-process.js';
 
@@ -49,7 +50,7 @@ export async function startSftpServer(): Promise<SftpServer> {
         'Run the integration tests as root (with openssh-server installed: apt-get install -y openssh-server).',
     );
   }
-  await ensureSshd();
+  await ensureDebianPackages(['openssh-server'], SSHD);
   const { uid, gid, password } = await ensureUser();
 
   // Under /tmp rather than $TMPDIR: the sftp user must be able to walk down to the folders it serves.
@@ -176,37 +177,6 @@ function launch(config: string, log: string, port: number): Promise<ChildProcess
 
 // ---- machine setup ---------------------------------------------------------------------------------
 
-async function ensureSshd(): Promise<void> {
-  if (existsSync(SSHD)) return;
-  await withLock('sluice-test-apt', async () => {
-    if (existsSync(SSHD)) return; // another test file installed it meanwhile
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    // Without systemd the package's postinst starts a system sshd on port 22 through invoke-rc.d; a
-    // policy-rc.d answering 101 forbids that (Docker images do the same).
-    const policy = '/usr/sbin/policy-rc.d';
-    const ownPolicy = !existsSync(policy);
-    if (ownPolicy) await writeFile(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
-    try {
-      await run('apt-get', ['update'], { env, maxBuffer: 64 * 1024 * 1024 });
-      await run(
-        'apt-get',
-        ['install', '-y', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=120', 'openssh-server'],
-        {
-          env,
-          maxBuffer: 64 * 1024 * 1024,
-        },
-      );
-    } catch (error) {
-      throw new Error(
-        `installing openssh-server failed (apt-get install -y openssh-server): ${stderrOf(error)}`,
-      );
-    } finally {
-      if (ownPolicy) await rm(policy, { force: true });
-    }
-  });
-  if (!existsSync(SSHD)) throw new Error(`openssh-server is installed but ${SSHD} is missing`);
-}
-
 /** The test user (created when absent) with the machine's test password. */
 async function ensureUser(): Promise<{ uid: number; gid: number; password: string }> {
   return withLock('sluice-test-user', async () => {
@@ -264,30 +234,6 @@ async function retry<T>(fn: () => Promise<T>, attempts = 10): Promise<T> {
   }
 }
 
-/** A lock across processes (test files run in parallel forks): a directory made atomically. */
-async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const lock = path.join(os.tmpdir(), `${name}.lock`);
-  const deadline = Date.now() + 300_000;
-  for (;;) {
-    try {
-      await mkdir(lock);
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      // A holder that died leaves the lock behind; nothing here takes more than a few minutes.
-      const age = Date.now() - ((await stat(lock).catch(() => undefined))?.mtimeMs ?? Date.now());
-      if (age > 240_000) await rmdir(lock).catch(() => undefined);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for the lock ${lock}`);
-      await sleep(50 + Math.random() * 100);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await rmdir(lock).catch(() => undefined);
-  }
-}
-
 /** execFile does not take stdin input; chpasswd reads `user:password` lines from it. */
 function runWithInput(command: string, args: string[], input: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -303,11 +249,6 @@ function runWithInput(command: string, args: string[], input: string): Promise<v
     });
     child.stdin.end(input);
   });
-}
-
-function stderrOf(error: unknown): string {
-  const stderr = (error as { stderr?: unknown }).stderr;
-  return typeof stderr === 'string' && stderr ? stderr.trim() : String(error);
 }
 
 function sleep(ms: number) {
