@@ -5,7 +5,7 @@ import { SluiceError } from '../../core/errors.js';
 import { defineSource, type PluginContext, type SourceFile } from '../../core/plugin.js';
 import { authRequest, authSecrets } from './http/auth.js';
 import { createHttpClient, type HttpClient, type HttpResponse } from './http/http-client.js';
-import { httpSourceOptions, type HttpSourceOptions } from './http/http-options.js';
+import { httpSourceOptions, transportSettings, type HttpSourceOptions } from './http/http-options.js';
 import { nextPage, type PageResult } from './http/pagination.js';
 import { readSnippet } from './http/read-snippet.js';
 import { saveBody } from './http/save-body.js';
@@ -33,17 +33,8 @@ export const httpSource = defineSource({
     const client = createHttpClient({
       logger: context.logger,
       signal: context.signal,
-      userAgent: opts.userAgent,
-      connectTimeoutMs: opts.connectTimeoutMs,
-      readTimeoutMs: opts.readTimeoutMs,
-      retry: {
-        attempts: opts.retries + 1,
-        baseDelayMs: opts.retryBaseDelayMs,
-        maxDelayMs: opts.retryMaxDelayMs,
-      },
-      maxRetryAfterMs: opts.maxRetryAfterMs,
+      ...transportSettings(opts),
       minIntervalMs: opts.rateLimit ? 1000 / opts.rateLimit : 0,
-      concurrency: opts.concurrency,
       secrets: authSecrets(opts.auth),
     });
     const location =

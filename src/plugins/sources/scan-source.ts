@@ -6,6 +6,7 @@ import { errorMessage, isSluiceError, SluiceError } from '../../core/errors.js';
 import { defineRecordSource, type BatchResult, type RecordUnit } from '../../core/plugin.js';
 import type { Column } from '../../core/records.js';
 import { createHttpClient } from './http/http-client.js';
+import { transportSettings } from './http/http-options.js';
 import { createPageChecker, type PageFacts } from './scan/check-page.js';
 import { downloadFile, downloadStateKey, type DownloadState } from './scan/download-file.js';
 import { ScanCsv, timestamp } from './scan/scan-csv.js';
@@ -46,17 +47,8 @@ export const scanSource = defineRecordSource({
     const client = createHttpClient({
       logger: context.logger,
       signal: context.signal,
-      userAgent: opts.userAgent,
-      connectTimeoutMs: opts.connectTimeoutMs,
-      readTimeoutMs: opts.readTimeoutMs,
-      retry: {
-        attempts: opts.retries + 1,
-        baseDelayMs: opts.retryBaseDelayMs,
-        maxDelayMs: opts.retryMaxDelayMs,
-      },
-      maxRetryAfterMs: opts.maxRetryAfterMs,
+      ...transportSettings(opts),
       minIntervalMs: opts.delayMs,
-      concurrency: opts.concurrency,
       secrets: [],
     });
     const ids = idList(opts);

@@ -49,6 +49,20 @@ export const transportOptions = {
   concurrency: z.number().int().min(1).max(32).default(1).describe('Requests in flight at once.'),
 };
 
+/** The transport options as the HTTP client takes them (the client's pacing and secrets are the caller's). */
+export function transportSettings(o: {
+  [K in keyof typeof transportOptions]: z.output<(typeof transportOptions)[K]>;
+}) {
+  return {
+    userAgent: o.userAgent,
+    connectTimeoutMs: o.connectTimeoutMs,
+    readTimeoutMs: o.readTimeoutMs,
+    retry: { attempts: o.retries + 1, baseDelayMs: o.retryBaseDelayMs, maxDelayMs: o.retryMaxDelayMs },
+    maxRetryAfterMs: o.maxRetryAfterMs,
+    concurrency: o.concurrency,
+  };
+}
+
 const authSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('bearer'),
