@@ -11,6 +11,11 @@ export interface PluginContext {
   /** A private folder for temporary files, removed by the runner. */
   workDir: string;
   /**
+   * A dry run: everything is rolled back at the end, so a plugin writes no file and changes nothing outside
+   * the database (no downloads kept, no reports, no moves at the source).
+   */
+  dryRun?: boolean;
+  /**
    * The pipeline's saved state (watermarks, ETags), read-only: a plugin hands the entries to save to the
    * runner (`SourceFile.state`, `RecordUnit.stateAfter`), which writes them in the transaction of the load
    * they describe. Absent outside a run.

@@ -106,6 +106,8 @@ export interface RunSummary extends FileCounts {
   timings: Record<string, number>;
   error?: { code: string; message: string };
   skipReason?: string;
+  /** Everything logged as a warning (decoding trouble, skipped entries, renamed columns), for the user. */
+  warnings: string[];
 }
 
 /** Rolls back the dry run's one transaction while carrying its result out. */
@@ -162,6 +164,7 @@ async function insideRefreshWindow(options: RunOptions): Promise<RunSummary | un
     files: [],
     durationMs: 0,
     timings: {},
+    warnings: [],
     rowsRead: 0,
     rowsLoaded: 0,
     rowsRejected: 0,
@@ -233,10 +236,14 @@ async function execute(
     ...(spec.file !== '<inline>' ? { specFile: path.resolve(spec.file) } : {}),
   });
   const previousHolder = dryRun ? undefined : await takeLease(db, spec.name, run.id);
+  const warnings: string[] = [];
   const log = new StepLog(
     db,
     { runId: run.id, pipeline: spec.name, fallbackDir: path.join(options.home, 'logs') },
-    options.onLog,
+    (entry) => {
+      if (entry.level === 'warn') warnings.push(entry.message);
+      options.onLog?.(entry);
+    },
     options.verbose,
   );
   const workDir = path.join(options.home, 'work', run.id);
@@ -247,6 +254,7 @@ async function execute(
     logger: log,
     signal: abort.signal,
     workDir,
+    dryRun,
     state: stateReader(db, spec.name),
     mail: createMailStore(db),
   };
@@ -275,6 +283,7 @@ async function execute(
     filesSkipped: 0,
     durationMs: 0,
     timings,
+    warnings,
   };
   const progress = () =>
     options.onProgress?.({
@@ -477,7 +486,7 @@ async function execute(
                 const first = await findLoaded(db, spec.name, sha256);
                 if (first) return skip(first);
               }
-              if (isSluiceError(error, 'LAYOUT_MISMATCH', 'PARSE_FAILED')) {
+              if (isSluiceError(error, 'LAYOUT_MISMATCH', 'PARSE_FAILED', 'TARGET_MISMATCH')) {
                 return rejectFile(inTransaction, { ...ledgerBase, error, runId: run.id }, file.state);
               }
               throw inFile(error, file.name);
