@@ -19,7 +19,7 @@ export function registerCleanup(program: Command, exit: (code: number) => void) 
   program
     .command('cleanup')
     .description(
-      'Mark runs whose heartbeat stopped for longer than their maximum run time as failed, drop their leases; --retry reruns the pipelines whose last run failed',
+      'Mark runs whose heartbeat stopped for longer than their maximum run time as failed, releasing their claims; --retry reruns the pipelines whose last run failed',
     )
     .option('--retry', 'then rerun (incrementally) every pipeline whose latest run failed')
     .option('--max-run-time <duration>', 'for runs whose pipeline sets none (default 30m)')
@@ -41,9 +41,8 @@ export function registerCleanup(program: Command, exit: (code: number) => void) 
           out.push(`reaped run ${r.id} of ${r.pipeline}: no heartbeat since ${r.heartbeatAt}`);
         for (const r of cleaned.alive)
           out.push(
-            `left run ${r.id} of ${r.pipeline}: its heartbeat is late but its process still holds the lock`,
+            `left run ${r.id} of ${r.pipeline}: its heartbeat is late but its process (${r.pid} on ${r.host}) is still there`,
           );
-        for (const p of cleaned.orphanLeases) out.push(`dropped the leftover lease of ${p}`);
         if (out.length === 0) out.push('nothing to clean up');
         let retried;
         if (flags.retry) {

@@ -2,11 +2,11 @@ import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { sendRunNotices } from '../notify/send-notices.js';
 import { createRegistry } from '../plugins/index.js';
 import { runPipeline } from '../runner/run-pipeline.js';
-import { formatSummary, stderrLogger } from './run-command.js';
-import { EXIT, readPipeline, withStore } from './shared.js';
+import { stopOnSignals } from '../runner/stop-signals.js';
+import { exitCodeOf, formatSummary, stopMessages } from './run-command.js';
+import { readPipeline, withStore } from './shared.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 
@@ -33,9 +33,11 @@ export function registerDemo(program: Command, exit: (code: number) => void) {
 
         const registry = createRegistry();
         const spec = await readPipeline(path.join(EXAMPLES, 'visits', 'pipeline.yaml'), registry);
-        const summary = await runPipeline({ db, spec, registry, home });
+        const stop = stopOnSignals(stopMessages((line) => process.stderr.write(`${line}\n`)));
+        const summary = await runPipeline({ db, spec, registry, home, signal: stop.signal }).finally(() =>
+          stop.dispose(),
+        );
         process.stdout.write(formatSummary(summary));
-        if (spec.notify) await sendRunNotices(db, spec, summary, { logger: stderrLogger });
 
         const visitors = await db.query<{
           email: string;
@@ -61,7 +63,7 @@ export function registerDemo(program: Command, exit: (code: number) => void) {
         process.stdout.write(
           `\nRun \`npm start\` again: the same reports are recognised by their content and skipped.\n`,
         );
-        exit(summary.status === 'succeeded' ? EXIT.ok : EXIT.failed);
+        exit(exitCodeOf(summary.status));
       });
     });
 }

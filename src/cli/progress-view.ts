@@ -1,9 +1,17 @@
 import cliProgress from 'cli-progress';
-import type { Progress } from '../runner/run-pipeline.js';
+import type { Progress } from '../core/run-summary.js';
 
-/** A one-line progress bar on the terminal: files, rows, rows/s. Does nothing when disabled. */
+/**
+ * A one-line progress bar on the terminal: files, rows, rows/s. Disabled (stderr not a terminal, --json),
+ * it shows no bar but still prints notes: warnings must reach cron mails and CI logs too.
+ */
 export function createProgressView(options: { enabled: boolean }) {
-  if (!options.enabled) return { update: (_p: Progress) => {}, note: (_m: string) => {}, stop: () => {} };
+  if (!options.enabled)
+    return {
+      update: (_p: Progress) => {},
+      note: (message: string) => void process.stderr.write(message + '\n'),
+      stop: () => {},
+    };
   const bar = new cliProgress.SingleBar(
     {
       format: ' {bar} {value}/{total} files | {rows} rows | {rate} rows/s | {rejected} rejected | {file}',

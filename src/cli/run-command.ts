@@ -1,16 +1,18 @@
 import type { Command } from 'commander';
 import { isIsoDate } from '../core/dates.js';
 import { SluiceError } from '../core/errors.js';
-import type { Logger } from '../core/plugin.js';
-import { sendRunNotices } from '../notify/send-notices.js';
 import { createRegistry } from '../plugins/index.js';
 import type { Registry } from '../core/registry.js';
 import type { PipelineSpec } from '../core/spec.js';
 import { runGroup, type GroupMemberResult } from '../runner/run-group.js';
 import { runPipeline, type RunSummary } from '../runner/run-pipeline.js';
+import { SIGNAL_EXIT, stopOnSignals } from '../runner/stop-signals.js';
 import type { Database } from '../store/database.js';
 import { createProgressView } from './progress-view.js';
 import { EXIT, formatCount, pipelineFiles, readPipeline, withStore } from './shared.js';
+
+/** Pipelines run at once at most: each needs its own database connections (see `connectionsFor`). */
+const MAX_LANES = 64;
 
 interface RunFlags {
   group?: string;
@@ -42,10 +44,10 @@ export function registerRun(program: Command, exit: (code: number) => void) {
         );
       }
       const maxConcurrent = Number(flags.maxConcurrent ?? '1');
-      if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) {
+      if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1 || maxConcurrent > MAX_LANES) {
         throw new SluiceError(
           'CONFIG_INVALID',
-          `--max-concurrent must be a whole number of at least 1, found "${flags.maxConcurrent}"`,
+          `--max-concurrent must be a whole number from 1 to ${MAX_LANES}, found "${flags.maxConcurrent}"`,
         );
       }
       const registry = createRegistry();
@@ -80,14 +82,10 @@ async function runOne(spec: PipelineSpec, registry: Registry, flags: RunFlags): 
     const view = createProgressView({
       enabled: !flags.json && !flags.verbose && process.stderr.isTTY === true,
     });
-    const controller = new AbortController();
-    const stop = () => controller.abort(new Error('interrupted'));
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    let summary: RunSummary;
+    const stop = stopOnSignals(stopMessages(view.note));
     try {
-      summary = await runPipeline({
-        ...runOptions(db, home, registry, flags, controller.signal),
+      return await runPipeline({
+        ...runOptions(db, home, registry, flags, stop.signal),
         spec,
         onProgress: view.update,
         onLog: (entry) => {
@@ -101,17 +99,12 @@ async function runOne(spec: PipelineSpec, registry: Registry, flags: RunFlags): 
       });
     } finally {
       view.stop();
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      stop.dispose();
     }
-    // Also after a failed run; a notice that cannot be sent is logged, never fails the run.
-    if (spec.notify && summary.status !== 'skipped')
-      await sendRunNotices(db, spec, summary, { logger: stderrLogger });
-    return summary;
   });
   if (flags.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
   else process.stdout.write(formatSummary(summary));
-  return summary.status === 'failed' ? EXIT.failed : EXIT.ok;
+  return exitCodeOf(summary.status);
 }
 
 async function runMany(
@@ -120,30 +113,44 @@ async function runMany(
   flags: RunFlags,
   maxConcurrent: number,
 ): Promise<number> {
-  const results = await withStore(async (db, home) => {
-    const controller = new AbortController();
-    const stop = () => controller.abort(new Error('interrupted'));
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    try {
-      return await runGroup(specs, {
-        ...runOptions(db, home, registry, flags, controller.signal),
-        maxConcurrent,
-        onDone: async (r) => {
-          if (!flags.json) process.stderr.write(`${r.pipeline}: ${r.status}\n`);
-          const spec = specs.find((s) => s.name === r.pipeline);
-          if (spec?.notify && r.summary && r.summary.status !== 'skipped')
-            await sendRunNotices(db, spec, r.summary, { logger: stderrLogger });
-        },
-      });
-    } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    }
-  });
+  const lanes = Math.min(maxConcurrent, specs.length);
+  const results = await withStore(
+    async (db, home) => {
+      const stop = stopOnSignals(stopMessages((line) => process.stderr.write(`${line}\n`)));
+      try {
+        return await runGroup(specs, {
+          ...runOptions(db, home, registry, flags, stop.signal),
+          maxConcurrent: lanes,
+          onDone: (r) => {
+            if (!flags.json) process.stderr.write(`${r.pipeline}: ${r.status}\n`);
+          },
+        });
+      } finally {
+        stop.dispose();
+      }
+    },
+    { lanes },
+  );
   if (flags.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n');
   else process.stdout.write(formatGroup(results));
+  if (results.some((r) => r.status === 'stopped')) return SIGNAL_EXIT.SIGINT;
   return results.every((r) => r.status === 'succeeded' || r.status === 'skipped') ? EXIT.ok : EXIT.failed;
+}
+
+/** The exit code of a run: 0 succeeded (rejects included) or skipped, 1 failed, 130 stopped. */
+export function exitCodeOf(status: RunSummary['status']): number {
+  if (status === 'failed') return EXIT.failed;
+  if (status === 'stopped') return SIGNAL_EXIT.SIGINT;
+  return EXIT.ok;
+}
+
+/** What the user sees on Ctrl-C: the first asks the run to stop, the second exits at once. */
+export function stopMessages(note: (line: string) => void) {
+  return {
+    onStopping: (name: NodeJS.Signals) =>
+      note(`${name}: stopping after the current step; what committed stays (${name} again exits now)`),
+    onExitNow: (name: NodeJS.Signals) => process.stderr.write(`\nsluice: ${name} again: exiting now\n`),
+  };
 }
 
 function runOptions(db: Database, home: string, registry: Registry, flags: RunFlags, signal: AbortSignal) {
@@ -174,14 +181,6 @@ export function formatGroup(results: GroupMemberResult[]): string {
   const ok = results.filter((r) => r.status === 'succeeded' || r.status === 'skipped').length;
   return [`${ok} of ${results.length} pipelines succeeded or were skipped`, ...lines].join('\n') + '\n';
 }
-
-/** Prints warnings and errors to stderr (for what happens after a run, such as its notices). */
-export const stderrLogger: Logger = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (message) => process.stderr.write(`warn: ${message}\n`),
-  error: (message) => process.stderr.write(`error: ${message}\n`),
-};
 
 export function formatSummary(s: RunSummary): string {
   if (s.status === 'skipped') return `Skipped ${s.pipeline}: ${s.skipReason}\n`;

@@ -4,7 +4,7 @@ import { describeError, isSluiceError, SluiceError } from '../core/errors.js';
 import type { Registry } from '../core/registry.js';
 import { parsePipeline, type PipelineSpec } from '../core/spec.js';
 import { openStore, sluiceHome } from '../store/connect.js';
-import type { Database } from '../store/database.js';
+import { connectionsFor, type Database } from '../store/database.js';
 
 /** Exit codes: 0 done, 1 the run failed, 2 the command or configuration is wrong. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -26,11 +26,21 @@ export async function readPipeline(file: string, registry: Registry): Promise<Pi
   return parsePipeline(await readConfigText(file), { file, env: process.env, registry });
 }
 
-/** Opens the store named by DATABASE_URL, or the embedded one under SLUICE_HOME (`.sluice/`). */
-export async function withStore<T>(work: (db: Database, home: string) => Promise<T>): Promise<T> {
+/**
+ * Opens the store named by DATABASE_URL, or the embedded one under SLUICE_HOME (`.sluice/`). `lanes`:
+ * pipelines the command runs at once, which sizes the connection pool.
+ */
+export async function withStore<T>(
+  work: (db: Database, home: string) => Promise<T>,
+  options: { lanes?: number } = {},
+): Promise<T> {
   const home = sluiceHome();
   const databaseUrl = process.env.DATABASE_URL;
-  const db = await openStore({ home, ...(databaseUrl ? { databaseUrl } : {}) });
+  const db = await openStore({
+    home,
+    poolSize: connectionsFor(options.lanes ?? 1),
+    ...(databaseUrl ? { databaseUrl } : {}),
+  });
   try {
     return await work(db, home);
   } finally {

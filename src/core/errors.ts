@@ -12,15 +12,18 @@ export const ERROR_CODES = {
   SOURCE_IO: 'reading from or acting on the source failed',
   LAYOUT_MISMATCH: 'a file does not have the expected layout',
   PARSE_FAILED: 'a file could not be parsed',
-  TARGET_MISMATCH: "a file's columns or values cannot go into the target (too many columns, names that collide)",
+  TARGET_MISMATCH:
+    "a file's columns or values cannot go into the target (too many columns, names that collide)",
   DATABASE_UNREACHABLE: 'the database could not be reached',
   DATABASE_ERROR: 'the database rejected a statement',
   DATABASE_LOCKED: 'the embedded database is in use by another process',
+  DATABASE_BUSY: 'no database connection came free in time',
   PIPELINE_RUNNING: 'the pipeline is already running',
   LOAD_FAILED: 'loading rows into the target failed',
   ARCHIVE_FAILED: 'archiving loaded files failed',
   NOTIFY_FAILED: 'a notice (e-mail or webhook) could not be sent',
   ABORTED: 'the run was aborted',
+  STOPPED: 'the run was stopped on request (Ctrl-C, SIGTERM, a shutdown)',
   INTERNAL: 'an unexpected error',
 } as const;
 

@@ -80,8 +80,11 @@ export interface FileSourceSession {
   list(): AsyncIterable<SourceFile>;
   /** Makes the file readable locally; checks it arrived whole. */
   fetch(file: SourceFile): Promise<FetchedFile>;
-  /** Deletes, moves or keeps the file at the source, as configured for the outcome. */
-  settle(file: SourceFile, outcome: FileOutcome): Promise<void>;
+  /**
+   * Deletes, moves or keeps the file at the source, as configured for the outcome; may say what it did
+   * (`deleted at the source`, `moved to processed/`) for the step log.
+   */
+  settle(file: SourceFile, outcome: FileOutcome): Promise<string | void>;
   close(): Promise<void>;
 }
 

@@ -36,7 +36,21 @@ export async function withRetry<T>(
         throw error;
       const delay = backoffDelay(attempt, policy);
       options.onRetry?.(error, attempt, delay);
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay, options.signal);
+      if (options.signal?.aborted) throw error;
     }
   }
+}
+
+/** Waits `ms`, or less when `signal` aborts meanwhile. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

@@ -36,6 +36,8 @@ export interface RunSettings {
   refreshEveryMs?: number;
   /** A run is stopped past this; `sluice cleanup` reaps a run whose heartbeat stopped for this long. */
   maxRunTimeMs?: number;
+  /** Another process may take over a run whose heartbeat stopped this long ago (2 minutes by default). */
+  claimTimeoutMs?: number;
   retry: RetryPolicy;
 }
 
@@ -76,6 +78,11 @@ const envelope = z.strictObject({
       maxRunTime: durationSchema
         .optional()
         .describe('Stop a run that takes longer; `sluice cleanup` reaps runs silent for this long.'),
+      claimTimeout: durationSchema
+        .optional()
+        .describe(
+          'Another process may take over a run whose heartbeat stopped this long ago (default 2m; a run of this host whose process is gone is taken over at once).',
+        ),
       retry: z
         .strictObject({
           attempts: z.number().int().min(1).max(20).default(DEFAULT_RETRY.attempts),
@@ -294,6 +301,7 @@ function validate(raw: Record<string, unknown>, registry: Registry, problems: Pr
     run: {
       ...(v.run?.refreshEvery !== undefined ? { refreshEveryMs: v.run.refreshEvery } : {}),
       ...(v.run?.maxRunTime !== undefined ? { maxRunTimeMs: v.run.maxRunTime } : {}),
+      ...(v.run?.claimTimeout !== undefined ? { claimTimeoutMs: v.run.claimTimeout } : {}),
       retry: {
         attempts: v.run?.retry?.attempts ?? DEFAULT_RETRY.attempts,
         baseDelayMs: v.run?.retry?.baseDelay ?? DEFAULT_RETRY.baseDelayMs,

@@ -1,21 +1,14 @@
 import type { NotifySpec } from '../core/notify-spec.js';
-import type { FileCounts } from '../store/runs.js';
+import type { FileCounts, RunSummary } from '../core/run-summary.js';
 
-/**
- * What a notice says about a run: the runner's `RunSummary` fits it. Declared here because `notify`
- * imports only `core` and `store`, not `runner`.
- */
-export interface RunFacts extends FileCounts {
-  runId: string;
-  pipeline: string;
-  status: 'succeeded' | 'failed' | 'skipped';
-  asOf: string;
-  dryRun: boolean;
-  resumed: boolean;
-  files: { name: string; status: string; reason?: string; rowsRejected: number }[];
-  durationMs: number;
-  error?: { code: string; message: string };
-}
+/** What a notice says about a run: the parts of a run summary it shows. */
+export type RunFacts = FileCounts &
+  Pick<
+    RunSummary,
+    'runId' | 'pipeline' | 'status' | 'asOf' | 'dryRun' | 'resumed' | 'durationMs' | 'error'
+  > & {
+    files: Pick<RunSummary['files'][number], 'name' | 'status' | 'reason' | 'rowsRejected'>[];
+  };
 
 /** Rejects shown in the body of a notice; all of them go into the CSV attachment. */
 export const INLINE_REJECTS = 20;

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { openPglite, openPostgres, type Database } from './database.js';
+import { openPglite, openPostgres, type ConnectionOptions, type Database } from './database.js';
 import { lockFolder } from './pglite-lock.js';
 import { migrate } from './migrate.js';
 
-export interface StoreOptions {
+export interface StoreOptions extends ConnectionOptions {
   /** A PostgreSQL URL; without one the embedded database in `home` is used. */
   databaseUrl?: string;
   /** Sluice's own folder (`.sluice/`): embedded data, fallback logs, scratch space. */
@@ -13,14 +13,14 @@ export interface StoreOptions {
 /** Opens the database (a server, or PGlite under `home` with its folder locked) and migrates it. */
 export async function openStore(options: StoreOptions): Promise<Database> {
   if (options.databaseUrl) {
-    const db = await openPostgres(options.databaseUrl);
+    const db = await openPostgres(options.databaseUrl, options);
     await migrate(db);
     return db;
   }
   const dataDir = path.join(options.home, 'pgdata');
   const lock = await lockFolder(options.home);
   try {
-    const db = await openPglite(dataDir);
+    const db = await openPglite(dataDir, options);
     await migrate(db);
     const close = db.close.bind(db);
     return Object.assign(db, {

@@ -3,12 +3,16 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { quoteIdent, quoteTable, redactUrl, type SqlClient, type TableName } from '../core/sql.js';
 import { classifyDatabaseError } from '../core/database-errors.js';
+import { formatDuration } from '../core/duration.js';
+import { SluiceError } from '../core/errors.js';
 
 /** The control-plane and target database: a PostgreSQL server through `pg`, or embedded PGlite. */
 export interface Database extends SqlClient {
   readonly kind: 'postgres' | 'pglite';
   /** Where it is, safe to print (no password). */
   readonly location: string;
+  /** Connections that can be in use at once (1 for the embedded database: one session, taken in turns). */
+  readonly poolSize: number;
   /** Runs `work` in one transaction: committed when it returns, rolled back when it throws. */
   transaction<T>(work: (tx: SqlClient) => Promise<T>): Promise<T>;
   /** Takes a session-level advisory lock on `key` without waiting; null when another session holds it. */
@@ -24,17 +28,61 @@ function copySql(table: TableName, columns: readonly string[], from: string) {
   return `COPY ${quoteTable(table)} (${columns.map(quoteIdent).join(', ')}) FROM ${from}`;
 }
 
+export interface ConnectionOptions {
+  /** Connections open at once at most; derive it from the work's concurrency (see `connectionsFor`). */
+  poolSize?: number;
+  /** How long a statement may wait for a free connection (or, embedded, for its turn) before it fails. */
+  waitMs?: number;
+}
+
+/** Pool size for work running `lanes` pipelines at once: a transaction, the step log and a heartbeat each. */
+export function connectionsFor(lanes: number): number {
+  return Math.max(1, lanes) * 2 + 2;
+}
+
+const DEFAULT_POOL_SIZE = connectionsFor(2);
+const DEFAULT_SERVER_WAIT_MS = 30_000;
+// The embedded database runs one transaction at a time: a pipeline may wait for another's whole file load.
+const DEFAULT_EMBEDDED_WAIT_MS = 10 * 60_000;
+
+function waitedTooLong(location: string, waitMs: number, poolSize: number): SluiceError {
+  return new SluiceError(
+    'DATABASE_BUSY',
+    `no connection to ${location} came free within ${formatDuration(waitMs)} (${poolSize} in use)`,
+    {
+      retryable: true,
+      hint: 'Every connection is held by other work of this process: run fewer pipelines at once (--max-concurrent).',
+    },
+  );
+}
+
 // ---- PostgreSQL server --------------------------------------------------------------------------------
 
-export async function openPostgres(url: string): Promise<Database> {
+export async function openPostgres(url: string, options: ConnectionOptions = {}): Promise<Database> {
   const { default: pg } = await import('pg');
   const { from: copyFrom } = await import('pg-copy-streams');
   // Keep dates and timestamps as PostgreSQL prints them: no time-zone shifts through JS Dates.
   const types = new pg.TypeOverrides();
   for (const oid of [1082, 1114, 1184]) types.setTypeParser(oid, (v: string) => v);
-  const pool = new pg.Pool({ connectionString: url, max: 6, types, application_name: 'sluice' });
+  const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
+  const waitMs = options.waitMs ?? DEFAULT_SERVER_WAIT_MS;
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    connectionTimeoutMillis: waitMs,
+    types,
+    application_name: 'sluice',
+  });
   pool.on('error', () => {}); // an idle client dropped by the server is replaced on next use
   const location = redactUrl(url);
+  // pg says "timeout exceeded when trying to connect" both for a full pool and for a server that does not
+  // answer: tell them apart by whether the pool was full.
+  const classify = (error: unknown) =>
+    error instanceof Error &&
+    /timeout exceeded when trying to connect/i.test(error.message) &&
+    pool.totalCount >= poolSize
+      ? waitedTooLong(location, waitMs, poolSize)
+      : classifyDatabaseError(error, location);
 
   const clientApi = (client: Pool | PoolClient): SqlClient => ({
     dialect: 'postgres',
@@ -43,18 +91,23 @@ export async function openPostgres(url: string): Promise<Database> {
         const result = await client.query(text, params as unknown[] | undefined);
         return { rows: result.rows, rowCount: result.rowCount ?? 0 };
       } catch (error) {
-        throw classifyDatabaseError(error, location);
+        throw classify(error);
       }
     },
     async exec(script) {
       try {
         await client.query(script);
       } catch (error) {
-        throw classifyDatabaseError(error, location);
+        throw classify(error);
       }
     },
     async copyFrom(table, columns, chunks) {
-      const conn = 'release' in client ? client : await (client as Pool).connect();
+      const conn =
+        'release' in client
+          ? client
+          : await (client as Pool).connect().catch((error: unknown) => {
+              throw classify(error);
+            });
       const ignore = () => undefined; // a lost connection fails the COPY below; see transaction
       if (conn !== client) conn.on('error', ignore);
       try {
@@ -75,13 +128,14 @@ export async function openPostgres(url: string): Promise<Database> {
   const db: Database = {
     kind: 'postgres',
     location,
+    poolSize,
     ...clientApi(pool),
     async transaction(work) {
       let client: PoolClient;
       try {
         client = await pool.connect();
       } catch (error) {
-        throw classifyDatabaseError(error, location);
+        throw classify(error);
       }
       // A checked-out client that loses its connection emits 'error': without a listener that would end
       // the process. The failing query reports it; this only keeps it from being unhandled.
@@ -105,7 +159,7 @@ export async function openPostgres(url: string): Promise<Database> {
     },
     async tryLock(key) {
       const client = await pool.connect().catch((error: unknown) => {
-        throw classifyDatabaseError(error, location);
+        throw classify(error);
       });
       // The lock lives as long as this connection; losing it must not end the process (see transaction).
       let lost = false;
@@ -149,7 +203,7 @@ export async function openPostgres(url: string): Promise<Database> {
 /** PGlite reads COPY input from a blob held in memory: feed it slices this big so memory stays bounded. */
 const PGLITE_COPY_SLICE_BYTES = 8 * 1024 * 1024;
 
-export async function openPglite(dataDir: string): Promise<Database> {
+export async function openPglite(dataDir: string, options: ConnectionOptions = {}): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { types } = await import('@electric-sql/pglite');
   const asText = (v: string) => v;
@@ -163,6 +217,10 @@ export async function openPglite(dataDir: string): Promise<Database> {
   type Queryable = Pick<typeof pglite, 'query' | 'exec'>;
   const heldLocks = new Set<string>();
   const location = `embedded PostgreSQL (PGlite) in ${dataDir}`;
+  // PGlite is one session: a statement outside a transaction waits until the open one ends. Waiting in our
+  // own queue bounds that wait (PGlite's cannot be left), so a statement issued from inside a transaction
+  // that waits for it fails clearly instead of hanging the run.
+  const withTurn = createTurns(options.waitMs ?? DEFAULT_EMBEDDED_WAIT_MS, location);
 
   const clientApi = (target: Queryable): SqlClient => ({
     dialect: 'postgres',
@@ -208,16 +266,23 @@ export async function openPglite(dataDir: string): Promise<Database> {
     },
   });
 
+  const outside = clientApi(pglite);
   return {
     kind: 'pglite',
+    dialect: 'postgres',
     location,
-    ...clientApi(pglite),
-    async transaction(work) {
-      try {
-        return await pglite.transaction((tx) => work(clientApi(tx)));
-      } catch (error) {
-        throw classifyDatabaseError(error, location);
-      }
+    poolSize: 1,
+    query: (text, params) => withTurn(() => outside.query(text, params)),
+    exec: (script) => withTurn(() => outside.exec(script)),
+    copyFrom: (table, columns, chunks) => withTurn(() => outside.copyFrom(table, columns, chunks)),
+    transaction(work) {
+      return withTurn(async () => {
+        try {
+          return await pglite.transaction((tx) => work(clientApi(tx)));
+        } catch (error) {
+          throw classifyDatabaseError(error, location);
+        }
+      });
     },
     // One process owns the data folder (see pglite-lock.ts), so an in-process set is the whole lock.
     async tryLock(key) {
@@ -232,5 +297,34 @@ export async function openPglite(dataDir: string): Promise<Database> {
     async close() {
       await pglite.close();
     },
+  };
+}
+
+/**
+ * A queue of turns on one resource: `withTurn(work)` runs `work` once every earlier turn is over, or fails
+ * with DATABASE_BUSY after `waitMs` without ever running it. A turn given up passes on to the next in line.
+ */
+function createTurns(waitMs: number, location: string) {
+  let tail: Promise<void> = Promise.resolve();
+  return async function withTurn<T>(work: () => Promise<T>): Promise<T> {
+    const before = tail;
+    let release!: () => void;
+    tail = new Promise<void>((resolve) => (release = resolve));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), waitMs);
+      timer.unref();
+    });
+    const outcome = await Promise.race([before.then(() => 'ready' as const), timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      void before.then(release);
+      throw waitedTooLong(location, waitMs, 1);
+    }
+    try {
+      return await work();
+    } finally {
+      release();
+    }
   };
 }

@@ -2,6 +2,7 @@ import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { SluiceError } from '../core/errors.js';
+import { isProcessAlive } from './process-alive.js';
 
 export interface FolderLock {
   release(): Promise<void>;
@@ -35,7 +36,7 @@ export async function lockFolder(dir: string): Promise<FolderLock> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const holder = await readHolder(file);
-    if (holder && holder.host === me.host && !isAlive(holder.pid)) {
+    if (holder && holder.host === me.host && !isProcessAlive(holder.pid)) {
       await rm(file, { force: true }); // a crashed process left it
       continue;
     }
@@ -63,14 +64,5 @@ async function readHolder(file: string): Promise<Holder | undefined> {
     return typeof holder.pid === 'number' ? holder : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -50,3 +50,14 @@ export async function* readRejectPages(
     after = rows[rows.length - 1]!.id;
   }
 }
+
+/** The one reject of a file rejected whole (its layout, its columns): rule `layout`, the reason as message. */
+export async function recordFileReject(
+  tx: SqlClient,
+  r: { runId: string; pipeline: string; fileId: string; file: string; line: number | null; reason: string },
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO sluice.rejects (run_id, pipeline, file_id, file, line, rule, message) VALUES ($1, $2, $3, $4, $5, 'layout', $6)`,
+    [r.runId, r.pipeline, r.fileId, r.file, r.line, r.reason.replaceAll('\u0000', '')],
+  );
+}

@@ -1,8 +1,11 @@
-import os from 'node:os';
-import { randomUUID } from 'node:crypto';
+import type { FileCounts } from '../core/run-summary.js';
 import type { SqlClient } from '../core/sql.js';
+import { formatDuration } from '../core/duration.js';
+import { claimLost } from './run-claims.js';
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
+export type { FileCounts } from '../core/run-summary.js';
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'stopped';
 
 export interface RunRow {
   id: string;
@@ -26,89 +29,22 @@ export interface RunRow {
   error: string | null;
 }
 
-export interface StartedRun {
-  id: string;
-  asOf: string;
-  /** This attempt continues a run whose process stopped before it finished. */
-  resumed: boolean;
-}
-
 /**
- * Opens the run ledger entry of a run. Call it holding the pipeline's lock: any run of the pipeline still
- * marked running then belongs to a process that is gone. A normal run resumes the last such run (same id,
- * same as-of date) so that a crash and a rerun add up to one clean run; other leftovers are marked
- * interrupted.
+ * Adds one unit's counts to its run, inside the unit's transaction so the counts are exactly-once too.
+ * It is also the unit's fence: when the run is no longer held by `claimer` (taken over by another
+ * process), it throws and the unit's transaction rolls back. A dry run (no claim) passes null.
  */
-export async function startRun(
-  db: SqlClient,
-  options: {
-    pipeline: string;
-    asOf?: string;
-    dryRun: boolean;
-    today: string;
-    maxRunMs?: number;
-    specFile?: string;
-  },
-): Promise<StartedRun> {
-  const { rows: orphans } = await db.query<{ id: string; as_of: string }>(
-    `SELECT id, as_of FROM sluice.runs WHERE pipeline = $1 AND status = 'running' AND NOT dry_run ORDER BY started_at DESC`,
-    [options.pipeline],
-  );
-  const resumable = options.dryRun
-    ? undefined
-    : orphans.find((o) => !options.asOf || o.as_of === options.asOf);
-  const stale = orphans.filter((o) => o !== resumable).map((o) => o.id);
-  if (stale.length > 0) {
-    await db.query(
-      `UPDATE sluice.runs SET status = 'interrupted', ended_at = now(),
-         error = coalesce(error, 'the process stopped before the run finished')
-       WHERE id = ANY($1::uuid[])`,
-      [stale],
-    );
-  }
-  if (resumable) {
-    await db.query(
-      `UPDATE sluice.runs SET attempts = attempts + 1, heartbeat_at = now(), host = $2, pid = $3, max_run_ms = $4, spec_file = $5
-        WHERE id = $1`,
-      [resumable.id, os.hostname(), process.pid, options.maxRunMs ?? null, options.specFile ?? null],
-    );
-    return { id: resumable.id, asOf: resumable.as_of, resumed: true };
-  }
-  const id = randomUUID();
-  const asOf = options.asOf ?? options.today;
-  await db.query(
-    `INSERT INTO sluice.runs (id, pipeline, status, as_of, dry_run, host, pid, max_run_ms, spec_file)
-     VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8)`,
-    [
-      id,
-      options.pipeline,
-      asOf,
-      options.dryRun,
-      os.hostname(),
-      process.pid,
-      options.maxRunMs ?? null,
-      options.specFile ?? null,
-    ],
-  );
-  return { id, asOf, resumed: false };
-}
-
-export interface FileCounts {
-  rowsRead: number;
-  rowsLoaded: number;
-  rowsRejected: number;
-  filesLoaded: number;
-  filesRejected: number;
-  filesSkipped: number;
-}
-
-/** Adds one file's counts to its run, inside the file's transaction so the counts are exactly-once too. */
-export async function addRunCounts(tx: SqlClient, runId: string, c: Partial<FileCounts>): Promise<void> {
-  await tx.query(
+export async function addRunCounts(
+  tx: SqlClient,
+  runId: string,
+  claimer: string | null,
+  c: Partial<FileCounts> & { unitsLoaded?: number },
+): Promise<void> {
+  const { rowCount } = await tx.query(
     `UPDATE sluice.runs SET rows_read = rows_read + $2, rows_loaded = rows_loaded + $3, rows_rejected = rows_rejected + $4,
        files_loaded = files_loaded + $5, files_rejected = files_rejected + $6, files_skipped = files_skipped + $7,
-       heartbeat_at = now()
-     WHERE id = $1`,
+       units_loaded = units_loaded + $9, heartbeat_at = now()
+     WHERE id = $1 AND locked_by IS NOT DISTINCT FROM $8`,
     [
       runId,
       c.rowsRead ?? 0,
@@ -117,39 +53,51 @@ export async function addRunCounts(tx: SqlClient, runId: string, c: Partial<File
       c.filesLoaded ?? 0,
       c.filesRejected ?? 0,
       c.filesSkipped ?? 0,
+      claimer,
+      c.unitsLoaded ?? 0,
     ],
   );
+  if (rowCount === 0) throw claimLost(runId);
 }
 
-export async function heartbeat(db: SqlClient, runId: string): Promise<void> {
-  await db.query(`UPDATE sluice.runs SET heartbeat_at = now() WHERE id = $1`, [runId]);
-}
-
-/** Closes a run; timings add to those of earlier attempts. */
+/**
+ * Closes a run and releases its claim; timings add to those of earlier attempts. Undefined when the run
+ * was taken over meanwhile (the other attempt closes it).
+ */
 export async function finishRun(
   db: SqlClient,
   runId: string,
+  claimer: string | null,
   outcome: {
-    status: 'succeeded' | 'failed';
+    status: 'succeeded' | 'failed' | 'stopped';
     timings: Record<string, number>;
     errorCode?: string;
     error?: string;
   },
-): Promise<RunRow> {
+): Promise<RunRow | undefined> {
   const { rows } = await db.query<RunRow>(
-    `UPDATE sluice.runs r SET status = $2, ended_at = now(), error_code = $3, error = $4,
+    `UPDATE sluice.runs r SET status = $2, ended_at = now(), error_code = $3, error = $4, locked_by = NULL,
        timings = (SELECT coalesce(jsonb_object_agg(k, coalesce((r.timings->>k)::numeric, 0) + coalesce((n.t->>k)::numeric, 0)), '{}'::jsonb)
                   FROM (SELECT $5::jsonb AS t) n, jsonb_object_keys(r.timings || n.t) AS k)
-     WHERE id = $1 RETURNING *`,
+     WHERE id = $1 AND locked_by IS NOT DISTINCT FROM $6 RETURNING *`,
     [
       runId,
       outcome.status,
       outcome.errorCode ?? null,
       outcome.error ?? null,
       JSON.stringify(outcome.timings),
+      claimer,
     ],
   );
-  return rows[0]!;
+  return rows[0];
+}
+
+/** Whether a record unit of the run committed yet (they leave no ledger rows), for `replace`. */
+export async function runHasUnitLoads(tx: SqlClient, runId: string): Promise<boolean> {
+  const { rows } = await tx.query<{ n: number }>('SELECT units_loaded AS n FROM sluice.runs WHERE id = $1', [
+    runId,
+  ]);
+  return (rows[0]?.n ?? 0) > 0;
 }
 
 export async function getRun(db: SqlClient, runId: string): Promise<RunRow | undefined> {
@@ -181,6 +129,8 @@ export async function lastSuccessfulStart(db: SqlClient, pipeline: string): Prom
 export interface StaleRun {
   id: string;
   pipeline: string;
+  host: string | null;
+  pid: number | null;
   heartbeatAt: string;
   maxRunMs: number;
   specFile: string | null;
@@ -191,11 +141,13 @@ export async function findStaleRuns(db: SqlClient, defaultMaxRunMs: number): Pro
   const { rows } = await db.query<{
     id: string;
     pipeline: string;
+    host: string | null;
+    pid: number | null;
     heartbeat_at: Date | string;
     max_run_ms: string | null;
     spec_file: string | null;
   }>(
-    `SELECT id, pipeline, heartbeat_at, max_run_ms, spec_file FROM sluice.runs
+    `SELECT id, pipeline, host, pid, heartbeat_at, max_run_ms, spec_file FROM sluice.runs
       WHERE status = 'running' AND NOT dry_run
         AND heartbeat_at < now() - coalesce(max_run_ms, $1) * interval '1 millisecond'
       ORDER BY started_at`,
@@ -204,23 +156,30 @@ export async function findStaleRuns(db: SqlClient, defaultMaxRunMs: number): Pro
   return rows.map((r) => ({
     id: r.id,
     pipeline: r.pipeline,
+    host: r.host,
+    pid: r.pid,
     heartbeatAt: new Date(r.heartbeat_at).toISOString(),
     maxRunMs: r.max_run_ms === null ? defaultMaxRunMs : Number(r.max_run_ms),
     specFile: r.spec_file,
   }));
 }
 
-/** Marks a stale run failed (reaped) and drops its lease, in one transaction. */
-export async function reapRun(tx: SqlClient, run: StaleRun): Promise<void> {
-  await tx.query(
+/**
+ * Marks a stale run failed (reaped) and releases its claim, unless it beat again since it was found.
+ * Returns whether it was reaped.
+ */
+export async function reapRun(db: SqlClient, run: StaleRun): Promise<boolean> {
+  const { rowCount } = await db.query(
     `UPDATE sluice.runs SET status = 'failed', ended_at = now(), reaped_at = now(), error_code = 'ABORTED',
-       error = $2 WHERE id = $1 AND status = 'running'`,
+       locked_by = NULL, error = $2
+     WHERE id = $1 AND status = 'running' AND heartbeat_at < $3::timestamptz + interval '1 millisecond'`,
     [
       run.id,
-      `reaped by cleanup: no heartbeat since ${run.heartbeatAt} (maximum run time ${run.maxRunMs} ms)`,
+      `reaped by cleanup: no heartbeat since ${run.heartbeatAt} (maximum run time ${formatDuration(run.maxRunMs)})`,
+      run.heartbeatAt,
     ],
   );
-  await tx.query('DELETE FROM sluice.leases WHERE run_id = $1', [run.id]);
+  return rowCount > 0;
 }
 
 /** Pipelines whose latest real run failed, with the file that defines them (when recorded). */

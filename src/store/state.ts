@@ -73,6 +73,28 @@ export async function resetState(db: SqlClient, pipeline: string, keys?: string[
   return result.rowCount;
 }
 
-export function stateReader(db: SqlClient, pipeline: string): StateReader {
-  return { get: (key) => getState(db, pipeline, key) };
+/**
+ * A run's view of its pipeline's state: read once when the run starts (plugins then never wait on the
+ * database, which on the embedded one would wait for the run's own open transaction), and updated with
+ * what the run commits. The run's claim keeps other processes from changing it meanwhile.
+ */
+export class StateSnapshot implements StateReader {
+  private constructor(private readonly entries: Map<string, unknown>) {}
+
+  static async read(db: SqlClient, pipeline: string): Promise<StateSnapshot> {
+    const { rows } = await db.query<{ key: string; value: unknown }>(
+      'SELECT key, value FROM sluice.state WHERE pipeline = $1',
+      [pipeline],
+    );
+    return new StateSnapshot(new Map(rows.map((r) => [r.key, r.value])));
+  }
+
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    return structuredClone(this.entries.get(key)) as T | undefined;
+  }
+
+  /** Entries whose transaction committed. */
+  committed(entries: Record<string, unknown> | undefined): void {
+    for (const [key, value] of Object.entries(entries ?? {})) this.entries.set(key, structuredClone(value));
+  }
 }

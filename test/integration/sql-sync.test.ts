@@ -1,3 +1,4 @@
+import os from 'node:os';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePipeline, type PipelineSpec } from '../../src/core/spec.js';
@@ -260,41 +261,36 @@ describe('failures, retries and locks', () => {
   it('two concurrent runs of one pipeline: one runs, the other refuses saying which run holds it', async () => {
     const big = spec('big-lock', slowQuery, 'table: big_lock\nmode: merge\nkeys: [id]');
     const first = run(big);
-    // Wait until the first holds the lease, then start the second.
+    // Wait until the first holds its claim, then start the second.
+    const claimed = `SELECT id AS run_id FROM sluice.runs WHERE pipeline = 'big-lock' AND status = 'running'`;
     for (let i = 0; i < 200; i++) {
-      if ((await targetRows(`SELECT 1 FROM sluice.leases WHERE pipeline = 'big-lock'`)).length > 0) break;
+      if ((await targetRows(claimed)).length > 0) break;
       await new Promise((r) => setTimeout(r, 25));
     }
-    const lease = (await targetRows(`SELECT run_id FROM sluice.leases WHERE pipeline = 'big-lock'`))[0];
+    const lease = (await targetRows(claimed))[0];
     await expect(run(big)).rejects.toThrow(/already running since .*, run [0-9a-f-]{36}/);
     const summary = await first;
     expect(summary.status).toBe('succeeded');
     expect(summary.runId).toBe(lease?.run_id);
-    expect(await targetRows(`SELECT 1 FROM sluice.leases WHERE pipeline = 'big-lock'`)).toEqual([]);
+    expect(await targetRows(claimed)).toEqual([]);
   });
 
-  it('cleanup reaps a run whose heartbeat stopped, and its lease; the next run starts afresh', async () => {
+  it('cleanup reaps a run whose heartbeat stopped, releasing its claim; the next run starts afresh', async () => {
     const stale = '00000000-0000-4000-8000-00000000dead';
     await db.query(
-      `INSERT INTO sluice.runs (id, pipeline, status, as_of, started_at, heartbeat_at, max_run_ms, host, pid)
-      VALUES ($1, 'ghost', 'running', current_date, now() - interval '2 hours', now() - interval '1 hour', 600000, 'elsewhere', 4242)`,
+      `INSERT INTO sluice.runs (id, pipeline, status, as_of, started_at, heartbeat_at, max_run_ms, host, pid, locked_by)
+      VALUES ($1, 'ghost', 'running', current_date, now() - interval '2 hours', now() - interval '1 hour', 600000, 'elsewhere', 4242, 'elsewhere:4242:x')`,
       [stale],
     );
+    // A run that is late but whose process (this one, on this host) is still there is left alone.
     await db.query(
-      `INSERT INTO sluice.leases (pipeline, run_id, host, pid, heartbeat_at) VALUES ('ghost', $1, 'elsewhere', 4242, now() - interval '1 hour')`,
-      [stale],
+      `INSERT INTO sluice.runs (id, pipeline, status, as_of, heartbeat_at, max_run_ms, host, pid, locked_by)
+      VALUES ('00000000-0000-4000-8000-0000000a11fe', 'alive', 'running', current_date, now() - interval '1 hour', 1000, $1, $2, 'here')`,
+      [os.hostname(), process.pid],
     );
-    // A run that is late but whose process still holds the lock is left alone.
-    const alive = await db.tryLock('sluice:pipeline:alive');
-    await db.query(`INSERT INTO sluice.runs (id, pipeline, status, as_of, heartbeat_at, max_run_ms)
-      VALUES ('00000000-0000-4000-8000-0000000a11fe', 'alive', 'running', current_date, now() - interval '1 hour', 1000)`);
-    try {
-      const result = await cleanupStaleRuns(db);
-      expect(result.reaped.map((r) => r.id)).toEqual([stale]);
-      expect(result.alive.map((r) => r.pipeline)).toEqual(['alive']);
-    } finally {
-      await alive?.release();
-    }
+    const result = await cleanupStaleRuns(db);
+    expect(result.reaped.map((r) => r.id)).toEqual([stale]);
+    expect(result.alive.map((r) => r.pipeline)).toEqual(['alive']);
     expect(
       await targetRows(
         `SELECT status, reaped_at IS NOT NULL AS reaped, error FROM sluice.runs WHERE id = '${stale}'`,
@@ -306,7 +302,9 @@ describe('failures, retries and locks', () => {
         error: expect.stringMatching(/reaped by cleanup: no heartbeat since/),
       },
     ]);
-    expect(await targetRows(`SELECT 1 FROM sluice.leases WHERE pipeline = 'ghost'`)).toEqual([]);
+    expect(
+      await targetRows(`SELECT 1 FROM sluice.runs WHERE pipeline = 'ghost' AND locked_by IS NOT NULL`),
+    ).toEqual([]);
     expect(await targetRows(`SELECT status FROM sluice.runs WHERE pipeline = 'alive'`)).toEqual([
       { status: 'running' },
     ]);
@@ -326,7 +324,9 @@ describe('failures, retries and locks', () => {
     expect(performance.now() - started).toBeLessThan(8000);
     expect(await getState(db, 'big-bounded', 'watermark')).toBeUndefined();
     expect(await targetRows(`SELECT to_regclass('big_bounded') IS NULL AS gone`)).toEqual([{ gone: true }]);
-    expect(await targetRows(`SELECT 1 FROM sluice.leases WHERE pipeline = 'big-bounded'`)).toEqual([]);
+    expect(
+      await targetRows(`SELECT 1 FROM sluice.runs WHERE pipeline = 'big-bounded' AND locked_by IS NOT NULL`),
+    ).toEqual([]);
   });
 
   it('skips a run inside its refresh window, leaving nothing marked running, unless forced', async () => {

@@ -148,7 +148,9 @@ describe('examples/sync', () => {
     const first = startCli(['run', '--force', file], env);
     let running = false;
     for (let i = 0; i < 400 && !running; i++) {
-      const { rows } = await dst.query(`SELECT 1 FROM sluice.leases WHERE pipeline = 'pulso.slow'`);
+      const { rows } = await dst.query(
+        `SELECT 1 FROM sluice.runs WHERE pipeline = 'pulso.slow' AND status = 'running'`,
+      );
       running = rows.length > 0;
       if (!running) await new Promise((r) => setTimeout(r, 25));
     }

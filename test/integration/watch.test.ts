@@ -13,6 +13,7 @@ import { runCli, startCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/pipeline-harness.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import { writeXlsx } from '../helpers/workbooks.js';
+import { holdPipeline } from '../helpers/claims.js';
 
 const registry = createRegistry();
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -144,7 +145,7 @@ describe('the import watcher', () => {
     await saveImportRules(db, [rule('busy', inbox)], 'insert');
     const results: WatchResult[] = [];
     const errors: string[] = [];
-    const busy = await db.tryLock('sluice:pipeline:import.busy');
+    const busy = await holdPipeline(db, 'import.busy');
     const watcher = await startWatcher({
       db,
       registry,
@@ -160,14 +161,14 @@ describe('the import watcher', () => {
       for (let waited = 0; errors.length === 0 && waited < 10_000; waited += 50) await sleep(50);
       expect(errors.join('\n')).toMatch(/already running/);
       expect(await ls(inbox)).toEqual(['late.csv']);
-      await busy?.release();
+      await busy.release();
       for (let waited = 0; !results.some((r) => r.kind === 'imported') && waited < 10_000; waited += 100)
         await sleep(100);
       expect(results.filter((r) => r.kind === 'imported')).toHaveLength(1);
       expect(await count('SELECT count(*)::int AS n FROM busy')).toBe(2);
       expect(await ls(inbox)).toEqual([]);
     } finally {
-      await busy?.release();
+      await busy.release();
       await watcher.close();
     }
   });

@@ -43,7 +43,12 @@ export async function createTable(
   await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
     `sluice:ddl:${table.schema ?? ''}`,
   ]);
-  if (table.schema) await db.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schema)}`);
+  // Looked up with a fresh snapshot: `CREATE SCHEMA IF NOT EXISTS` alone may decide on a catalog snapshot
+  // taken before the lock was granted, and then fail on the schema the previous holder just committed.
+  if (table.schema) {
+    const { rowCount } = await db.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [table.schema]);
+    if (rowCount === 0) await db.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schema)}`);
+  }
   const defs = columns.map(
     (c) => `${quoteIdent(c.name)} ${SQL_TYPES[c.type ?? 'text']}${keys.includes(c.name) ? ' NOT NULL' : ''}`,
   );

@@ -1,0 +1,59 @@
+/** Counts a run keeps in `sluice.runs`, added to in each unit's transaction. */
+export interface FileCounts {
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsRejected: number;
+  filesLoaded: number;
+  filesRejected: number;
+  filesSkipped: number;
+}
+
+/** What became of one unit of a run: a file, or a unit of a record source (a table, a scanned range). */
+export interface FileReport {
+  name: string;
+  status: 'loaded' | 'skipped' | 'rejected';
+  reason?: string;
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsRejected: number;
+  /** The ledger entry of a loaded file. */
+  ledgerId?: string;
+  /** State a record unit saved with its load (its watermark). */
+  state?: Record<string, unknown>;
+}
+
+/**
+ * How a run ended. `skipped`: inside the refresh window, nothing ran and no run was recorded; `stopped`:
+ * interrupted on purpose (Ctrl-C, SIGTERM, shutdown), what committed stays and the next run resumes it.
+ */
+export type RunOutcome = 'succeeded' | 'failed' | 'skipped' | 'stopped';
+
+/** The outcome of one run, as the CLI prints it, the API returns it and notices describe it. */
+export interface RunSummary extends FileCounts {
+  runId: string;
+  pipeline: string;
+  status: RunOutcome;
+  asOf: string;
+  dryRun: boolean;
+  resumed: boolean;
+  files: FileReport[];
+  /** The zip the run's files went into. */
+  archive?: string;
+  durationMs: number;
+  /** Milliseconds per step (connect, fetch, hash, load, archive, settle, finish), summed over units. */
+  timings: Record<string, number>;
+  error?: { code: string; message: string };
+  skipReason?: string;
+  /** Everything logged as a warning (decoding trouble, skipped entries, renamed columns), for the user. */
+  warnings: string[];
+}
+
+/** How far a run is, for progress bars and live views. */
+export interface Progress {
+  file: string | null;
+  filesSeen: number;
+  filesTotal: number;
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsRejected: number;
+}
