@@ -1,11 +1,12 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import yauzl from 'yauzl';
 import yazl from 'yazl';
 import { SluiceError } from '../core/errors.js';
+import { isProcessAlive } from '../store/process-alive.js';
 
 export interface ArchiveFile {
   /** Local path of the content. */
@@ -41,6 +42,7 @@ interface Existing {
 export async function addToZip(zipPath: string, files: readonly ArchiveFile[]): Promise<string[]> {
   try {
     await mkdir(path.dirname(zipPath), { recursive: true });
+    await removeDeadTemporaries(zipPath);
     const existing = await readEntries(zipPath);
     const taken = new Map(existing.map((e) => [e.name, e]));
     const zip = new yazl.ZipFile();
@@ -80,6 +82,18 @@ export async function addToZip(zipPath: string, files: readonly ArchiveFile[]): 
       cause: error,
       retryable: true,
     });
+  }
+}
+
+/** Temporary zips (`name.zip.<pid>.tmp`) of processes killed while archiving: never published, removed. */
+async function removeDeadTemporaries(zipPath: string): Promise<void> {
+  const base = path.basename(zipPath);
+  const names = await readdir(path.dirname(zipPath)).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(`${base}.`) || !name.endsWith('.tmp')) continue;
+    const pid = Number(name.slice(base.length + 1, -'.tmp'.length));
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !isProcessAlive(pid))
+      await rm(path.join(path.dirname(zipPath), name), { force: true });
   }
 }
 
