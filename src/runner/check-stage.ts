@@ -142,9 +142,10 @@ function placeColumns(columns: CompiledColumn[], batchColumns: Column[], origin:
     const i = index.get(column.name);
     if (i === undefined) {
       const names = batchColumns.map((c) => c.name).join(', ');
+      // The file's fault, not the pipeline's: it is rejected whole and the run goes on.
       throw new SluiceError(
-        'CONFIG_INVALID',
-        `check.columns."${column.name}": the file has no column "${column.name}"; it has: ${names}`,
+        'LAYOUT_MISMATCH',
+        `no column "${column.name}", which check.columns names; the columns are: ${names}`,
         { where: origin },
       );
     }

@@ -280,9 +280,9 @@ describe('check stage', () => {
       error = e;
     }
     expect(error).toBeInstanceOf(SluiceError);
-    expect((error as SluiceError).code).toBe('CONFIG_INVALID');
+    expect((error as SluiceError).code).toBe('LAYOUT_MISMATCH');
     expect((error as SluiceError).message).toBe(
-      'check.columns."Email": the file has no column "Email"; it has: id, mail, city',
+      'no column "Email", which check.columns names; the columns are: id, mail, city',
     );
   });
 
