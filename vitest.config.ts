@@ -1,11 +1,23 @@
 import { defineConfig } from 'vitest/config';
 
+// Two projects: unit tests need no server (`npm run test:unit` starts none); integration and conformance
+// tests get the real PostgreSQL and MariaDB the global setup finds or starts.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/helpers/global-setup.ts'],
+    // Time limits catch hangs; they are generous so that a loaded machine does not fail a test.
     testTimeout: 180_000,
     hookTimeout: 180_000,
     pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts', 'test/conformance/**/*.test.ts'],
+          globalSetup: ['test/helpers/global-setup.ts'],
+        },
+      },
+    ],
   },
 });
