@@ -1,8 +1,29 @@
 import type { Command } from 'commander';
 import type { Logger } from '../core/plugin.js';
-import { dueReports, sendDueReports } from '../notify/report-schedule.js';
-import { listReports, readReportsFile, saveReports, sendReport } from '../notify/reports.js';
+import { dueOf, reportSchedules, sendDueReports, type ReportSchedule } from '../notify/report-schedule.js';
+import { readReportsFile, saveReports, sendReport } from '../notify/reports.js';
+import { listReports } from '../store/reports.js';
 import { EXIT, withStore } from './shared.js';
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** What `report due` says when nothing is due: which reports it looked at, and when each is due next. */
+function nothingDue(schedules: readonly ReportSchedule[]): string {
+  if (schedules.length === 0)
+    return (
+      'no report is due: no active report has a schedule\n' +
+      'A report runs on its own with `schedule:` (a cron expression) in its file; `sluice report list` shows them.\n'
+    );
+  const width = Math.max(...schedules.map((s) => s.name.length));
+  return [
+    `no report is due; looked at ${plural(schedules.length, 'scheduled report')}:`,
+    ...schedules.map(
+      (s) =>
+        `  ${s.name.padEnd(width)}  ${s.schedule}  ${s.tick ? `next ${s.tick}` : 'never ticks again'}${s.timezone ? ` (${s.timezone})` : ''}`,
+    ),
+    '',
+  ].join('\n');
+}
 
 /** Progress to stderr; the result goes to stdout. */
 const logger: Logger = {
@@ -22,7 +43,7 @@ export function registerReport(program: Command, exit: (code: number) => void) {
       const reports = await readReportsFile(file, process.env);
       await withStore((db) => saveReports(db, reports));
       process.stdout.write(
-        `loaded ${reports.length} ${reports.length === 1 ? 'report' : 'reports'}: ${reports.map((r) => r.spec.name).join(', ')}\n`,
+        `loaded ${plural(reports.length, 'report')}: ${reports.map((r) => r.spec.name).join(', ')}\n`,
       );
     });
 
@@ -36,6 +57,8 @@ export function registerReport(program: Command, exit: (code: number) => void) {
         process.stdout.write(JSON.stringify(reports, null, 2) + '\n');
         return;
       }
+      if (reports.length === 0)
+        process.stdout.write('no report is loaded; load them with `sluice report load FILE.yaml`\n');
       for (const r of reports) {
         const subject = typeof r.definition.subject === 'string' ? r.definition.subject : '';
         process.stdout.write(
@@ -54,7 +77,7 @@ export function registerReport(program: Command, exit: (code: number) => void) {
         sendReport(db, name, { logger, dryRun: flags.dryRun ?? false, outDir: flags.out }),
       );
       const rows = Object.entries(result.rowsPerQuery)
-        .map(([k, n]) => `${k} ${n === null ? 'failed' : n}`)
+        .map(([k, n]) => `${k}: ${n === null ? 'failed' : plural(n, 'row')}`)
         .join(', ');
       const what =
         result.status === 'dry_run'
@@ -62,7 +85,7 @@ export function registerReport(program: Command, exit: (code: number) => void) {
           : result.status === 'sent'
             ? 'sent'
             : 'NOT sent';
-      process.stdout.write(`report ${name} ${what} (rows: ${rows || 'none'})\n`);
+      process.stdout.write(`report ${name} ${what} (${rows || 'no queries'})\n`);
       if (result.error) process.stdout.write(`  ${result.error.replaceAll('\n', '\n  ')}\n`);
       if (result.status === 'failed') exit(EXIT.failed);
     });
@@ -77,20 +100,28 @@ export function registerReport(program: Command, exit: (code: number) => void) {
     .option('--json', 'as JSON')
     .action(async (flags: { send?: boolean; json?: boolean }) => {
       if (!flags.send) {
-        const due = await withStore((db) => dueReports(db));
-        if (flags.json) process.stdout.write(JSON.stringify(due, null, 2) + '\n');
-        else
-          for (const d of due)
-            process.stdout.write(
-              `${d.name.padEnd(20)} ${d.schedule.padEnd(16)} due since ${d.tick}${d.timezone ? ` (${d.timezone})` : ''}\n`,
-            );
+        const schedules = await withStore((db) => reportSchedules(db));
+        const due = dueOf(schedules);
+        if (flags.json) {
+          process.stdout.write(JSON.stringify(due, null, 2) + '\n');
+          return;
+        }
+        if (due.length === 0) process.stdout.write(nothingDue(schedules));
+        for (const d of due)
+          process.stdout.write(
+            `${d.name.padEnd(20)} ${d.schedule.padEnd(16)} due since ${d.tick}${d.timezone ? ` (${d.timezone})` : ''}\n`,
+          );
         return;
       }
-      const sends = await withStore((db) => sendDueReports(db, { logger }));
+      const { sends, schedules } = await withStore(async (db) => ({
+        sends: await sendDueReports(db, { logger }),
+        schedules: await reportSchedules(db),
+      }));
       if (sends === undefined) {
         process.stderr.write('another `sluice report due --send` is running: nothing sent\n');
         return;
       }
+      if (sends.length === 0 && !flags.json) process.stdout.write(nothingDue(schedules));
       if (flags.json) process.stdout.write(JSON.stringify(sends, null, 2) + '\n');
       let failed = false;
       for (const s of sends) {

@@ -2,54 +2,65 @@ import { Cron } from 'croner';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/plugin.js';
 import type { Database } from '../store/database.js';
+import { listScheduledReports } from '../store/reports.js';
 import { sendReport, type ReportSendResult, type SendReportOptions } from './reports.js';
+
+/** An active report with a schedule, and the tick it is due for or waits for. */
+export interface ReportSchedule {
+  name: string;
+  schedule: string;
+  timezone: string | null;
+  /** Its last recorded send (sent or failed), or when it was loaded when it was never sent. */
+  since: string;
+  /** Whether a tick has come since `since`. */
+  due: boolean;
+  /**
+   * The first tick after `since`: the one it is due for when `due`, else its next one; null when its
+   * schedule never ticks again.
+   */
+  tick: string | null;
+}
 
 /** An active report whose schedule has a tick it has not been sent for yet. */
 export interface DueReport {
   name: string;
   schedule: string;
   timezone: string | null;
-  /** Its last recorded send (sent or failed), or when it was loaded when it was never sent. */
   since: string;
   /** The first tick after `since`: the one it is due for. */
   tick: string;
 }
 
 /**
- * The active reports with a schedule that has ticked since their last recorded send (a send that failed
- * counts: sendReport already retried it, and the next tick tries again), or since they were loaded when
- * never sent. Ticks missed while nothing ran make the report due once, not once per tick. The schedule is
- * read in the report's `timezone` (croner), the local time zone when it has none.
+ * Every active report with a schedule, and whether it is due: its schedule has ticked since its last
+ * recorded send (a send that failed counts: sendReport already retried it, and the next tick tries again),
+ * or since it was loaded when never sent. Ticks missed while nothing ran make the report due once, not
+ * once per tick. The schedule is read in the report's `timezone` (croner), the local time zone when it
+ * has none.
  */
-export async function dueReports(db: Database, now: Date = new Date()): Promise<DueReport[]> {
-  const { rows } = await db.query<{
-    name: string;
-    schedule: string;
-    timezone: string | null;
-    since: Date | string;
-  }>(
-    `SELECT r.name, r.schedule, r.definition->>'timezone' AS timezone,
-            coalesce((SELECT max(s.sent_at) FROM sluice.report_sends s
-                       WHERE s.report = r.name AND s.status IN ('sent', 'failed')), r.updated_at) AS since
-       FROM sluice.reports r
-      WHERE r.active AND r.schedule IS NOT NULL
-      ORDER BY r.name`,
-  );
-  const due: DueReport[] = [];
-  for (const r of rows) {
-    const since = new Date(r.since);
+export async function reportSchedules(db: Database, now: Date = new Date()): Promise<ReportSchedule[]> {
+  return (await listScheduledReports(db)).map((r) => {
     const cron = new Cron(r.schedule, { paused: true, ...(r.timezone ? { timezone: r.timezone } : {}) });
-    const tick = cron.nextRun(since);
-    if (tick && tick.getTime() <= now.getTime())
-      due.push({
-        name: r.name,
-        schedule: r.schedule,
-        timezone: r.timezone,
-        since: since.toISOString(),
-        tick: tick.toISOString(),
-      });
-  }
-  return due;
+    const tick = cron.nextRun(r.since);
+    return {
+      name: r.name,
+      schedule: r.schedule,
+      timezone: r.timezone,
+      since: r.since.toISOString(),
+      due: tick !== null && tick.getTime() <= now.getTime(),
+      tick: tick?.toISOString() ?? null,
+    };
+  });
+}
+
+/** The reports of {@link reportSchedules} that are due. */
+export async function dueReports(db: Database, now: Date = new Date()): Promise<DueReport[]> {
+  return dueOf(await reportSchedules(db, now));
+}
+
+/** The due ones among schedules. */
+export function dueOf(schedules: readonly ReportSchedule[]): DueReport[] {
+  return schedules.flatMap(({ due, tick, ...r }) => (due && tick !== null ? [{ ...r, tick }] : []));
 }
 
 export type DueSend = DueReport & ({ result: ReportSendResult } | { error: string });

@@ -8,6 +8,14 @@ import type { Logger } from '../core/plugin.js';
 import { PLACEHOLDER, reportSchema, type ReportSpec } from '../core/report-spec.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../core/retry.js';
 import type { Database } from '../store/database.js';
+import {
+  getReportDefinition,
+  listReports,
+  recordReportSend,
+  runReportQuery,
+  saveReport,
+  type ReportSendStatus,
+} from '../store/reports.js';
 import { escapeHtml } from './run-notice.js';
 import { createSmtpTransport, redactSecret, smtpError } from './smtp.js';
 
@@ -19,27 +27,6 @@ export interface LoadedReport {
   definition: Record<string, unknown>;
   /** Validated with the environment of the loading process. */
   spec: ReportSpec;
-}
-
-/** A row of `sluice.reports`. */
-export interface ReportRow {
-  name: string;
-  definition: Record<string, unknown>;
-  schedule: string | null;
-  active: boolean;
-  updated_at: string;
-}
-
-/** A row of `sluice.report_sends`. */
-export interface ReportSendRow {
-  id: string;
-  report: string;
-  sent_at: string;
-  recipients: { to: string[]; cc: string[]; bcc: string[] };
-  rows_per_query: Record<string, number | null>;
-  status: 'sent' | 'failed' | 'dry_run';
-  error: string | null;
-  eml_path: string | null;
 }
 
 /**
@@ -140,34 +127,24 @@ export async function readReportsFile(file: string, env: Env): Promise<LoadedRep
 /** Inserts or replaces the reports in `sluice.reports`, in one transaction. */
 export async function saveReports(db: Database, reports: readonly LoadedReport[]): Promise<void> {
   await db.transaction(async (tx) => {
-    for (const { definition, spec } of reports) {
-      await tx.query(
-        `INSERT INTO sluice.reports (name, definition, schedule, active, updated_at)
-         VALUES ($1, $2::jsonb, $3, $4, now())
-         ON CONFLICT (name) DO UPDATE SET definition = EXCLUDED.definition, schedule = EXCLUDED.schedule,
-           active = EXCLUDED.active, updated_at = now()`,
-        [spec.name, JSON.stringify(definition), spec.schedule ?? null, spec.active],
-      );
-    }
+    for (const { definition, spec } of reports)
+      await saveReport(tx, {
+        name: spec.name,
+        definition,
+        schedule: spec.schedule ?? null,
+        active: spec.active,
+      });
   });
 }
 
-/** Every report, by name. */
-export async function listReports(db: Database): Promise<ReportRow[]> {
-  const { rows } = await db.query<ReportRow>(
-    'SELECT name, definition, schedule, active, updated_at::text AS updated_at FROM sluice.reports ORDER BY name',
-  );
-  return rows;
-}
-
-/** The sends of a report, latest first. */
-export async function listReportSends(db: Database, report: string, limit = 50): Promise<ReportSendRow[]> {
-  const { rows } = await db.query<ReportSendRow>(
-    `SELECT id::text AS id, report, sent_at::text AS sent_at, recipients, rows_per_query, status, error, eml_path
-       FROM sluice.report_sends WHERE report = $1 ORDER BY sent_at DESC, id DESC LIMIT $2`,
-    [report, limit],
-  );
-  return rows;
+/** CONFIG_NOT_FOUND for a report name nobody loaded, naming the ones that exist. */
+async function unknownReport(db: Database, name: string): Promise<SluiceError> {
+  const known = (await listReports(db)).map((r) => r.name);
+  return new SluiceError('CONFIG_NOT_FOUND', `no report is named ${name}`, {
+    hint: known.length
+      ? `The loaded reports are: ${known.join(', ')}.`
+      : 'No report is loaded yet: load them with `sluice report load FILE.yaml`.',
+  });
 }
 
 export interface SendReportOptions {
@@ -193,7 +170,7 @@ export interface SendReportOptions {
 /** What became of one send: also recorded in `sluice.report_sends`. */
 export interface ReportSendResult {
   id: string;
-  status: 'sent' | 'failed' | 'dry_run';
+  status: ReportSendStatus;
   /** Rows per query and per attachment file; null when its query failed. */
   rowsPerQuery: Record<string, number | null>;
   /** The failed queries and, when status is failed, why the message was not sent. */
@@ -221,15 +198,9 @@ export async function sendReport(
   options: SendReportOptions,
 ): Promise<ReportSendResult> {
   const { logger } = options;
-  const { rows } = await db.query<{ definition: unknown }>(
-    'SELECT definition FROM sluice.reports WHERE name = $1',
-    [name],
-  );
-  if (!rows[0])
-    throw new SluiceError('CONFIG_NOT_FOUND', `no report is named ${name}`, {
-      hint: 'Load it with `sluice report load FILE.yaml`; `sluice report list` shows the loaded ones.',
-    });
-  const spec = parseReportDefinition(rows[0].definition, options.env ?? process.env, `report ${name}`);
+  const definition = await getReportDefinition(db, name);
+  if (definition === undefined) throw await unknownReport(db, name);
+  const spec = parseReportDefinition(definition, options.env ?? process.env, `report ${name}`);
   const now = options.now ?? new Date();
   const run = (sql: string, label: string) => runReadOnly(db, sql, label, options);
 
@@ -338,21 +309,17 @@ export async function sendReport(
   }
 
   const error = [...(sendError ? [sendError] : []), ...failures].join('\n') || undefined;
-  const recorded = await db.query<{ id: string }>(
-    `INSERT INTO sluice.report_sends (report, sent_at, recipients, rows_per_query, status, error, eml_path)
-     VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7) RETURNING id::text AS id`,
-    [
-      spec.name,
-      now.toISOString(),
-      JSON.stringify(recipients),
-      JSON.stringify(rowsPerQuery),
-      status,
-      error ?? null,
-      emlPath ?? null,
-    ],
-  );
+  const id = await recordReportSend(db, {
+    report: spec.name,
+    sentAt: now,
+    recipients,
+    rowsPerQuery,
+    status,
+    error: error ?? null,
+    emlPath: emlPath ?? null,
+  });
   return {
-    id: recorded.rows[0]!.id,
+    id,
     status,
     rowsPerQuery,
     ...(error ? { error } : {}),
@@ -361,11 +328,7 @@ export async function sendReport(
   };
 }
 
-/**
- * Runs one report query in a read-only transaction with a statement timeout. The query is wrapped as a
- * subquery with a bound row limit: that keeps it to one statement (the extended protocol refuses more),
- * so it cannot end the read-only transaction.
- */
+/** Runs one report query read-only (see {@link runReportQuery}); a failure is an outcome, not a throw. */
 async function runReadOnly(
   db: Database,
   sql: string,
@@ -373,14 +336,10 @@ async function runReadOnly(
   options: SendReportOptions,
 ): Promise<QueryOutcome> {
   const maxRows = options.maxRows ?? MAX_ROWS;
-  const timeoutMs = Math.max(1, Math.trunc(options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS));
-  const body = sql.trim().replace(/;\s*$/, '');
   try {
-    const rows = await db.transaction(async (tx) => {
-      await tx.query('SET TRANSACTION READ ONLY');
-      await tx.query(`SET LOCAL statement_timeout = ${timeoutMs}`);
-      const result = await tx.query(`SELECT * FROM (\n${body}\n) AS report_query LIMIT $1`, [maxRows]);
-      return result.rows;
+    const rows = await runReportQuery(db, sql, {
+      maxRows,
+      timeoutMs: options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS,
     });
     if (rows.length >= maxRows)
       options.logger.warn(`${label} has more than ${maxRows} rows: only the first ${maxRows} are used`);

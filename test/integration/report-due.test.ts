@@ -1,8 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dueReports, sendDueReports } from '../../src/notify/report-schedule.js';
-import { listReportSends, parseReportsYaml, saveReports } from '../../src/notify/reports.js';
+import { dueReports, reportSchedules, sendDueReports } from '../../src/notify/report-schedule.js';
+import { parseReportsYaml, saveReports } from '../../src/notify/reports.js';
+import { listReportSends } from '../../src/store/reports.js';
 import { openStore } from '../../src/store/connect.js';
 import type { Database } from '../../src/store/database.js';
 import { runCli } from '../helpers/cli.js';
@@ -72,6 +73,11 @@ describe('sluice report due: reports sent on their cron schedule', () => {
     const logger = memoryLogger();
     // 07:00 UTC has passed; 07:00 in Mexico City (UTC-6) is 13:00 UTC.
     expect(names(await dueReports(db, new Date('2026-11-26T12:59:00Z')))).toEqual(['utc']);
+    // The ones not due yet carry the tick they wait for.
+    expect(await reportSchedules(db, new Date('2026-11-26T12:59:00Z'))).toEqual([
+      expect.objectContaining({ name: 'mexico', due: false, tick: '2026-11-26T13:00:00.000Z' }),
+      expect.objectContaining({ name: 'utc', due: true, tick: '2026-11-26T07:00:00.000Z' }),
+    ]);
     const due = await dueReports(db, new Date('2026-11-26T13:00:30Z'));
     expect(due).toEqual([
       {
@@ -137,9 +143,33 @@ describe('sluice report due: reports sent on their cron schedule', () => {
     expect(nightly?.subject).toBe('Report nightly: 42');
     expect((await listReportSends(db, 'nightly')).map((s) => s.status)).toEqual(['sent']);
 
+    // Nothing due: it says so, with the reports it looked at and their next tick.
+    const nextMidnight =
+      /^no report is due; looked at 1 scheduled report:\n {2}nightly {2}0 0 \* \* \* {2}next \d{4}-\d\d-\d\dT00:00:00\.000Z \(UTC\)\n$/;
     const again = await runCli(['report', 'due', '--send'], env);
-    expect(again.stdout).toBe('');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(nextMidnight);
     expect(smtp.received.length).toBe(3);
+    const listAgain = await runCli(['report', 'due'], env);
+    expect(listAgain.stdout).toMatch(nextMidnight);
+    // The tick it names is the first one after the send just recorded.
+    const [lastSend] = await listReportSends(db, 'nightly');
+    const named = new Date(/next (\S+)/.exec(listAgain.stdout)![1]!);
+    expect(named.getTime()).toBeGreaterThan(new Date(lastSend!.sent_at).getTime());
+    expect(named.getTime() - new Date(lastSend!.sent_at).getTime()).toBeLessThanOrEqual(24 * 3600_000);
+    expect(JSON.parse((await runCli(['report', 'due', '--json'], env)).stdout)).toEqual([]);
+
+    // No active report has a schedule: it says so, and how a report gets one.
+    await db.query('UPDATE sluice.reports SET active = false');
+    const none = await runCli(['report', 'due'], env);
+    expect(none.code).toBe(0);
+    expect(none.stdout).toBe(
+      'no report is due: no active report has a schedule\n' +
+        'A report runs on its own with `schedule:` (a cron expression) in its file; `sluice report list` shows them.\n',
+    );
+    expect((await runCli(['report', 'due', '--send'], env)).stdout).toMatch(
+      /^no report is due: no active report/,
+    );
   });
 
   it('refuses a time zone that does not exist', () => {

@@ -3,14 +3,8 @@ import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  cellText,
-  listReportSends,
-  listReports,
-  parseReportsYaml,
-  saveReports,
-  sendReport,
-} from '../../src/notify/reports.js';
+import { cellText, parseReportsYaml, saveReports, sendReport } from '../../src/notify/reports.js';
+import { listReportSends, listReports } from '../../src/store/reports.js';
 import { openStore } from '../../src/store/connect.js';
 import type { Database } from '../../src/store/database.js';
 import { runCli } from '../helpers/cli.js';
@@ -262,18 +256,34 @@ describe('reports', () => {
     const out = path.join(home, 'eml');
     const dry = await runCli(['report', 'send', 'daily', '--dry-run', '--out', out], cliEnv);
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toMatch(/^report daily written to .*daily-\d{8}_\d{6}\.eml \(rows: .*visitors 3/);
+    expect(dry.stdout).toMatch(
+      /^report daily written to .*daily-\d{8}_\d{6}\.eml \(.*total: 1 row,.*visitors: 3 rows/,
+    );
     expect(await readdir(out)).toHaveLength(1);
 
     const sent = await runCli(['report', 'send', 'broken'], cliEnv);
     expect(sent.code).toBe(0);
-    expect(sent.stdout).toMatch(/^report broken sent \(rows: .*bad failed/);
+    expect(sent.stdout).toMatch(/^report broken sent \(.*bad: failed.*good: 1 row/);
     expect(sent.stdout).toMatch(/\n {2}query bad failed: .*no_such_column/);
     await smtp.next();
 
     const unknown = await runCli(['report', 'send', 'nope'], cliEnv);
-    expect(unknown.code).not.toBe(0);
-    expect(unknown.stderr).toMatch(/no report is named nope/);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toBe('sluice: no report is named nope\nThe loaded reports are: broken, daily.\n');
+  });
+
+  it('says so when no report is loaded, and names none that does not exist', async () => {
+    const cliEnv = { ...env, DATABASE_URL: testDb.url, SLUICE_HOME: home };
+    await db.query('DELETE FROM sluice.reports');
+    const listed = await runCli(['report', 'list'], cliEnv);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toBe('no report is loaded; load them with `sluice report load FILE.yaml`\n');
+    const unknown = await runCli(['report', 'send', 'daily'], cliEnv);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe(
+      'sluice: no report is named daily\nNo report is loaded yet: load them with `sluice report load FILE.yaml`.\n',
+    );
   });
 
   it('refuses an unknown report', async () => {
