@@ -29,7 +29,9 @@ export const ruleShape = {
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a rule name is letters, digits, _, . and -')
     .describe('The rule name, for logs and `sluice inbox disable NAME`.'),
   subject: regexText('What the subject must match').optional(),
-  sender: regexText('What the sender (`Name <address>` of From) must match').optional(),
+  sender: regexText(
+    'What the sender must match: From as `Name <address>`, or `<address>` when it has no name',
+  ).optional(),
   hasAttachment: z
     .boolean()
     .optional()
@@ -92,9 +94,15 @@ export function attachmentsOf(
   return out;
 }
 
+/**
+ * The sender as rules see it: each address of From in one canonical form, `Name <address>`, or
+ * `<address>` when it has no display name (display names decoded, comments taken as names), joined by
+ * `, `. So `@acme\.example>$` matches every sender of that domain, with or without a name.
+ */
 export function senderOf(message: FetchMessageObject): string {
   return (message.envelope?.from ?? [])
-    .map((a) => (a.name ? `${a.name} <${a.address ?? ''}>` : (a.address ?? '')))
+    .filter((a) => a.address)
+    .map((a) => (a.name ? `${a.name} <${a.address}>` : `<${a.address}>`))
     .join(', ');
 }
 
@@ -171,9 +179,14 @@ export function emlName(message: FetchMessageObject): string {
 export function messageKey(message: FetchMessageObject): string {
   const id = message.envelope?.messageId?.trim();
   if (id) return id;
+  // The sender as it was written before senders had one canonical form (a bare address without <>):
+  // changing it would give messages already in the ledger new keys, and they would be handled again.
+  const sender = (message.envelope?.from ?? [])
+    .map((a) => (a.name ? `${a.name} <${a.address ?? ''}>` : (a.address ?? '')))
+    .join(', ');
   const basis = [
     message.envelope?.date ? new Date(message.envelope.date).toISOString() : '',
-    senderOf(message),
+    sender,
     message.envelope?.subject ?? '',
     String(message.size ?? ''),
   ].join('\n');
