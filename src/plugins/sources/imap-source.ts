@@ -1,10 +1,16 @@
 import { mkdtemp, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { SluiceError } from '../../core/errors.js';
+import { errorMessage, SluiceError } from '../../core/errors.js';
 import type { InboxRule } from '../../core/mail-store.js';
 import { defineSource, type FileOutcome, type SourceFile } from '../../core/plugin.js';
-import { checkConnection, connectionShape, openMailbox } from './imap/connection.js';
+import {
+  checkConnection,
+  connectionShape,
+  openMailbox,
+  resolveTarget,
+  type Mailbox,
+} from './imap/connection.js';
 import {
   downloadAttachment,
   finishMessage,
@@ -52,10 +58,21 @@ export const imapSource = defineSource({
   schemes: ['imap', 'imaps'],
   options,
   async open(opts, context) {
-    const mailbox = await openMailbox(opts, context);
-    const { target, location } = mailbox;
+    const target = resolveTarget(opts);
     const account = opts.account ?? `${target.username}@${target.host}`;
     const store = context.mail;
+    const dryRun = context.dryRun ?? false;
+    /** Every poll is recorded, failed ones too: the last successful one is the liveness of mail in. */
+    const recordFailure = (error: unknown) =>
+      store?.recordPoll(account, { ok: false, error: errorMessage(error) }).catch(() => undefined);
+    let mailbox: Mailbox;
+    try {
+      mailbox = await openMailbox(opts, context);
+    } catch (error) {
+      await recordFailure(error);
+      throw error;
+    }
+    const { location } = mailbox;
 
     async function rules(): Promise<InboxRule[]> {
       if (Array.isArray(opts.rules)) return opts.rules;
@@ -100,6 +117,7 @@ export const imapSource = defineSource({
       async *list() {
         listed.clear();
         pending.clear();
+        const files: SourceFile[] = [];
         let scan;
         try {
           scan = await scanMailbox(mailbox, compileRules(await rules()), {
@@ -109,34 +127,34 @@ export const imapSource = defineSource({
             errorMailbox: opts.errorMailbox,
             logger: context.logger,
             uniqueAcross: 'listing',
+            dryRun,
           });
+          const nothingToLoad: PlannedMessage[] = [];
+          for (const message of scan.matched) {
+            if (message.files.length === 0) {
+              // A rule took it (hasAttachment: false), but it carries no file to wait for.
+              nothingToLoad.push(message);
+              continue;
+            }
+            const ids = new Set<string>();
+            for (const file of message.files) {
+              const id = `${message.uid}/${file.attachment.part}`;
+              listed.set(id, { message, file });
+              ids.add(id);
+              files.push({ id, name: file.name, size: file.attachment.encodedSize });
+            }
+            pending.set(message.uid, ids);
+          }
+          if (!dryRun) for (const message of nothingToLoad) await finish(message);
+          if (nothingToLoad.length)
+            context.logger.info(
+              `${dryRun ? 'would move (dry run)' : 'moved'} ${nothingToLoad.length} matching message(s) without files to ${opts.processedMailbox}`,
+            );
         } catch (error) {
           const e = mailbox.ioError('listing', error);
-          await store?.recordPoll(account, { ok: false, error: e.message }).catch(() => undefined);
+          await recordFailure(e);
           throw e;
         }
-        const files: SourceFile[] = [];
-        const nothingToLoad: PlannedMessage[] = [];
-        for (const message of scan.matched) {
-          if (message.files.length === 0) {
-            // A rule took it (hasAttachment: false), but it carries no file to wait for.
-            nothingToLoad.push(message);
-            continue;
-          }
-          const ids = new Set<string>();
-          for (const file of message.files) {
-            const id = `${message.uid}/${file.attachment.part}`;
-            listed.set(id, { message, file });
-            ids.add(id);
-            files.push({ id, name: file.name, size: file.attachment.encodedSize });
-          }
-          pending.set(message.uid, ids);
-        }
-        for (const message of nothingToLoad) await finish(message);
-        if (nothingToLoad.length)
-          context.logger.info(
-            `moved ${nothingToLoad.length} matching message(s) without files to ${opts.processedMailbox}`,
-          );
         await store?.recordPoll(account, {
           ok: true,
           counts: {
@@ -174,6 +192,7 @@ export const imapSource = defineSource({
         }
       },
       async settle(file: SourceFile, outcome: FileOutcome) {
+        if (dryRun) return; // a dry run moves nothing at the source
         const entry = listed.get(file.id);
         const waiting = entry && pending.get(entry.message.uid);
         if (!entry || !waiting) return;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { SluiceError, errorMessage } from '../../../core/errors.js';
 import type { InboxRule, MailStore, PollCounts } from '../../../core/mail-store.js';
 import type { Logger } from '../../../core/plugin.js';
+import type { FetchMessageObject } from 'imapflow';
 import { uniqueFileName } from '../safe-file-name.js';
 import type { Mailbox } from './connection.js';
 import {
@@ -39,6 +40,8 @@ export interface PlannedMessage {
   rule: InboxRule;
   files: PlannedFile[];
   emlName: string;
+  /** Other copies of the message in this listing (same Message-ID): moved with it, never read. */
+  copies: number[];
 }
 
 export interface ScanOptions {
@@ -53,6 +56,8 @@ export interface ScanOptions {
    * message (a feeder: a clash with a file already in the folder is settled when it is written).
    */
   uniqueAcross: 'listing' | 'message';
+  /** A dry run: say which messages would move, and move none. */
+  dryRun?: boolean;
 }
 
 export interface Scan {
@@ -61,34 +66,49 @@ export interface Scan {
   unmatched: number;
   /** Moved to the processed mailbox: the ledger has their Message-ID. */
   alreadyHandled: number;
+  /** Copies of a message listed earlier in the same listing (same Message-ID): each follows its first copy. */
+  copies: number;
 }
 
 /**
  * Lists the mailbox and sorts its messages: those whose Message-ID the ledger has are moved to the
  * processed mailbox untouched (handled before; moved back, or a crash came before their move); those no
- * rule matches go to the error mailbox; the rest are returned with their files named.
+ * rule matches go to the error mailbox; the rest are returned with their files named. Copies of one
+ * message (the same Message-ID twice in the listing) are one message: the first copy, by UID, is matched
+ * and read, and the others go wherever it goes (a matched message's copies move with it once it is done).
  */
 export async function scanMailbox(
   mailbox: Mailbox,
   rules: readonly CompiledRule[],
   o: ScanOptions,
 ): Promise<Scan> {
-  const messages = await mailbox.messages();
-  const keys = messages.map(messageKey);
-  const handled = o.store ? await o.store.handled(o.account, keys) : new Set<string>();
+  const groups = new Map<string, { first: FetchMessageObject; copies: number[] }>();
+  for (const message of await mailbox.messages()) {
+    const key = messageKey(message);
+    const group = groups.get(key);
+    if (group) group.copies.push(message.uid);
+    else groups.set(key, { first: message, copies: [] });
+  }
+  const handled = o.store ? await o.store.handled(o.account, [...groups.keys()]) : new Set<string>();
   const unmatched: number[] = [];
   const again: number[] = [];
   const matched: PlannedMessage[] = [];
   const listingNames = new Set<string>();
-  for (const [i, message] of messages.entries()) {
-    const key = keys[i]!;
+  let copies = 0;
+  for (const [key, { first: message, copies: others }] of groups) {
+    copies += others.length;
+    if (others.length)
+      o.logger.info(
+        `message ${message.uid} (${key}) is in the mailbox ${others.length + 1} times: handled once`,
+        { copies: others },
+      );
     if (handled.has(key)) {
-      again.push(message.uid);
+      again.push(message.uid, ...others);
       continue;
     }
     const match = matchRule(rules, message, attachmentsOf(message.bodyStructure));
     if (!match) {
-      unmatched.push(message.uid);
+      unmatched.push(message.uid, ...others);
       continue;
     }
     o.logger.debug(`message ${message.uid} matches rule ${match.rule.name}`, { files: match.files.length });
@@ -107,22 +127,24 @@ export async function scanMailbox(
         name: uniqueFileName(datedName(prefix, attachment.filename), taken),
       })),
       emlName: emlName(message),
+      copies: others,
     });
   }
+  const moved = o.dryRun ? 'would move (dry run)' : 'moved';
   if (again.length) {
-    await mailbox.move(again, o.processedMailbox);
+    if (!o.dryRun) await mailbox.move(again, o.processedMailbox);
     o.logger.info(
-      `moved ${again.length} message(s) handled before (by Message-ID) to ${o.processedMailbox} again`,
+      `${moved} ${again.length} message(s) handled before (by Message-ID) to ${o.processedMailbox} again`,
       { uids: again },
     );
   }
   if (unmatched.length) {
-    await mailbox.move(unmatched, o.errorMailbox);
-    o.logger.info(`moved ${unmatched.length} message(s) that match no rule to ${o.errorMailbox}`, {
+    if (!o.dryRun) await mailbox.move(unmatched, o.errorMailbox);
+    o.logger.info(`${moved} ${unmatched.length} message(s) that match no rule to ${o.errorMailbox}`, {
       uids: unmatched,
     });
   }
-  return { matched, unmatched: unmatched.length, alreadyHandled: again.length };
+  return { matched, unmatched: unmatched.length, alreadyHandled: again.length, copies };
 }
 
 /**
@@ -254,7 +276,10 @@ async function publish(temp: string, folder: string, name: string): Promise<stri
   }
 }
 
-/** Ledger entry, then the move: a crash between the two leaves a message the next scan just moves. */
+/**
+ * Ledger entry, then the move (with the message's copies): a crash between the two leaves a message the
+ * next scan just moves.
+ */
 export async function finishMessage(
   mailbox: Mailbox,
   message: PlannedMessage,
@@ -270,10 +295,12 @@ export async function finishMessage(
     rule: message.rule.name,
     files: o.files,
   });
-  await mailbox.move([message.uid], o.processedMailbox);
+  await mailbox.move([message.uid, ...message.copies], o.processedMailbox);
 }
 
 export interface FeedResult extends PollCounts {
+  /** Copies of a message already in the same poll (same Message-ID): moved with it, not written again. */
+  copies: number;
   /** Messages left in the mailbox because handling them failed (they are tried again next poll). */
   failed: { uid: number; subject: string; error: string }[];
   written: { folder: string; name: string }[];
@@ -302,6 +329,7 @@ export async function feedInbox(
     handled: 0,
     unmatched: scan.unmatched,
     alreadyHandled: scan.alreadyHandled,
+    copies: scan.copies,
     files: 0,
     failed: [],
     written: [],
