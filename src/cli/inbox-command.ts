@@ -11,10 +11,16 @@ import {
   getMailAccount,
   listAccountStatus,
   listInboxRules,
+  listMailAccountNames,
   saveInbox,
   setInboxRuleActive,
 } from '../store/mail-store.js';
 import { EXIT, readConfigText, withStore } from './shared.js';
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+const HOW_TO_ADD =
+  'Add accounts and rules with `sluice inbox load FILE.yaml` (an `accounts:` and a `rules:` list; docs/mail.md shows one).';
 
 function cliLogger(verbose: boolean): Logger {
   return {
@@ -44,8 +50,8 @@ export function registerInbox(program: Command, exit: (code: number) => void) {
       );
       const names = (list: { name: string }[]) => list.map((x) => x.name).join(', ');
       process.stdout.write(
-        `loaded ${loaded.accounts.length} account(s)${loaded.accounts.length ? `: ${names(loaded.accounts.map((a) => a.spec))}` : ''}; ` +
-          `${loaded.rules.length} rule(s)${loaded.rules.length ? `: ${names(loaded.rules)}` : ''}\n`,
+        `loaded ${plural(loaded.accounts.length, 'account')}${loaded.accounts.length ? `: ${names(loaded.accounts.map((a) => a.spec))}` : ''}; ` +
+          `${plural(loaded.rules.length, 'rule')}${loaded.rules.length ? `: ${names(loaded.rules)}` : ''}\n`,
       );
     });
 
@@ -59,6 +65,7 @@ export function registerInbox(program: Command, exit: (code: number) => void) {
         process.stdout.write(JSON.stringify(rules, null, 2) + '\n');
         return;
       }
+      if (rules.length === 0) process.stdout.write(`no inbox rule is saved.\n${HOW_TO_ADD}\n`);
       for (const r of rules) {
         const match = [
           r.subject !== undefined ? `subject /${r.subject}/` : '',
@@ -84,9 +91,10 @@ export function registerInbox(program: Command, exit: (code: number) => void) {
         process.stdout.write(JSON.stringify(accounts, null, 2) + '\n');
         return;
       }
+      if (accounts.length === 0) process.stdout.write(`no mail account is known yet.\n${HOW_TO_ADD}\n`);
       for (const a of accounts) {
         process.stdout.write(
-          `${a.account.padEnd(20)} ${String(a.activeRules).padStart(3)} rule(s) ${String(a.messagesHandled).padStart(6)} handled  last poll ok: ${a.lastSuccessAt ?? 'never'}${a.lastError ? `  last error (${a.lastAttemptAt}): ${a.lastError}` : ''}\n`,
+          `${a.account.padEnd(20)} ${plural(a.activeRules, 'active rule').padStart(15)} ${plural(a.messagesHandled, 'message').padStart(14)} handled  last poll ok: ${a.lastSuccessAt ?? 'never'}${a.lastError ? `  last error (${a.lastAttemptAt}): ${a.lastError}` : ''}\n`,
         );
       }
     });
@@ -129,7 +137,12 @@ export function registerInbox(program: Command, exit: (code: number) => void) {
         const x = r.result;
         if (x.failed.length) failed = true;
         process.stdout.write(
-          `${r.account}: ${x.handled} message(s) handled (${x.files} file(s)), ${x.unmatched} to Error, ${x.alreadyHandled} handled before${x.failed.length ? `, ${x.failed.length} left in the mailbox after an error` : ''}\n`,
+          `${r.account}: ${plural(x.handled, 'message')} handled (${plural(x.files, 'file')}), ${x.unmatched} to Error, ${x.alreadyHandled} handled before` +
+            (x.copies
+              ? `, ${plural(x.copies, 'duplicate')} (same Message-ID) moved with the first copy`
+              : '') +
+            (x.failed.length ? `, ${x.failed.length} left in the mailbox after an error` : '') +
+            '\n',
         );
         for (const w of x.written) process.stdout.write(`  ${w.folder}/${w.name}\n`);
       }
@@ -144,19 +157,16 @@ type PollOutcome = { account: string; result: FeedResult } | { account: string; 
  * go on. Each account polls under a lock, so two overlapping polls (cron) never handle a message twice.
  */
 async function pollAccounts(db: Database, only: string | undefined, logger: Logger): Promise<PollOutcome[]> {
-  const { rows } = await db.query<{ name: string }>(
-    'SELECT name FROM sluice.mail_accounts WHERE $1::text IS NULL OR name = $1 ORDER BY name',
-    [only ?? null],
-  );
-  if (rows.length === 0)
+  const names = await listMailAccountNames(db, only);
+  if (names.length === 0)
     throw new SluiceError(
       'CONFIG_NOT_FOUND',
       only ? `no mail account is named ${only}` : 'no mail account is saved',
-      { hint: 'Load accounts with `sluice inbox load FILE.yaml`; `sluice inbox status` lists them.' },
+      { hint: `${HOW_TO_ADD} \`sluice inbox status\` lists the accounts.` },
     );
   const store = createMailStore(db);
   const outcomes: PollOutcome[] = [];
-  for (const { name } of rows) {
+  for (const name of names) {
     const lock = await db.tryLock(`sluice:inbox:${name}`);
     if (!lock) {
       outcomes.push({ account: name, error: 'another poll of this account is running' });

@@ -163,6 +163,31 @@ export async function getMailAccount(
   return rows[0]?.definition;
 }
 
+/** The names of the saved accounts (or of the one named `only`, when saved), by name. */
+export async function listMailAccountNames(db: SqlClient, only?: string): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(
+    'SELECT name FROM sluice.mail_accounts WHERE $1::text IS NULL OR name = $1 ORDER BY name',
+    [only ?? null],
+  );
+  return rows.map((r) => r.name);
+}
+
+/**
+ * When each account's mail was last polled successfully (a pipeline's listing or `sluice inbox poll`), by
+ * account; an account that was polled but never successfully is there with null. The liveness of mail in:
+ * the service exports it as a metric.
+ */
+export async function lastSuccessfulPolls(db: SqlClient): Promise<Map<string, Date | null>> {
+  // Milliseconds since the epoch: timestamps come back as text, whose format Date does not promise to read.
+  const { rows } = await db.query<{ account: string; last_success_ms: number | null }>(
+    `SELECT account, (extract(epoch FROM last_success_at) * 1000)::float8 AS last_success_ms
+       FROM sluice.mail_polls ORDER BY account`,
+  );
+  return new Map(
+    rows.map((r) => [r.account, r.last_success_ms === null ? null : new Date(r.last_success_ms)]),
+  );
+}
+
 /** One account with its last poll, for `sluice inbox status`. */
 export interface AccountStatus {
   account: string;

@@ -8,7 +8,7 @@ import { openMailbox } from '../../src/plugins/sources/imap/connection.js';
 import { feedInbox } from '../../src/plugins/sources/imap/poller.js';
 import { compileRules } from '../../src/plugins/sources/imap/rules.js';
 import { imapSource } from '../../src/plugins/sources/imap-source.js';
-import { createMailStore, saveInbox } from '../../src/store/mail-store.js';
+import { createMailStore, lastSuccessfulPolls, saveInbox } from '../../src/store/mail-store.js';
 import { runCli } from '../helpers/cli.js';
 import { startImapServer, type ImapServer } from '../helpers/dovecot.js';
 import { composeMail } from '../helpers/mail-message.js';
@@ -267,7 +267,7 @@ describe('sluice inbox: load, list, status, disable, and poll as a feeder of fol
     );
     const load = await cli(['inbox', 'load', file]);
     expect(load.stderr).toBe('');
-    expect(load.stdout).toBe('loaded 1 account(s): feeder; 2 rule(s): daily, partner\n');
+    expect(load.stdout).toBe('loaded 1 account: feeder; 2 rules: daily, partner\n');
     // The password stays a reference in the table.
     const saved = await db.query<{ definition: { password: string } }>(
       "SELECT definition FROM sluice.mail_accounts WHERE name = 'feeder'",
@@ -282,7 +282,7 @@ describe('sluice inbox: load, list, status, disable, and poll as a feeder of fol
     const poll = await cli(['inbox', 'poll', '--account', 'feeder']);
     expect(poll.stderr).toBe('');
     expect(poll.code).toBe(0);
-    expect(poll.stdout).toContain('feeder: 2 message(s) handled (8 file(s)), 1 to Error, 0 handled before');
+    expect(poll.stdout).toContain('feeder: 2 messages handled (8 files), 1 to Error, 0 handled before\n');
 
     // The file already there is untouched; the new one is data_2.csv; the .eml is the message itself.
     expect((await readdir(target)).sort()).toEqual([
@@ -348,7 +348,7 @@ describe('sluice inbox: load, list, status, disable, and poll as a feeder of fol
     await server.deliver(report, box.box);
     await server.deliver(hostile, box.box);
     const rerun = await cli(['inbox', 'poll']);
-    expect(rerun.stdout).toContain('feeder: 0 message(s) handled (0 file(s)), 0 to Error, 2 handled before');
+    expect(rerun.stdout).toContain('feeder: 0 messages handled (0 files), 0 to Error, 2 handled before\n');
     expect((await readdir(target)).length).toBe(3);
     expect((await readdir(other)).length).toBe(6);
     expect(await server.list(box.box)).toEqual([]);
@@ -438,5 +438,334 @@ describe('feeder mode when the connection drops', () => {
     expect((await readFile(path.join(folder, '20261103_big.xlsx'))).equals(big)).toBe(true);
     expect(await server.list(box.box)).toEqual([]);
     expect(await server.list(box.processed)).toEqual(['Big report']);
+  });
+});
+
+/** Writes an inbox file with one account on its own mailbox and the rules given (YAML lines), and loads it. */
+async function loadAccount(name: string, box: ReturnType<typeof mailboxes>, rules: string[]) {
+  const file = path.join(home, `${name}.yaml`);
+  await writeFile(
+    file,
+    [
+      'accounts:',
+      `  - name: ${name}`,
+      `    url: imap://${server.user}@127.0.0.1:${server.port}/${box.box}`,
+      '    password: ${IMAP_PASSWORD}',
+      `    processedMailbox: ${box.processed}`,
+      `    errorMailbox: ${box.error}`,
+      'rules:',
+      ...rules,
+      '',
+    ].join('\n'),
+  );
+  const load = await cli(['inbox', 'load', file]);
+  expect(load.stderr).toBe('');
+  expect(load.code).toBe(0);
+}
+
+describe('the same Message-ID twice in one poll', () => {
+  it('is handled once by `sluice inbox poll`: one copy of each file and of the .eml, both messages moved', async () => {
+    const box = mailboxes();
+    const folder = path.join(home, 'twice-feeder');
+    const raw = await composeMail({
+      subject: 'Twice report',
+      messageId: '<twice-1@example.com>',
+      attachments: [
+        { filename: 'a.csv', content: 'a\n1\n' },
+        { filename: 'b.csv', content: 'b\n2\n' },
+      ],
+    });
+    const stray = await composeMail({ subject: 'Stray', messageId: '<stray-1@example.com>' });
+    // Delivered twice each (a list and a direct copy, say), interleaved with each other.
+    for (const message of [raw, stray, raw, stray]) await server.deliver(message, box.box);
+    await loadAccount('twice', box, [
+      '  - name: twice-reports',
+      '    account: twice',
+      "    subject: 'report'",
+      `    targetFolder: ${folder}`,
+    ]);
+
+    const poll = await cli(['inbox', 'poll', '--account', 'twice']);
+    expect(poll.stderr).toBe('');
+    expect(poll.code).toBe(0);
+    expect(poll.stdout.split('\n')[0]).toBe(
+      'twice: 1 message handled (3 files), 2 to Error, 0 handled before, 2 duplicates (same Message-ID) moved with the first copy',
+    );
+    expect((await readdir(folder)).sort()).toEqual([
+      '20261103_Twice report.eml',
+      '20261103_a.csv',
+      '20261103_b.csv',
+    ]);
+    expect(await server.list(box.box)).toEqual([]);
+    expect(await server.list(box.processed)).toEqual(['Twice report', 'Twice report']);
+    expect(await server.list(box.error)).toEqual(['Stray', 'Stray']);
+    const ledger = await db.query(
+      "SELECT message_id, files FROM sluice.mail_messages WHERE account = 'twice'",
+    );
+    expect(ledger.rows).toEqual([
+      {
+        message_id: '<twice-1@example.com>',
+        files: ['20261103_a.csv', '20261103_b.csv', '20261103_Twice report.eml'],
+      },
+    ]);
+  });
+
+  it('is handled once by a pipeline: its files load once, one .eml is kept, both messages are moved', async () => {
+    const box = mailboxes();
+    const folder = path.join(home, 'twice-pipeline');
+    const raw = await composeMail({
+      subject: 'Visits report',
+      messageId: '<twice-pipeline@example.com>',
+      attachments: [{ filename: 'visits.csv', content: VISITS_CSV }],
+    });
+    await server.deliver(raw, box.box);
+    await server.deliver(raw, box.box);
+    const pipeline = path.join(home, 'twice.yaml');
+    await writeFile(
+      pipeline,
+      [
+        'name: imap_twice',
+        'source:',
+        '  type: imap',
+        '  url: ${IMAP_URL}',
+        '  password: ${IMAP_PASSWORD}',
+        '  account: twice-box',
+        `  processedMailbox: ${box.processed}`,
+        `  errorMailbox: ${box.error}`,
+        '  rules:',
+        `    - { name: visits, subject: 'visits report', targetFolder: '${folder}' }`,
+        "parse: { type: csv, delimiter: ',' }",
+        'load: { type: postgres, table: twice_visits }',
+        '',
+      ].join('\n'),
+    );
+    const env = { IMAP_URL: server.url(box.box), IMAP_PASSWORD: server.password };
+    const summary = await runPipelineFile(db, pipeline, { env, home, asOf: '2026-11-27' });
+    expect(summary).toMatchObject({ status: 'succeeded', filesLoaded: 1, filesSkipped: 0, rowsLoaded: 2 });
+    expect(summary.files.map((f) => f.name)).toEqual(['20261103_visits.csv']);
+    expect(await readdir(folder)).toEqual(['20261103_Visits report.eml']);
+    expect(await server.list(box.box)).toEqual([]);
+    expect(await server.list(box.processed)).toEqual(['Visits report', 'Visits report']);
+    expect(
+      (await db.query("SELECT count(*)::int AS n FROM sluice.mail_messages WHERE account = 'twice-box'"))
+        .rows,
+    ).toEqual([{ n: 1 }]);
+  });
+});
+
+describe('sender rules', () => {
+  it('match one canonical form: `Name <address>`, or `<address>` for a sender without a display name', async () => {
+    const box = mailboxes();
+    const folder = path.join(home, 'acme');
+    const froms = [
+      'reports@acme.example',
+      '<reports@acme.example>',
+      'Acme Reports <reports@acme.example>',
+      '"Ventas, Acme" <ventas@acme.example>',
+      'reports@acme.example (Acme Reports)',
+      'mallory@acme.example.evil.test',
+      'Acme <mallory@evil.test>',
+    ];
+    for (const [i, from] of froms.entries())
+      await server.deliver(
+        await composeMail({
+          subject: `From ${i}`,
+          from,
+          messageId: `<sender-${i}@example.com>`,
+          attachments: [{ filename: `r${i}.csv`, content: `n\n${i}\n` }],
+        }),
+        box.box,
+      );
+    // The pattern docs/mail.md gives for "anyone at acme.example".
+    await loadAccount('acme', box, [
+      '  - name: acme-reports',
+      '    account: acme',
+      "    sender: '@acme\\.example>$'",
+      `    targetFolder: ${folder}`,
+    ]);
+    const poll = await cli(['inbox', 'poll', '--account', 'acme']);
+    expect(poll.code).toBe(0);
+    expect(poll.stdout.split('\n')[0]).toBe(
+      'acme: 5 messages handled (10 files), 2 to Error, 0 handled before',
+    );
+    expect(await server.list(box.processed)).toEqual(['From 0', 'From 1', 'From 2', 'From 3', 'From 4']);
+    expect(await server.list(box.error)).toEqual(['From 5', 'From 6']);
+    // The ledger keeps the sender as the rule saw it.
+    const { rows } = await db.query(
+      "SELECT subject, sender FROM sluice.mail_messages WHERE account = 'acme' ORDER BY subject",
+    );
+    expect(rows).toEqual([
+      { subject: 'From 0', sender: '<reports@acme.example>' },
+      { subject: 'From 1', sender: '<reports@acme.example>' },
+      { subject: 'From 2', sender: 'Acme Reports <reports@acme.example>' },
+      { subject: 'From 3', sender: 'Ventas, Acme <ventas@acme.example>' },
+      { subject: 'From 4', sender: 'Acme Reports <reports@acme.example>' },
+    ]);
+  });
+});
+
+describe('sluice inbox with nothing saved', () => {
+  let emptyDb: TestDatabase;
+  let emptyHome: string;
+  beforeAll(async () => {
+    emptyDb = await createTestDatabase();
+    emptyHome = await tempDir();
+  });
+  afterAll(async () => {
+    await emptyDb?.drop();
+  });
+  const emptyCli = (args: string[]) => runCli(args, { DATABASE_URL: emptyDb.url, SLUICE_HOME: emptyHome });
+  const howToAdd =
+    'Add accounts and rules with `sluice inbox load FILE.yaml` (an `accounts:` and a `rules:` list; docs/mail.md shows one).';
+
+  it('says there is no account or rule yet, and how to add one', async () => {
+    const status = await emptyCli(['inbox', 'status']);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toBe(`no mail account is known yet.\n${howToAdd}\n`);
+    expect(JSON.parse((await emptyCli(['inbox', 'status', '--json'])).stdout)).toEqual([]);
+
+    const list = await emptyCli(['inbox', 'list']);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toBe(`no inbox rule is saved.\n${howToAdd}\n`);
+
+    const poll = await emptyCli(['inbox', 'poll']);
+    expect(poll.code).toBe(2);
+    expect(poll.stderr).toBe(
+      `sluice: no mail account is saved\n${howToAdd} \`sluice inbox status\` lists the accounts.\n`,
+    );
+  });
+});
+
+describe('the last successful poll of each account', () => {
+  it('is recorded by `sluice inbox poll` and by pipelines, kept through failed polls, and read by lastSuccessfulPolls', async () => {
+    const box = mailboxes();
+    await server.deliver(await composeMail({ subject: 'Alive report' }), box.box);
+    await loadAccount('alive', box, [
+      '  - name: alive-reports',
+      '    account: alive',
+      "    subject: 'report'",
+      `    targetFolder: ${path.join(home, 'alive')}`,
+    ]);
+    const before = new Date();
+    const poll = await cli(['inbox', 'poll', '--account', 'alive']);
+    expect(poll.code).toBe(0);
+    const after = new Date();
+    const first = (await lastSuccessfulPolls(db)).get('alive');
+    expect(first).toBeInstanceOf(Date);
+    expect(first!.getTime()).toBeGreaterThanOrEqual(before.getTime());
+    expect(first!.getTime()).toBeLessThanOrEqual(after.getTime());
+
+    // A poll that fails (the password is refused) is recorded as an attempt: the last success stays.
+    const failed = await cli(['inbox', 'poll', '--account', 'alive'], { IMAP_PASSWORD: 'not-the-password' });
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/^alive: poll failed: .*refused the login/);
+    expect((await lastSuccessfulPolls(db)).get('alive')).toEqual(first);
+    const status = JSON.parse((await cli(['inbox', 'status', '--json'])).stdout) as {
+      account: string;
+      lastError: string | null;
+    }[];
+    expect(status.find((a) => a.account === 'alive')?.lastError).toMatch(/refused the login/);
+
+    // A pipeline polls too: a refused login is an attempt without success; a good one is a success.
+    const pipelineBox = mailboxes();
+    await server.deliver(
+      await composeMail({
+        subject: 'Pipeline report',
+        attachments: [{ filename: 'p.csv', content: 'n\n1\n' }],
+      }),
+      pipelineBox.box,
+    );
+    const pipeline = path.join(home, 'alive.yaml');
+    await writeFile(
+      pipeline,
+      [
+        'name: imap_alive',
+        'source:',
+        '  type: imap',
+        '  url: ${IMAP_URL}',
+        '  password: ${IMAP_PASSWORD}',
+        '  account: alive-pipeline',
+        `  processedMailbox: ${pipelineBox.processed}`,
+        `  errorMailbox: ${pipelineBox.error}`,
+        "  rules: [{ name: any, subject: 'report' }]",
+        "parse: { type: csv, delimiter: ',' }",
+        'load: { type: postgres, table: alive_rows }',
+        '',
+      ].join('\n'),
+    );
+    const url = server.url(pipelineBox.box);
+    const refused = await runPipelineFile(db, pipeline, {
+      env: { IMAP_URL: url, IMAP_PASSWORD: 'not-the-password' },
+      home,
+      asOf: '2026-11-27',
+    });
+    expect(refused.status).toBe('failed');
+    let polls = await lastSuccessfulPolls(db);
+    expect(polls.has('alive-pipeline')).toBe(true);
+    expect(polls.get('alive-pipeline')).toBeNull();
+
+    const ok = await runPipelineFile(db, pipeline, {
+      env: { IMAP_URL: url, IMAP_PASSWORD: server.password },
+      home,
+      asOf: '2026-11-27',
+    });
+    expect(ok).toMatchObject({ status: 'succeeded', filesLoaded: 1 });
+    polls = await lastSuccessfulPolls(db);
+    expect(polls.get('alive-pipeline')).toBeInstanceOf(Date);
+    expect(polls.get('alive')).toEqual(first);
+  });
+});
+
+describe('a dry run of an imap pipeline', () => {
+  it('moves no message, writes no .eml and records nothing; the real run then does it all', async () => {
+    const box = mailboxes();
+    const folder = path.join(home, 'dry');
+    await server.deliver(
+      await composeMail({
+        subject: 'Visits report',
+        messageId: '<dry-1@example.com>',
+        attachments: [{ filename: 'visits.csv', content: VISITS_CSV }],
+      }),
+      box.box,
+    );
+    await server.deliver(await composeMail({ subject: 'Newsletter' }), box.box);
+    await server.deliver(await composeMail({ subject: 'Empty visits report' }), box.box);
+    const pipeline = path.join(home, 'dry.yaml');
+    await writeFile(
+      pipeline,
+      [
+        'name: imap_dry',
+        'source:',
+        '  type: imap',
+        '  url: ${IMAP_URL}',
+        '  password: ${IMAP_PASSWORD}',
+        '  account: dry-box',
+        `  processedMailbox: ${box.processed}`,
+        `  errorMailbox: ${box.error}`,
+        '  rules:',
+        `    - { name: visits, subject: '^visits report', attachment: '\\.csv$', targetFolder: '${folder}' }`,
+        "    - { name: empty, subject: 'empty', hasAttachment: false }",
+        "parse: { type: csv, delimiter: ',' }",
+        'load: { type: postgres, table: dry_visits }',
+        '',
+      ].join('\n'),
+    );
+    const env = { IMAP_URL: server.url(box.box), IMAP_PASSWORD: server.password };
+    const dry = await runPipelineFile(db, pipeline, { env, home, asOf: '2026-11-27', dryRun: true });
+    expect(dry).toMatchObject({ status: 'succeeded', dryRun: true, filesLoaded: 1, rowsLoaded: 2 });
+    expect(await server.list(box.box)).toEqual(['Visits report', 'Newsletter', 'Empty visits report']);
+    expect(await server.list(box.processed)).toEqual([]);
+    expect(await server.list(box.error)).toEqual([]);
+    expect(await readdir(folder).catch(() => [])).toEqual([]);
+    const ledger = "SELECT count(*)::int AS n FROM sluice.mail_messages WHERE account = 'dry-box'";
+    expect((await db.query(ledger)).rows).toEqual([{ n: 0 }]);
+
+    const real = await runPipelineFile(db, pipeline, { env, home, asOf: '2026-11-27' });
+    expect(real).toMatchObject({ status: 'succeeded', dryRun: false, filesLoaded: 1, rowsLoaded: 2 });
+    expect(await server.list(box.box)).toEqual([]);
+    expect((await server.list(box.processed)).sort()).toEqual(['Empty visits report', 'Visits report']);
+    expect(await server.list(box.error)).toEqual(['Newsletter']);
+    expect(await readdir(folder)).toEqual(['20261103_Visits report.eml']);
+    expect((await db.query(ledger)).rows).toEqual([{ n: 2 }]);
   });
 });
