@@ -113,35 +113,52 @@ export function numberText(n: number): string {
   return String(n);
 }
 
-/**
- * A cell value as text, or null when the cell is empty. Knows the value shapes of both libraries: plain
- * values, Dates, formulas with their cached `result`, rich text, hyperlinks and errors.
- */
-export function cellText(value: unknown): string | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'string') return value === '' ? null : value;
-  if (typeof value === 'number') return Number.isFinite(value) ? numberText(value) : null;
-  if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (value instanceof Date) return dateText(value);
-  if (typeof value === 'object') {
-    const v = value as Record<string, unknown>;
-    if ('formula' in v || 'sharedFormula' in v) return cellText(v.result);
-    if (Array.isArray(v.richText)) {
-      const text = (v.richText as { text?: unknown }[]).map((run) => String(run.text ?? '')).join('');
-      return text === '' ? null : text;
-    }
-    if (typeof v.error === 'string') return v.error;
-    if ('text' in v) return cellText(v.text);
-  }
-  return String(value as string);
-}
-
 // ---- rows → batches --------------------------------------------------------------------------------
 
 /** One spreadsheet row: its 1-based number and its cells as text, `cells[0]` being column A. */
 export interface SheetRow {
   number: number;
   cells: (string | null)[];
+}
+
+/** A workbook opened for reading, whichever its format. */
+export interface Workbook {
+  /** In the workbook's order. */
+  sheetNames: string[];
+  /**
+   * The rows of a sheet in ascending order, each with its cells as text (null for an empty cell; a row may
+   * be shorter than the sheet). Rows with no cell may be left out. Failures are PARSE_FAILED errors.
+   */
+  rows(sheet: string): AsyncIterable<SheetRow>;
+  close(): void;
+}
+
+/**
+ * The batches of the sheet that `opts.sheet` picks, read with the layout contract of the parsers. The
+ * workbook is closed at the end.
+ */
+export async function* sheetBatches(
+  workbook: Workbook,
+  opts: SheetOptions,
+  origin: string,
+  signal: AbortSignal,
+): AsyncGenerator<BatchResult> {
+  try {
+    const name = pickSheet(workbook.sheetNames, opts.sheet);
+    if (name === undefined) throw missingSheet(origin, opts.sheet ?? 1, workbook.sheetNames);
+    const batcher = new SheetBatcher(opts, origin, name);
+    for await (const row of workbook.rows(name)) {
+      const batch = batcher.push(row);
+      if (batch) {
+        if (signal.aborted) throw new SluiceError('ABORTED', `reading ${origin} was aborted`);
+        yield batch;
+      }
+    }
+    const last = batcher.finish();
+    if (last) yield last;
+  } finally {
+    workbook.close();
+  }
 }
 
 /**
