@@ -45,14 +45,23 @@ const options = z.strictObject({
     ),
   skipBlankLines: z.boolean().default(true).describe('Lines that are empty or hold only spaces are skipped.'),
   batchSize: batchSizeOption,
+  maxFieldSize: z
+    .number()
+    .int()
+    .min(1_000)
+    .default(1_000_000)
+    .describe(
+      'Longest field, in characters: a row with a longer one is rejected (rule field_size) without being ' +
+        'held in memory, and reading goes on after it.',
+    ),
   maxRecordLength: z
     .number()
     .int()
     .min(1_000)
     .default(10_000_000)
     .describe(
-      'Longest record, in characters; a longer one (usually a quote left open) fails the file ' +
-        'instead of reading the rest of it into memory.',
+      'Longest record, in characters: a longer one is rejected (rule record_length) without being held in ' +
+        'memory, and reading goes on after it.',
     ),
 });
 
@@ -66,14 +75,18 @@ export const csvParser = defineParser({
   async *parse(input, opts, context) {
     const reader = new CsvReader(opts, input.origin);
     let warned = !isUtf8(opts.encoding);
-    for await (const text of decode(input.stream, opts.encoding)) {
+    for await (const text of decode(input.stream, opts.encoding, input.origin)) {
       if (context.signal.aborted) throw new SluiceError('ABORTED', `reading ${input.origin} was aborted`);
       // Bytes that are not UTF-8 decode as U+FFFD instead of failing: usually the encoding option is wrong.
-      if (!warned && text.indexOf('\uFFFD') >= 0) {
+      const bad = warned ? -1 : text.indexOf('\uFFFD');
+      if (bad >= 0) {
         warned = true;
-        context.logger.warn(`${input.origin} has bytes that are not valid UTF-8; is parse.encoding right?`, {
-          origin: input.origin,
-        });
+        const line = reader.lineAt(text, bad);
+        context.logger.warn(
+          `${input.origin}:${line} has bytes that are not valid UTF-8 (read as "\uFFFD"); the file is ` +
+            'probably in another encoding: set encoding: latin1 (or windows-1252) in its parse options',
+          { origin: input.origin, line },
+        );
       }
       reader.push(text, false);
       yield* reader.take();
@@ -87,11 +100,35 @@ function isUtf8(encoding: string): boolean {
   return /^utf-?8$/i.test(encoding);
 }
 
+/** A UTF-16 byte-order mark, which a file read as UTF-8 must not start with. */
+function utf16Mark(chunk: Buffer): string | undefined {
+  if (chunk.length < 2) return undefined;
+  if (chunk[0] === 0xff && chunk[1] === 0xfe) return 'utf-16le';
+  if (chunk[0] === 0xfe && chunk[1] === 0xff) return 'utf-16be';
+  return undefined;
+}
+
 /** The file's text, chunk by chunk as it arrives. */
-async function* decode(stream: Readable, encoding: string): AsyncGenerator<string> {
+async function* decode(stream: Readable, encoding: string, origin: string): AsyncGenerator<string> {
   if (isUtf8(encoding)) {
     const decoder = new StringDecoder('utf8');
+    let first = true;
     for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+      if (first && typeof chunk !== 'string') {
+        first = false;
+        const mark = utf16Mark(chunk);
+        if (mark !== undefined) {
+          stream.destroy();
+          throw new SluiceError(
+            'PARSE_FAILED',
+            `the file is ${mark.toUpperCase()} (it starts with its byte-order mark), not UTF-8`,
+            {
+              where: `${origin}:1`,
+              hint: `Set encoding: ${mark} in its parse options.`,
+            },
+          );
+        }
+      }
       const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
       if (text.length > 0) yield text;
     }
@@ -136,6 +173,10 @@ class CsvReader {
   private width = 0;
   /** Position of the next delimiter in the buffer being scanned (see takeLine). */
   private nextDelimiter = -1;
+  /** Follows the unfinished record once `carry` is long, to see a field or record too long. */
+  private probe: RecordProbe | undefined;
+  /** A record too long being read past, without keeping its text, to the line break that ends it. */
+  private skipping: { line: number; rule: string; message: string; raw: string } | undefined;
 
   private readonly batch: BatchBuilder;
   private ready: BatchResult[] = [];
@@ -183,12 +224,15 @@ class CsvReader {
       this.skipLF = false;
       if (text.charCodeAt(0) === LF) text = text.slice(1);
     }
+    if (this.skipping) {
+      text = this.skipOn(text, final);
+      if (this.skipping) return;
+    }
     let buf = text;
     if (this.carry.length > 0) {
-      // A record can only end at a line break: without one, the chunk just extends the unfinished record.
-      if (!final && text.indexOf('\n') < 0 && text.indexOf('\r') < 0) {
+      if (!final && this.continuesRecord(text)) {
         this.carry += text;
-        this.checkLength(this.carry.length);
+        this.checkCarry();
         return;
       }
       buf = this.carry + text;
@@ -196,6 +240,97 @@ class CsvReader {
     }
     if (buf.length > 0) this.scan(buf, final);
     if (final) this.finish();
+  }
+
+  /** The physical line of `text[index]`, text being the next chunk to push. */
+  lineAt(text: string, index: number): number {
+    const from = this.skipLF && text.charCodeAt(0) === LF ? 1 : 0;
+    const before = this.skipping
+      ? this.skipping.line + (this.probe?.breaks ?? 0)
+      : this.line + countLineBreaks(this.carry, 0, this.carry.length);
+    return before + countLineBreaks(text, from, index);
+  }
+
+  /**
+   * True when the unfinished record does not end in `text`. A record can only end at a line break; once the
+   * record is long, the probe knows whether a line break is inside quotes, so a long quoted field is not read
+   * again from its start with every chunk.
+   */
+  private continuesRecord(text: string): boolean {
+    if (this.probe) {
+      if (this.probe.advance(text) < 0) return true;
+      this.probe = undefined;
+      return false;
+    }
+    return text.indexOf('\n') < 0 && text.indexOf('\r') < 0;
+  }
+
+  /** Starts skipping the unfinished record when it, or one of its fields, is longer than allowed. */
+  private checkCarry(): void {
+    const carry = this.carry;
+    const { maxFieldSize, maxRecordLength } = this.opts;
+    if (carry.length <= maxFieldSize && carry.length <= maxRecordLength) return;
+    if (!this.probe) {
+      this.probe = new RecordProbe(this.delimiterCode, this.quoteCode, maxFieldSize);
+      this.probe.advance(carry);
+    }
+    const why = this.tooLong(this.probe.oversizeField, carry.length);
+    if (why === undefined) return;
+    this.refuseHeader(why);
+    this.skipping = { line: this.line, ...why, raw: shortRaw(carry) };
+    this.carry = '';
+  }
+
+  /** Why a record is refused: a field (1-based, 0 for none) over maxFieldSize, or its length over maxRecordLength. */
+  private tooLong(field: number, length: number): { rule: string; message: string } | undefined {
+    const { maxFieldSize, maxRecordLength } = this.opts;
+    if (field > 0) {
+      return {
+        rule: 'field_size',
+        message: `field ${field} is longer than ${maxFieldSize} characters (maxFieldSize)`,
+      };
+    }
+    if (length > maxRecordLength) {
+      return {
+        rule: 'record_length',
+        message: `the record is longer than ${maxRecordLength} characters (maxRecordLength)`,
+      };
+    }
+    return undefined;
+  }
+
+  /** A header line too long fails the file: there is nothing to read the rows by. */
+  private refuseHeader(why: { message: string }): void {
+    if (this.names !== undefined || !this.opts.header) return;
+    throw new SluiceError('LAYOUT_MISMATCH', `the header line is too long: ${why.message}`, {
+      where: `${this.origin}:${this.line}`,
+      hint: 'A quote is probably left open in the header line.',
+    });
+  }
+
+  /** Reads past the record being skipped; returns the text after it (empty while it goes on). */
+  private skipOn(text: string, final: boolean): string {
+    const probe = this.probe!;
+    const skipping = this.skipping!;
+    const end = probe.advance(text);
+    if (end < 0 && !final) return '';
+    this.skipping = undefined;
+    this.probe = undefined;
+    let message = skipping.message;
+    if (end < 0 && probe.inQuote && !probe.pendingQuote) {
+      message += `; field ${probe.field} opens a quote that is not closed before the end of the file`;
+    }
+    this.addReject(skipping.line, skipping.rule, message, skipping.raw);
+    this.line = skipping.line + 1 + probe.breaks;
+    if (end < 0) return '';
+    if (text.charCodeAt(end) === CR) {
+      if (end + 1 === text.length) {
+        this.skipLF = true;
+        return '';
+      }
+      if (text.charCodeAt(end + 1) === LF) return text.slice(end + 2);
+    }
+    return text.slice(end + 1);
   }
 
   private scan(buf: string, final: boolean): void {
@@ -243,9 +378,10 @@ class CsvReader {
         pos = end + 1;
       }
     }
+    this.probe = undefined;
     if (pos < len) {
       this.carry = pos === 0 ? buf : buf.slice(pos);
-      this.checkLength(this.carry.length);
+      this.checkCarry();
     }
   }
 
@@ -372,6 +508,19 @@ class CsvReader {
   }
 
   private record(fields: string[], line: number, raw: string): void {
+    const { maxFieldSize, maxRecordLength } = this.opts;
+    if (raw.length > maxFieldSize || raw.length > maxRecordLength) {
+      const why = this.tooLong(fields.findIndex((f) => f.length > maxFieldSize) + 1, raw.length);
+      if (why !== undefined) {
+        if (this.names === undefined && this.opts.header) {
+          throw new SluiceError('LAYOUT_MISMATCH', `the header line is too long: ${why.message}`, {
+            where: `${this.origin}:${line}`,
+          });
+        }
+        this.addReject(line, why.rule, why.message, shortRaw(raw));
+        return;
+      }
+    }
     if (this.names === undefined) {
       if (this.opts.header) {
         this.takeHeader(fields, line);
@@ -415,18 +564,6 @@ class CsvReader {
     }
     this.flush(true);
   }
-
-  private checkLength(length: number): void {
-    if (length <= this.opts.maxRecordLength) return;
-    throw new SluiceError(
-      'PARSE_FAILED',
-      `the record starting here runs past ${this.opts.maxRecordLength} characters`,
-      {
-        where: `${this.origin}:${this.line}`,
-        hint: 'A quote is probably left open; or raise parse.maxRecordLength if records are really that long.',
-      },
-    );
-  }
 }
 
 /** Line breaks (CRLF, LF or CR) in buf[start, end). */
@@ -441,4 +578,79 @@ function countLineBreaks(buf: string, start: number, end: number): number {
     }
   }
   return count;
+}
+
+/** The start of an over-long record, for its reject. */
+function shortRaw(raw: string): string {
+  return raw.length <= RAW_KEPT ? raw : `${raw.slice(0, RAW_KEPT)}…`;
+}
+
+const RAW_KEPT = 1_000;
+
+/**
+ * Follows a record character by character with the quoting rules of CsvReader (a field is quoted when it
+ * starts with the quote; a doubled quote inside is a literal one; a line break inside quotes belongs to the
+ * field), counting its line breaks and noting the first field longer than `max`.
+ */
+class RecordProbe {
+  inQuote = false;
+  /** A quote inside a quoted field was the last character: the next one says whether it was doubled. */
+  pendingQuote = false;
+  private atFieldStart = true;
+  /** 1-based number of the field being read. */
+  field = 1;
+  private fieldLength = 0;
+  oversizeField = 0;
+  /** Line breaks inside quoted fields so far. */
+  breaks = 0;
+  private lastCR = false;
+
+  constructor(
+    private readonly delimiter: number,
+    private readonly quote: number,
+    private readonly max: number,
+  ) {}
+
+  /** Reads on through `text`; returns where the record ends in it (its line break), or -1. */
+  advance(text: string): number {
+    const { delimiter, quote } = this;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (this.pendingQuote) {
+        this.pendingQuote = false;
+        if (c === quote) {
+          this.grow();
+          continue;
+        }
+        this.inQuote = false;
+      }
+      if (this.inQuote) {
+        if (c === quote) this.pendingQuote = true;
+        else {
+          if (c === LF) {
+            if (!this.lastCR) this.breaks++;
+          } else if (c === CR) this.breaks++;
+          this.lastCR = c === CR;
+          this.grow();
+        }
+        continue;
+      }
+      this.lastCR = false;
+      if (c === delimiter) {
+        this.field++;
+        this.fieldLength = 0;
+        this.atFieldStart = true;
+        continue;
+      }
+      if (c === LF || c === CR) return i;
+      if (this.atFieldStart && c === quote) this.inQuote = true;
+      else this.grow();
+      this.atFieldStart = false;
+    }
+    return -1;
+  }
+
+  private grow(): void {
+    if (++this.fieldLength > this.max && this.oversizeField === 0) this.oversizeField = this.field;
+  }
 }

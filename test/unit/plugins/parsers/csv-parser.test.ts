@@ -245,7 +245,45 @@ describe('csv parser', () => {
       rows.push(...r.batch.rows);
     }
     expect(rows).toEqual([['env\uFFFDo'], ['a\uFFFDil']]);
-    expect(warnings).toEqual(['f.csv has bytes that are not valid UTF-8; is parse.encoding right?']);
+    expect(warnings).toEqual([
+      'f.csv:2 has bytes that are not valid UTF-8 (read as "\uFFFD"); the file is probably in another ' +
+        'encoding: set encoding: latin1 (or windows-1252) in its parse options',
+    ]);
+  });
+
+  it('names the line of the first byte that is not UTF-8, whatever the chunks and line breaks', async () => {
+    const text = 'a,b\r\n1,"two\nlines"\r\n2,ok\r3,"x\n\nca\u00f1a"\n4,\u00f1\n';
+    const bytes = iconv.encode(text, 'latin1');
+    for (const chunkSize of [undefined, 1, 3, 16]) {
+      const warnings: { message: string; line: unknown }[] = [];
+      const logged: PluginContext = {
+        ...context,
+        logger: { ...context.logger, warn: (message, data) => warnings.push({ message, line: data?.line }) },
+      };
+      const stream = Readable.from(chunked(bytes, chunkSize));
+      for await (const _ of csvParser.parse(
+        { stream, origin: 'f.csv' },
+        csvParser.options.parse({}),
+        logged,
+      ));
+      expect(
+        warnings.map((w) => w.line),
+        `chunks of ${chunkSize}`,
+      ).toEqual([7]);
+      expect(warnings[0]!.message).toMatch(/^f\.csv:7 has bytes/);
+    }
+  });
+
+  it('refuses a UTF-16 file read as UTF-8, saying which encoding to set', async () => {
+    const bytes = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a,b\n1,2\n', 'utf16le')]);
+    const error = await parseError(bytes);
+    expect(error.code).toBe('PARSE_FAILED');
+    expect(error.message).toContain('UTF-16LE');
+    expect(error.where).toBe('f.csv:1');
+    expect(error.hint).toContain('encoding: utf-16le');
+    const out = await parseAll(bytes, { encoding: 'utf-16le' });
+    expect(out.columns).toEqual(['a', 'b']);
+    expect(out.rows).toEqual([['1', '2']]);
   });
 
   it('decodes windows-1252, whose euro sign is byte 0x80, also split into 1-byte chunks', async () => {
@@ -381,10 +419,85 @@ describe('csv parser', () => {
     ]);
   });
 
-  it('fails the file on a record longer than maxRecordLength', async () => {
-    const error = await parseError(`a\n"${'x'.repeat(3000)}`, { maxRecordLength: 1000 });
-    expect(error.code).toBe('PARSE_FAILED');
-    expect(error.where).toBe('f.csv:2');
+  it('rejects a row with a field longer than maxFieldSize, whole or in chunks, and reads on after it', async () => {
+    const big = `${'x'.repeat(1500)}\n${'y'.repeat(1500)}""z\r\n${'w'.repeat(1500)}`;
+    const text = `id,note,n\r\n1,small,1\r\n2,"${big}",2\r\n3,"ok\nsplit",3\n4,${'u'.repeat(2500)},4\n5,last,5`;
+    const expected = {
+      columns: ['id', 'note', 'n'],
+      rows: [
+        ['1', 'small', '1'],
+        ['3', 'ok\nsplit', '3'],
+        ['5', 'last', '5'],
+      ],
+      lines: [2, 6, 9],
+      rejectedRows: 2,
+      rejects: [
+        {
+          origin: 'f.csv',
+          line: 3,
+          column: null,
+          rule: 'field_size',
+          value: null,
+          message: 'field 2 is longer than 1000 characters (maxFieldSize)',
+          raw: `2,"${big.slice(0, 997)}…`,
+        },
+        {
+          origin: 'f.csv',
+          line: 8,
+          column: null,
+          rule: 'field_size',
+          value: null,
+          message: 'field 2 is longer than 1000 characters (maxFieldSize)',
+          raw: `4,${'u'.repeat(998)}…`,
+        },
+      ],
+    };
+    for (const chunkSize of [undefined, 1, 7, 64, 1024]) {
+      const out = await parseAll(text, { maxFieldSize: 1000 }, chunkSize);
+      expect({ ...out, raw: undefined }, `chunks of ${chunkSize}`).toEqual({ ...expected, raw: undefined });
+    }
+  });
+
+  it('keeps a long quoted field with line breaks under maxFieldSize, read in small chunks', async () => {
+    const note = Array.from({ length: 200 }, (_, i) => `line ${i}, with "quotes"`).join('\r\n');
+    const text = `a,b\n"${note.replaceAll('"', '""')}",1\n2,3\n`;
+    for (const chunkSize of [undefined, 5, 100]) {
+      const out = await parseAll(text, { maxFieldSize: 10_000 }, chunkSize);
+      expect(out.rows).toEqual([
+        [note, '1'],
+        ['2', '3'],
+      ]);
+      expect(out.lines).toEqual([2, 202]);
+    }
+  });
+
+  it('rejects a record longer than maxRecordLength, and one whose long quote never closes', async () => {
+    const long = await parseAll(`a,b\n${'"xxxxxxxxx",'.repeat(200)}1\n2,3\n`, { maxRecordLength: 1000 }, 50);
+    expect(long.rows).toEqual([['2', '3']]);
+    expect(long.rejects.map((r) => [r.line, r.rule, r.message])).toEqual([
+      [2, 'record_length', 'the record is longer than 1000 characters (maxRecordLength)'],
+    ]);
+    const open = await parseAll(`a,b\n1,2\n3,"${'x\n'.repeat(2000)}`, { maxFieldSize: 1000 }, 100);
+    expect(open.rows).toEqual([['1', '2']]);
+    expect(open.rejects.map((r) => [r.line, r.rule, r.message])).toEqual([
+      [
+        3,
+        'field_size',
+        'field 2 is longer than 1000 characters (maxFieldSize); field 2 opens a quote that is not closed before the end of the file',
+      ],
+    ]);
+  });
+
+  it('fails the file when its header line is too long', async () => {
+    for (const chunkSize of [undefined, 100]) {
+      const error = await parse(`"a${'x'.repeat(3000)}\n1\n`, { maxFieldSize: 1000 }, { chunkSize }).then(
+        () => undefined,
+        (e: unknown) => e as SluiceError,
+      );
+      expect(error?.code, `chunks of ${chunkSize}`).toBe('LAYOUT_MISMATCH');
+      expect(error?.where).toBe('f.csv:1');
+      expect(error?.message).toContain('the header line is too long');
+    }
   });
 
   it('skips blank lines, or keeps them when asked', async () => {
@@ -431,7 +544,8 @@ describe('csv parser', () => {
       encoding: 'utf-8',
       skipBlankLines: true,
       batchSize: 500,
-      maxRecordLength: 10000000,
+      maxFieldSize: 1_000_000,
+      maxRecordLength: 10_000_000,
     });
     expect(csvParser.options.safeParse({ encoding: 'klingon' }).success).toBe(false);
     expect(csvParser.options.safeParse({ delimiter: ';;' }).success).toBe(false);
