@@ -72,7 +72,9 @@ async function openWorkbook(file: string): Promise<Workbook> {
     );
   }
   const origin = path.basename(file);
-  if (ext === '.xls') return openXlsWorkbook(await readFile(file), origin);
+  if (ext === '.xls') {
+    return openXlsWorkbook(await readFile(file), origin, (m) => process.stderr.write(`sluice: ${m}\n`));
+  }
   return openXlsxWorkbook(file, origin);
 }
 

@@ -26,7 +26,7 @@ export const xlsParser = defineParser({
   options,
   async *parse(input, opts, context) {
     const bytes = await readAll(input.stream, opts.maxBytes, input.origin);
-    const workbook = await openXlsWorkbook(bytes, input.origin);
+    const workbook = await openXlsWorkbook(bytes, input.origin, (message) => context.logger.warn(message));
     yield* sheetBatches(workbook, opts, input.origin, context.signal);
   },
 });

@@ -31,13 +31,25 @@ interface XlsCell {
  * A legacy workbook (.xls, BIFF) read whole by @e965/xlsx (SheetJS): a BIFF file cannot be streamed. Any
  * failure to read it is a PARSE_FAILED naming `origin`.
  */
-export async function openXlsWorkbook(bytes: Buffer, origin: string): Promise<Workbook> {
+export async function openXlsWorkbook(
+  bytes: Buffer,
+  origin: string,
+  warn: (message: string) => void = () => {},
+): Promise<Workbook> {
   if (!looksLikeWorkbook(bytes)) {
     const why = bytes.length === 0 ? 'the file is empty' : 'it does not start like an Excel file';
     throw notAWorkbook(origin, 'xls', new Error(why));
   }
   const XLSX = await import('@e965/xlsx');
   let workbook: ReturnType<typeof XLSX.read>;
+  // SheetJS prints a line to stderr for each record it does not know (a damaged or unusual file); they are
+  // counted here instead, and told once. XLSX.read is synchronous: nothing else runs while console.error is
+  // swapped.
+  let unknownRecords = 0;
+  const consoleError = console.error;
+  console.error = () => {
+    unknownRecords++;
+  };
   try {
     workbook = XLSX.read(bytes, {
       type: 'buffer',
@@ -48,6 +60,11 @@ export async function openXlsWorkbook(bytes: Buffer, origin: string): Promise<Wo
     });
   } catch (error) {
     throw notAWorkbook(origin, 'xls', error);
+  } finally {
+    console.error = consoleError;
+  }
+  if (unknownRecords > 0) {
+    warn(`${origin} has ${unknownRecords} records the xls reader does not know: the file may be damaged`);
   }
   const date1904 = workbook.Workbook?.WBProps?.date1904 === true;
   return {

@@ -1,4 +1,5 @@
-import type { Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
 
 /**
@@ -41,12 +42,37 @@ export async function openZipParts(file: string): Promise<ZipParts> {
     async open(name) {
       const entry = entries.get(partKey(name));
       if (entry === undefined) throw new Error(`the zip has no part ${name}`);
-      return new Promise<Readable>((resolve, reject) =>
-        zip.openReadStream(entry, (error, stream) => (error ? reject(error) : resolve(stream))),
+      const stream = await new Promise<Readable>((resolve, reject) =>
+        zip.openReadStream(entry, (error, opened) => (error ? reject(error) : resolve(opened))),
       );
+      return checked(stream, entry);
     },
     close: () => zip.close(),
   };
+}
+
+/**
+ * The part's bytes, failing at the end when their CRC-32 is not the one the zip recorded: yauzl checks sizes
+ * only, and a damaged byte inside a part would otherwise read as a different value.
+ */
+function checked(stream: Readable, entry: yauzl.Entry): Readable {
+  let crc = 0;
+  const check = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      crc = crc32(chunk, crc);
+      done(null, chunk);
+    },
+    flush(done) {
+      done(
+        crc >>> 0 === entry.crc32 >>> 0
+          ? null
+          : new Error(`its part ${entry.fileName} is damaged (CRC-32 mismatch)`),
+      );
+    },
+  });
+  // pipeline() passes an error of either side to the other, and destroys the zip's stream when the reader
+  // stops early.
+  return pipeline(stream, check, () => {});
 }
 
 function partKey(name: string): string {

@@ -174,3 +174,25 @@ describe('json parser', () => {
     expect(jsonParser.options.safeParse({ path: 'data.items' }).success).toBe(true);
   });
 });
+
+describe('json parser on a file that breaks off', () => {
+  it('fails with PARSE_FAILED naming the file and line, wherever the file is cut', async () => {
+    for (const format of ['json', 'jsonl'] as const) {
+      const text =
+        format === 'json'
+          ? doc
+          : '{"id":1,"name":"Ana"}\n{"id":2,"tags":["a","b"],"n":{"x":1.5}}\n{"id":3,"name":"Zoë \\"Z\\""}\n';
+      for (let cut = 1; cut < text.length - 1; cut++) {
+        const head = text.slice(0, cut);
+        // A JSON Lines file cut right after a whole line is a shorter valid file.
+        if (format === 'jsonl' && /\}\n?$/.test(head)) continue;
+        const options = format === 'json' ? { path: 'data.items' } : { format };
+        const error = await parseError(head, options).catch((e: unknown) => e);
+        expect(error, `${format} cut at ${cut}`).toBeInstanceOf(SluiceError);
+        const { code, where } = error as SluiceError;
+        expect(['PARSE_FAILED', 'LAYOUT_MISMATCH'], `${format} cut at ${cut}`).toContain(code);
+        expect(where, `${format} cut at ${cut}`).toMatch(/^f\.json(:\d+)?$/);
+      }
+    }
+  });
+});

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import * as XLSX from '@e965/xlsx';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SluiceError } from '../../../../src/core/errors.js';
 import type { BatchResult, PluginContext } from '../../../../src/core/plugin.js';
 import { xlsParser } from '../../../../src/plugins/parsers/xls-parser.js';
@@ -205,5 +205,51 @@ describe('xls parser', () => {
     const big = await failure(book({ S: [['a'], ['1']] }), { maxBytes: 1000 });
     expect(big.code).toBe('PARSE_FAILED');
     expect(big.message).toContain('maxBytes');
+  });
+});
+
+describe('xls parser on damaged files', () => {
+  it('fails with a SluiceError or reads on, for every cut and damaged byte; SheetJS prints nothing', async () => {
+    const rows: Cell[][] = [['id', 'name']];
+    for (let i = 0; i < 200; i++) rows.push([i, `name ${i}`]);
+    const whole = book({ S: rows });
+    const printed = vi.spyOn(console, 'error');
+    const warnings: string[] = [];
+    const logged: PluginContext = {
+      ...context,
+      logger: { ...context.logger, warn: (m) => warnings.push(m) },
+    };
+    const outcomes = new Set<string>();
+    const step = Math.floor(whole.length / 150);
+    const variants: Buffer[] = [];
+    for (let at = 0; at < whole.length; at += step) {
+      variants.push(whole.subarray(0, at));
+      const flipped = Buffer.from(whole);
+      flipped[at] = flipped[at]! ^ 0x5a;
+      variants.push(flipped);
+    }
+    try {
+      for (const bytes of variants) {
+        try {
+          for await (const _ of xlsParser.parse(
+            { stream: Readable.from([bytes]), origin: 'f.xls' },
+            xlsParser.options.parse({}),
+            logged,
+          ));
+          outcomes.add('read');
+        } catch (error) {
+          expect(error).toBeInstanceOf(SluiceError);
+          const { code, message } = error as SluiceError;
+          expect(['PARSE_FAILED', 'LAYOUT_MISMATCH']).toContain(code);
+          if (code === 'PARSE_FAILED') expect(message).toContain('f.xls');
+          outcomes.add(code);
+        }
+      }
+      expect(printed).not.toHaveBeenCalled();
+    } finally {
+      printed.mockRestore();
+    }
+    expect(outcomes).toContain('PARSE_FAILED');
+    expect(warnings.every((w) => /^f\.xls has \d+ records the xls reader does not know/.test(w))).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import ExcelJS from 'exceljs';
+import yazl from 'yazl';
 import { describe, expect, it } from 'vitest';
 import { SluiceError } from '../../../../src/core/errors.js';
 import type { BatchResult, PluginContext } from '../../../../src/core/plugin.js';
@@ -235,5 +236,87 @@ describe('xlsx parser', () => {
     const whole = await book({ S: [['a'], [1]] });
     const cut = await failure(whole.subarray(0, Math.floor(whole.length / 2)));
     expect(cut.code).toBe('PARSE_FAILED');
+  });
+});
+
+describe('xlsx parser on damaged and unusual files', () => {
+  /** An .xlsx written part by part, for XML that no library writes. */
+  async function rawBook(parts: Record<string, string>): Promise<Buffer> {
+    const zip = new yazl.ZipFile();
+    for (const [name, text] of Object.entries(parts)) zip.addBuffer(Buffer.from(text, 'utf8'), name);
+    zip.end();
+    const chunks: Buffer[] = [];
+    for await (const chunk of zip.outputStream as AsyncIterable<Buffer>) chunks.push(chunk);
+    return Buffer.concat(chunks);
+  }
+
+  const RELS =
+    '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">';
+  const base = (sheet: string, extra: Record<string, string> = {}) => ({
+    '[Content_Types].xml': '<?xml version="1.0"?><Types/>',
+    '_rels/.rels': `${RELS}<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>`,
+    'xl/workbook.xml':
+      '<?xml version="1.0"?><x:workbook xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><x:workbookPr date1904="1"/><x:sheets><x:sheet name="Data" sheetId="1" r:id="rId7"/></x:sheets></x:workbook>',
+    'xl/_rels/workbook.xml.rels': `${RELS}<Relationship Id="rId7" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="/xl/worksheets/data.xml"/><Relationship Id="rId8" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="strings.xml"/><Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>`,
+    'xl/strings.xml':
+      '<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>name</t></si><si><r><t xml:space="preserve">Ana </t></r><r><rPr><b/></rPr><t>María</t></r><rPh><t>アナ</t></rPh></si><si><t>line_x000D_break</t></si></sst>',
+    'xl/styles.xml':
+      '<?xml version="1.0"?><styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><numFmts count="1"><numFmt numFmtId="164" formatCode="dd/mm/yyyy"/></numFmts><cellStyleXfs><xf numFmtId="14"/></cellStyleXfs><cellXfs><xf numFmtId="0"/><xf numFmtId="164"/><xf numFmtId="14"/><xf numFmtId="10"/></cellXfs></styleSheet>',
+    'xl/worksheets/data.xml': sheet,
+    ...extra,
+  });
+  const sheetXml = (rows: string) =>
+    `<?xml version="1.0"?><x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:sheetData>${rows}</x:sheetData></x:worksheet>`;
+
+  it('reads cells by their type: shared, inline and formula strings, booleans, errors, dates, styles', async () => {
+    const bytes = await rawBook(
+      base(
+        sheetXml(
+          '<x:row r="1"><x:c r="A1" t="s"><x:v>0</x:v></x:c><x:c t="inlineStr"><x:is><x:t>b</x:t></x:is></x:c><x:c><x:v>3</x:v></x:c><x:c><x:v>4</x:v></x:c><x:c><x:v>5</x:v></x:c><x:c><x:v>6</x:v></x:c></x:row>' +
+            '<x:row r="3"><x:c r="A3" t="s"><x:v>1</x:v></x:c><x:c r="B3" t="b"><x:f>1=1</x:f><x:v>1</x:v></x:c><x:c r="C3" t="e"><x:f>NA()</x:f><x:v>#N/A</x:v></x:c><x:c r="D3" s="1"><x:v>0</x:v></x:c><x:c r="E3" s="2"><x:v>1.5</x:v></x:c><x:c r="F3" s="3"><x:v>0.25</x:v></x:c></x:row>' +
+            '<x:row><x:c t="s"><x:v>2</x:v></x:c><x:c t="str"><x:f>"x"&amp;"y"</x:f><x:v>x&amp;y</x:v></x:c><x:c t="d"><x:v>2024-02-29T13:05:01</x:v></x:c><x:c t="b"><x:v>0</x:v></x:c><x:c t="e"/></x:row>',
+        ),
+      ),
+    );
+    const out = await parseAll(bytes);
+    expect(out.columns).toEqual(['name', 'b', '3', '4', '5', '6']);
+    expect(out.rows).toEqual([
+      ['Ana María', 'true', '#N/A', '1904-01-01', '1904-01-02 12:00:00', '0.25'],
+      ['line\rbreak', 'x&y', '2024-02-29 13:05:01', 'false', null, null],
+    ]);
+    expect(out.lines).toEqual([3, 4]);
+  });
+
+  it('fails with PARSE_FAILED naming the file on every kind of damage, never with another error', async () => {
+    const whole = await book({ S: [['a', 'b'], ...Array.from({ length: 200 }, (_, i) => [i, `row ${i}`])] });
+    const cases: [string, Buffer, string][] = [
+      ['empty', Buffer.alloc(0), 'the file is empty'],
+      ['text', Buffer.from('id,name\n1,ana\n'), 'not a zip file'],
+      [
+        'legacy',
+        Buffer.from('d0cf11e0a1b11ae1' + '00'.repeat(504), 'hex'),
+        'legacy .xls or a password-protected',
+      ],
+      ['no workbook', await rawBook({ 'word/document.xml': '<w/>' }), 'no workbook part'],
+      [
+        'bad xml',
+        await rawBook(base(sheetXml('<x:row r="1"><x:c><x:v>1</x:v></x:row>'))),
+        'sheet "Data" cannot be read',
+      ],
+    ];
+    for (let cut = 100; cut < whole.length; cut += Math.floor(whole.length / 12)) {
+      cases.push([`cut at ${cut}`, whole.subarray(0, cut), 'not a readable xlsx workbook']);
+    }
+    // A damaged byte inside the sheet's compressed data: the CRC-32 of the part no longer matches.
+    const sheetAt = whole.indexOf('xl/worksheets/sheet1.xml');
+    const flipped = Buffer.from(whole);
+    flipped[sheetAt + 200] = flipped[sheetAt + 200]! ^ 0xff;
+    cases.push(['flipped byte', flipped, 'f.xlsx']);
+    for (const [name, bytes, words] of cases) {
+      const error = await failure(bytes);
+      expect(error.code, name).toBe('PARSE_FAILED');
+      expect(error.message, name).toContain('f.xlsx');
+      expect(error.message, name).toContain(words);
+    }
   });
 });
