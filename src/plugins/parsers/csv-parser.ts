@@ -121,11 +121,9 @@ async function* decode(stream: Readable, encoding: string, origin: string): Asyn
           stream.destroy();
           throw new SluiceError(
             'PARSE_FAILED',
-            `the file is ${mark.toUpperCase()} (it starts with its byte-order mark), not UTF-8`,
-            {
-              where: `${origin}:1`,
-              hint: `Set encoding: ${mark} in its parse options.`,
-            },
+            // The way out is in the message itself: a rejected file's ledger entry keeps only the message.
+            `the file is ${mark.toUpperCase()} (it starts with its byte-order mark), not UTF-8: set encoding: ${mark} in its parse options`,
+            { where: `${origin}:1` },
           );
         }
       }

@@ -280,7 +280,7 @@ describe('csv parser', () => {
     expect(error.code).toBe('PARSE_FAILED');
     expect(error.message).toContain('UTF-16LE');
     expect(error.where).toBe('f.csv:1');
-    expect(error.hint).toContain('encoding: utf-16le');
+    expect(error.message).toContain('set encoding: utf-16le');
     const out = await parseAll(bytes, { encoding: 'utf-16le' });
     expect(out.columns).toEqual(['a', 'b']);
     expect(out.rows).toEqual([['1', '2']]);
