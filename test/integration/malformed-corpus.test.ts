@@ -75,7 +75,7 @@ describe('malformed inputs through sluice run', () => {
   }
 
   malformedCorpus.forEach((input, index) => {
-    const test = input.waitsFor === undefined || process.env.CORPUS_ALL ? it : it.fails;
+    const test = input.waitsFor === undefined ? it : it.fails;
     // A test marked `fails` waits for the work its input names (input.waitsFor): flip it once that lands.
     test(input.name, { timeout: 120_000 }, async () => {
       const { result, runs, files } = await runInput(input, index);
@@ -87,9 +87,10 @@ describe('malformed inputs through sluice run', () => {
       expect(run.status, output).toBe('succeeded');
       expect(Number(run.rows_read), output).toBe(Number(run.rows_loaded) + Number(run.rows_rejected));
       expect(
-        files.map((f) => [f.name, f.status]),
+        files.map((f) => f.name),
         output,
-      ).toEqual([[input.fileName, input.expect.file]]);
+      ).toEqual([input.fileName]);
+      expect([input.expect.file].flat(), output).toContain(files[0]!.status);
       const file = files[0]!;
       expect(Number(file.rows_read), output).toBe(Number(file.rows_loaded) + Number(file.rows_rejected));
       if (input.expect.rowsLoaded !== undefined)
