@@ -1,3 +1,6 @@
+import { mkdtemp, readdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import yazl from 'yazl';
@@ -318,5 +321,26 @@ describe('xlsx parser on damaged and unusual files', () => {
       expect(error.message, name).toContain('f.xlsx');
       expect(error.message, name).toContain(words);
     }
+  });
+});
+
+describe('xlsx parser and its scratch copy', () => {
+  it('removes its copy of the file when done, failed or stopped early', async () => {
+    const workDir = await mkdtemp(path.join(os.tmpdir(), 'xlsx-work-'));
+    const scratch: PluginContext = { ...context, workDir };
+    const rows: Cell[][] = [['n']];
+    for (let i = 1; i <= 50; i++) rows.push([i]);
+    const bytes = await book({ S: rows });
+    const options = xlsxParser.options.parse({ batchSize: 5 });
+    const read = (input: Buffer) =>
+      xlsxParser.parse({ stream: Readable.from([input]), origin: 'f.xlsx' }, options, scratch);
+    let batches = 0;
+    for await (const _ of read(bytes)) batches++;
+    expect(batches).toBe(10);
+    for await (const _ of read(bytes)) break;
+    await expect(async () => {
+      for await (const _ of read(bytes.subarray(0, 100)));
+    }).rejects.toMatchObject({ code: 'PARSE_FAILED' });
+    expect(await readdir(workDir)).toEqual([]);
   });
 });
