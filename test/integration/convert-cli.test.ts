@@ -266,43 +266,39 @@ describe('sluice convert', () => {
     },
   );
 
-  it(
-    'reads a sheet as an import would with --header-row, --skip-rows and --columns',
-    { timeout: 120_000 },
-    async () => {
-      const dir = await tempDir();
-      const wb = XLSX.utils.book_new();
-      const rows = [
-        ['Report of visits'],
-        [],
-        ['id', 'x', 'name', 'score', 'note'],
-        [null, null, 'text', 'points'],
-        [1, 'x', 'ana', 10, 'left out'],
-        [2, 'x', 'luis', 20],
-      ];
-      XLSX.utils.book_append_sheet(wb, XLSX.utils.aoa_to_sheet(rows), 'Visits');
-      for (const file of await writeBothWays(dir, 'visits', wb)) {
-        const out = `${file}.csv`;
-        const args = ['convert', file, '--header-row', '3', '--skip-rows', '1', '--columns', 'c:d'];
-        const result = await runCli([...args, '--out', out]);
-        expect(result.stderr).toBe('');
-        expect(result.code).toBe(0);
-        expect(csvRecords(await readFile(out, 'utf8'))).toEqual([
-          ['name', 'score'],
-          ['ana', '10'],
-          ['luis', '20'],
-        ]);
+  it('reads a sheet as an import would with --header-row, --skip-rows and --columns', async () => {
+    const dir = await tempDir();
+    const wb = XLSX.utils.book_new();
+    const rows = [
+      ['Report of visits'],
+      [],
+      ['id', 'x', 'name', 'score', 'note'],
+      [null, null, 'text', 'points'],
+      [1, 'x', 'ana', 10, 'left out'],
+      [2, 'x', 'luis', 20],
+    ];
+    XLSX.utils.book_append_sheet(wb, XLSX.utils.aoa_to_sheet(rows), 'Visits');
+    for (const file of await writeBothWays(dir, 'visits', wb)) {
+      const out = `${file}.csv`;
+      const args = ['convert', file, '--header-row', '3', '--skip-rows', '1', '--columns', 'c:d'];
+      const result = await runCli([...args, '--out', out]);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(csvRecords(await readFile(out, 'utf8'))).toEqual([
+        ['name', 'score'],
+        ['ana', '10'],
+        ['luis', '20'],
+      ]);
 
-        // Read as an import, a row wider than the header is left out: exit 1, and the row named.
-        const narrow = await runCli(['convert', file, '--header-row', '3', '--columns', 'A:B', '--out', out]);
-        expect(narrow.code).toBe(0);
-        const wide = await runCli(['convert', file, '--header-row', '1', '--out', out]);
-        expect(wide.code).toBe(1);
-        expect(wide.stderr).toContain(`${path.basename(file)}:3: expected 1 fields, found 5, row left out`);
-        expectNoStack(wide);
-      }
-    },
-  );
+      // Read as an import, a row wider than the header is left out: exit 1, and the row named.
+      const narrow = await runCli(['convert', file, '--header-row', '3', '--columns', 'A:B', '--out', out]);
+      expect(narrow.code).toBe(0);
+      const wide = await runCli(['convert', file, '--header-row', '1', '--out', out]);
+      expect(wide.code).toBe(1);
+      expect(wide.stderr).toContain(`${path.basename(file)}:3: expected 1 fields, found 5, row left out`);
+      expectNoStack(wide);
+    }
+  });
 
   it(
     'names the command-line flag in its errors, exits 2 on wrong usage and 1 on a file it cannot read',

@@ -32,7 +32,7 @@ export const xlsParser = defineParser({
 });
 
 /** The whole file; refuses one larger than maxBytes before it fills the memory. */
-export async function readAll(stream: Readable, maxBytes: number, origin: string): Promise<Buffer> {
+async function readAll(stream: Readable, maxBytes: number, origin: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stream as AsyncIterable<Buffer | string>) {
