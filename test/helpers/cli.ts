@@ -15,7 +15,7 @@ export interface CliResult {
 export function startCli(
   args: string[],
   env: Record<string, string>,
-): { child: ChildProcess; done: Promise<CliResult> } {
+): { child: ChildProcess; done: Promise<CliResult>; stderr(): string } {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
     cwd: REPO,
     env: { ...process.env, ...env, NO_COLOR: '1' },
@@ -28,7 +28,7 @@ export function startCli(
   const done = new Promise<CliResult>((resolve) =>
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
   );
-  return { child, done };
+  return { child, done, stderr: () => stderr };
 }
 
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {

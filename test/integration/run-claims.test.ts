@@ -1,6 +1,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePipeline } from '../../src/core/spec.js';
 import { createRegistry } from '../../src/plugins/index.js';
@@ -30,6 +31,10 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(25);
+}
 
 /** A pipeline file loading the CSVs of its own inbox into its own table. */
 async function filePipeline(
@@ -70,6 +75,30 @@ async function filePipeline(
 const count = async (table: string) =>
   Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n);
 
+/** A statement that waits until the test opens the gate (an advisory lock the test holds). */
+const GATE_SQL = 'SELECT pg_advisory_lock(4242), pg_advisory_unlock(4242)';
+
+/** Holds the gate's lock on a connection of its own; `waitForWaiter` returns once a run waits on it. */
+async function closeGate() {
+  const holder = new pg.Client({ connectionString: testDb.url });
+  await holder.connect();
+  await holder.query('SELECT pg_advisory_lock(4242)');
+  return {
+    async waitForWaiter() {
+      for (;;) {
+        const { rowCount } = await holder.query(
+          `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted`,
+        );
+        if ((rowCount ?? 0) > 0) return;
+        await sleep(25);
+      }
+    },
+    async open() {
+      await holder.end();
+    },
+  };
+}
+
 describe('one claim per pipeline run', () => {
   it('a group of 16 pipelines runs 16 at once on a server and finishes', async () => {
     const dir = await tempDir('sluice-group16-');
@@ -96,17 +125,14 @@ describe('one claim per pipeline run', () => {
 
   it('two processes of one pipeline never both load: the second refuses while the first holds it', async () => {
     const dir = await tempDir('sluice-two-');
-    const file = await filePipeline(dir, 'twice', { setup: 'SELECT pg_sleep(2)', rows: 50 });
+    // The first run's setup waits for a lock this test holds: it keeps its claim until the test lets go.
+    const file = await filePipeline(dir, 'twice', { setup: GATE_SQL, rows: 50 });
     const env = { DATABASE_URL: testDb.url, SLUICE_HOME: home };
+    const gate = await closeGate();
     const first = startCli(['run', file], env);
-    for (let i = 0; i < 600; i++) {
-      const { rowCount } = await db.query(
-        `SELECT 1 FROM sluice.runs WHERE pipeline = 'twice' AND status = 'running'`,
-      );
-      if (rowCount > 0) break;
-      await sleep(25);
-    }
+    await gate.waitForWaiter();
     const second = await runCli(['run', file], env);
+    await gate.open();
     const done = await first.done;
     expect(done.code, done.stderr).toBe(0);
     expect(second.code).toBe(1);
@@ -232,17 +258,23 @@ describe('stopping a run', () => {
   });
 
   it('a second Ctrl-C exits at once, without a stack trace; the next run finishes the work once', async () => {
-    const { file, run } = await startBigRun('impatient');
+    const dir = await tempDir('sluice-stop-impatient-');
+    // The run waits in its setup for the gate: the first Ctrl-C asks it to stop, the second cannot wait.
+    const file = await filePipeline(dir, 'impatient', { rows: 1000, files: 2, setup: GATE_SQL });
+    const gate = await closeGate();
+    const run = startCli(['run', file], env());
+    await gate.waitForWaiter();
     run.child.kill('SIGINT');
-    await sleep(50);
+    await waitFor(() => run.stderr().includes('SIGINT: stopping'));
     run.child.kill('SIGINT');
     const killed = await run.done;
+    await gate.open();
     expect(killed.code).toBe(130);
     expect(killed.stderr).toMatch(/exiting now/);
     expect(killed.stderr).not.toMatch(/\n\s+at |ERR_STREAM|Unhandled/);
     const again = await runCli(['run', file], env());
     expect(again.code, again.stderr).toBe(0);
-    expect(await count('impatient')).toBe(320_000);
+    expect(await count('impatient')).toBe(2000);
   });
 
   it('removes the temporary zip a run killed while archiving left behind', async () => {
