@@ -4,7 +4,7 @@ import { SluiceError } from '../../core/errors.js';
 import { defineParser, type BatchResult } from '../../core/plugin.js';
 import { BatchBuilder } from './batch-builder.js';
 import { batchSizeOption } from './layout.js';
-import { JsonPathTracker } from './json-path-tracker.js';
+import { JsonPathTracker } from '../../connectors/json/json-path-tracker.js';
 import { RawNumber, recordCells, toJsonText } from './json-values.js';
 
 const pathSegment = /^[^.*$[\]]+$/;

@@ -4,11 +4,12 @@ import path from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { defineSource, type PluginContext, type SourceFile } from '../../core/plugin.js';
 import { authRequest, authSecrets } from './http/auth.js';
-import { createHttpClient, type HttpClient, type HttpResponse } from './http/http-client.js';
-import { httpSourceOptions, transportSettings, type HttpSourceOptions } from './http/http-options.js';
+import { createHttpClient, type HttpClient, type HttpResponse } from '../../connectors/http/http-client.js';
+import { readSnippet } from '../../connectors/http/read-snippet.js';
+import { saveBody } from '../../connectors/http/save-body.js';
+import { transportSettings } from '../../connectors/http/transport-options.js';
+import { httpSourceOptions, type HttpSourceOptions } from './http/http-options.js';
 import { nextPage, type PageResult } from './http/pagination.js';
-import { readSnippet } from './http/read-snippet.js';
-import { saveBody } from './http/save-body.js';
 import { safeFileName } from './safe-file-name.js';
 
 /** What is kept per request URL between runs, for conditional requests. */

@@ -1,4 +1,4 @@
-import type { HttpRequest } from './http-client.js';
+import type { HttpRequest } from '../../../connectors/http/http-client.js';
 import type { AuthOptions } from './http-options.js';
 
 /** The request with its credentials: an Authorization header, or the API key in a header or the query. */

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { Tokenizer, TokenParser } from '@streamparser/json';
 import { SluiceError } from '../../../core/errors.js';
-import { JsonPathTracker } from '../../parsers/json-path-tracker.js';
+import { JsonPathTracker } from '../../../connectors/json/json-path-tracker.js';
 
 export interface PageFacts {
   /** Elements of the records array (undefined when it is not in the page). */

@@ -1,5 +1,5 @@
 import { SluiceError } from '../../../core/errors.js';
-import type { HttpResponse } from './http-client.js';
+import type { HttpResponse } from '../../../connectors/http/http-client.js';
 import type { HttpSourceOptions } from './http-options.js';
 import { inspectJson } from './inspect-json.js';
 

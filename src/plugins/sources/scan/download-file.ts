@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { SluiceError } from '../../../core/errors.js';
 import type { StateReader } from '../../../core/plugin.js';
-import type { HttpClient, HttpResponse } from '../http/http-client.js';
-import { readSnippet } from '../http/read-snippet.js';
-import { saveBody } from '../http/save-body.js';
+import type { HttpClient, HttpResponse } from '../../../connectors/http/http-client.js';
+import { readSnippet } from '../../../connectors/http/read-snippet.js';
+import { saveBody } from '../../../connectors/http/save-body.js';
 import { safeFileName } from '../safe-file-name.js';
 
 /** What is kept per download URL: enough to tell next time that the file has not changed. */

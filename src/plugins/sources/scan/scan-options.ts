@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { transportOptions } from '../http/http-options.js';
+import { transportOptions } from '../../../connectors/http/transport-options.js';
 
 function regexProblem(pattern: string): string | undefined {
   try {

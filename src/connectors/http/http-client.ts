@@ -2,9 +2,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { errorMessage, SluiceError } from '../../../core/errors.js';
-import type { Logger } from '../../../core/plugin.js';
-import { backoffDelay, type RetryPolicy } from '../../../core/retry.js';
+import { errorMessage, SluiceError } from '../../core/errors.js';
+import type { Logger } from '../../core/plugin.js';
+import { backoffDelay, type RetryPolicy } from '../../core/retry.js';
 
 /** One request as the sources describe it. Headers and URL may carry secrets: see `redact`. */
 export interface HttpRequest {
