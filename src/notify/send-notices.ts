@@ -8,6 +8,7 @@ import { errorMessage, isSluiceError, SluiceError } from '../core/errors.js';
 import type { EmailNotifySpec, NotifySpec, WebhookNotifySpec } from '../core/notify-spec.js';
 import type { Logger } from '../core/plugin.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../core/retry.js';
+import { createMasker, namedSecrets, urlSecrets, type SecretPair } from '../core/secrets.js';
 import type { SqlClient } from '../core/sql.js';
 import { listRejects, readRejectPages, type RejectRow } from '../store/rejects.js';
 import {
@@ -21,7 +22,7 @@ import {
   type NoticeReject,
   type RunFacts,
 } from './run-notice.js';
-import { createSmtpTransport, smtpError } from './smtp.js';
+import { createSmtpTransport, smtpError, smtpSecret } from './smtp.js';
 
 /** What became of one channel's notice. */
 export interface NoticeResult {
@@ -96,7 +97,7 @@ export async function sendRunNotices(
     if (notify.email) {
       const email = notify.email;
       results.push(
-        await attempt('email', notice, options, email.password, () =>
+        await attempt('email', notice, options, [smtpSecret(email)], () =>
           sendEmail(email, composed, attachment, options.smtpTls),
         ),
       );
@@ -105,7 +106,7 @@ export async function sendRunNotices(
       const webhook = notify.webhook;
       const body = JSON.stringify({ text: composed.slack, summary, rejects: rejects.first });
       results.push(
-        await attempt('webhook', notice, options, undefined, () =>
+        await attempt('webhook', notice, options, webhookSecrets(webhook), () =>
           postWebhook(webhook, body, options.webhookTimeoutMs ?? WEBHOOK_TIMEOUT_MS),
         ),
       );
@@ -169,11 +170,11 @@ async function attempt(
   channel: NoticeResult['channel'],
   notice: Notice,
   options: SendNoticesOptions,
-  secret: string | undefined,
+  secrets: (string | SecretPair | undefined)[],
   send: () => Promise<string>,
 ): Promise<NoticeResult> {
   const { logger } = options;
-  const redact = (text: string) => (secret ? text.replaceAll(secret, '***') : text);
+  const redact = createMasker(secrets);
   let attempts = 0;
   try {
     const where = await withRetry(
@@ -226,6 +227,16 @@ async function sendEmail(
     transport.close();
   }
   return [...email.to, ...(email.cc ?? [])].join(', ');
+}
+
+/** A webhook's secrets: its path (a Slack webhook's path is its key), keys in its query, secret headers. */
+function webhookSecrets(webhook: WebhookNotifySpec): string[] {
+  const url = new URL(webhook.url);
+  return [
+    ...(url.pathname.length > 1 ? [url.pathname] : []),
+    ...urlSecrets(url),
+    ...namedSecrets(webhook.headers),
+  ];
 }
 
 /** POSTs the JSON body; returns the URL's origin for the log (the path of a webhook is often a secret). */

@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Transporter } from 'nodemailer';
 import { errorMessage, SluiceError } from '../core/errors.js';
+import { createMasker } from '../core/secrets.js';
 
 /** How to reach an SMTP server: the connection part of `notify.email` and of a report's `smtp`. */
 export interface SmtpSettings {
@@ -41,7 +42,7 @@ export async function createSmtpTransport(
 export function smtpError(error: unknown, settings: SmtpSettings, hint: string): SluiceError {
   const { code, responseCode } = (error ?? {}) as { code?: string; responseCode?: number };
   const permanent = code === 'EAUTH' || (responseCode !== undefined && responseCode >= 500);
-  const message = redactSecret(errorMessage(error), settings.password);
+  const message = redactSecret(errorMessage(error), settings.password, settings.user);
   return new SluiceError('NOTIFY_FAILED', `SMTP ${settings.host}:${settings.port}: ${message}`, {
     cause: error,
     retryable: !permanent,
@@ -49,7 +50,13 @@ export function smtpError(error: unknown, settings: SmtpSettings, hint: string):
   });
 }
 
-/** `text` with every occurrence of `secret` replaced by `***`. */
-export function redactSecret(text: string, secret: string | undefined): string {
-  return secret ? text.replaceAll(secret, '***') : text;
+/** `text` with the password masked in every encoding (with `user`: AUTH PLAIN's base64 of both too). */
+export function redactSecret(text: string, secret: string | undefined, user?: string): string {
+  return createMasker([smtpSecret({ password: secret, user })])(text);
+}
+
+/** The SMTP password as the masker takes it: with the user, so AUTH PLAIN/LOGIN encodings are masked too. */
+export function smtpSecret(settings: { user?: string | undefined; password?: string | undefined }) {
+  if (!settings.password) return undefined;
+  return settings.user ? { username: settings.user, password: settings.password } : settings.password;
 }

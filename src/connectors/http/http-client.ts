@@ -5,6 +5,7 @@ import zlib from 'node:zlib';
 import { errorMessage, SluiceError } from '../../core/errors.js';
 import type { Logger } from '../../core/plugin.js';
 import { backoffDelay, type RetryPolicy } from '../../core/retry.js';
+import { createMasker, type SecretPair } from '../../core/secrets.js';
 
 /** One request as the sources describe it. Headers and URL may carry secrets: see `redact`. */
 export interface HttpRequest {
@@ -38,8 +39,11 @@ export interface HttpClientOptions {
   minIntervalMs: number;
   /** Requests in flight at once. */
   concurrency: number;
-  /** Strings never to show in a log line or message (tokens, passwords, key values). */
-  secrets: string[];
+  /**
+   * Secrets never to show in a log line or message (tokens, passwords, key values), in any encoding: see
+   * `createMasker`.
+   */
+  secrets: (string | SecretPair)[];
   maxRedirects?: number;
 }
 
@@ -68,21 +72,12 @@ export interface HttpClient {
    * inside the retry loop and the concurrency slot: a body cut halfway is retried like a network error.
    */
   request<T>(request: HttpRequest, consume: (response: HttpResponse) => Promise<T>): Promise<T>;
-  /** The URL with secrets masked, for logs and messages. */
+  /** The text (a URL, a message) with every form of every secret masked, for logs and messages. */
   redact(text: string): string;
 }
 
 export function createHttpClient(options: HttpClientOptions): HttpClient {
-  const secrets = options.secrets.filter((s) => s.length >= 3);
-  const redact = (text: string) => {
-    let out = text;
-    for (const secret of secrets) {
-      out = out.split(secret).join('***');
-      const encoded = encodeURIComponent(secret);
-      if (encoded !== secret) out = out.split(encoded).join('***');
-    }
-    return out;
-  };
+  const redact = createMasker(options.secrets);
   let nextStart = 0;
   let active = 0;
   const waiting: (() => void)[] = [];

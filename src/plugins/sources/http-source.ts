@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { SluiceError } from '../../core/errors.js';
+import { namedSecrets, urlSecrets } from '../../core/secrets.js';
 import { defineSource, type PluginContext, type SourceFile } from '../../core/plugin.js';
 import { authRequest, authSecrets } from './http/auth.js';
 import { createHttpClient, type HttpClient, type HttpResponse } from '../../connectors/http/http-client.js';
@@ -36,7 +37,12 @@ export const httpSource = defineSource({
       signal: context.signal,
       ...transportSettings(opts),
       minIntervalMs: opts.rateLimit ? 1000 / opts.rateLimit : 0,
-      secrets: authSecrets(opts.auth),
+      secrets: [
+        ...authSecrets(opts.auth),
+        ...urls.flatMap((u) => urlSecrets(u)),
+        ...namedSecrets(opts.headers),
+        ...namedSecrets(opts.query),
+      ],
     });
     const location =
       client.redact(urls[0]!.href) + (urls.length > 1 ? ` and ${urls.length - 1} more URLs` : '');

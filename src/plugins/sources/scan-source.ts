@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { errorMessage, isSluiceError, SluiceError } from '../../core/errors.js';
+import { urlSecrets } from '../../core/secrets.js';
 import { defineRecordSource, type BatchResult, type RecordUnit } from '../../core/plugin.js';
 import type { Column } from '../../core/records.js';
 import { createHttpClient } from '../../connectors/http/http-client.js';
@@ -49,7 +50,8 @@ export const scanSource = defineRecordSource({
       signal: context.signal,
       ...transportSettings(opts),
       minIntervalMs: opts.delayMs,
-      secrets: [],
+      // A key written into the template's query (?api_key=…) is masked like the http source's credentials.
+      secrets: urlSecrets(opts.urlTemplate.replaceAll('{id}', '0')),
     });
     const ids = idList(opts);
     const downloadDir = opts.downloadTo ? path.resolve(opts.downloadTo) : undefined;
@@ -162,7 +164,7 @@ export const scanSource = defineRecordSource({
       const bool = (b: boolean | undefined) => (b === undefined ? null : b ? 'true' : 'false');
       return [
         id,
-        url,
+        client.redact(url),
         status === null ? null : String(status),
         facts?.title ?? null,
         facts ? bool(facts.exists) : 'false',
@@ -177,7 +179,7 @@ export const scanSource = defineRecordSource({
     }
 
     return {
-      location: opts.urlTemplate,
+      location: client.redact(opts.urlTemplate),
       async *units() {
         yield unit;
       },

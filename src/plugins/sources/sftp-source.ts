@@ -5,6 +5,7 @@ import picomatch from 'picomatch';
 import type SftpClient from 'ssh2-sftp-client';
 import { z } from 'zod';
 import { SluiceError, errorMessage } from '../../core/errors.js';
+import { createMasker } from '../../core/secrets.js';
 import { defineSource, type FileOutcome, type SourceFile } from '../../core/plugin.js';
 import { uniqueName } from '../../core/file-names.js';
 import { settleOptions } from './settle.js';
@@ -178,10 +179,7 @@ export const sftpSource = defineSource({
     const remote = (name: string) => (name.startsWith('/') ? posix.normalize(name) : posix.join(dir, name));
 
     // Secrets never reach a message: ssh2 does not put them there, but a server may echo odd things.
-    const secrets = [opts.password, opts.passphrase, opts.privateKey].filter(
-      (s): s is string => !!s && s.length >= 4,
-    );
-    const redact = (text: string) => secrets.reduce((t, s) => t.split(s).join('***'), text);
+    const redact = createMasker([opts.password, opts.passphrase, opts.privateKey]);
     const rawMessage = (error: unknown) => redact(errorMessage(error));
 
     let privateKey: string | undefined = opts.privateKey;

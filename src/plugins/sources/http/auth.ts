@@ -1,3 +1,4 @@
+import type { SecretPair } from '../../../core/secrets.js';
 import type { HttpRequest } from '../../../connectors/http/http-client.js';
 import type { AuthOptions } from './http-options.js';
 
@@ -16,11 +17,11 @@ export function authRequest(request: HttpRequest, auth: AuthOptions | undefined)
   return { ...request, url, headers };
 }
 
-/** Every form a credential may take in a log line or message, to mask. */
-export function authSecrets(auth: AuthOptions | undefined): string[] {
+/** The credential, to mask in every log line and message (the masker knows its encodings). */
+export function authSecrets(auth: AuthOptions | undefined): (string | SecretPair)[] {
   if (!auth) return [];
   if (auth.type === 'bearer') return [auth.token];
-  if (auth.type === 'basic') return [auth.password, basic(auth.username, auth.password)];
+  if (auth.type === 'basic') return [{ username: auth.username, password: auth.password }];
   return [auth.value];
 }
 
