@@ -278,17 +278,23 @@ function exchange(
         socket.once('connect', () => clearTimeout(connectTimer));
       }
     });
-    // An idle socket, while waiting for the headers or between two chunks of the body.
-    req.setTimeout(options.readTimeoutMs, () =>
-      req.destroy(new TimeoutError(`no data for ${options.readTimeoutMs} ms (readTimeoutMs)`)),
-    );
+    // An idle socket, while waiting for the headers or between two chunks of the body. Once the body is
+    // flowing the response must fail with the timeout itself: destroying only the request would leave the
+    // body to end with a bare ECONNRESET ("aborted").
+    let response: http.IncomingMessage | undefined;
+    req.setTimeout(options.readTimeoutMs, () => {
+      const timeout = new TimeoutError(`no data for ${options.readTimeoutMs} ms (readTimeoutMs)`);
+      response?.destroy(timeout);
+      req.destroy(timeout);
+    });
     req.on('error', (error) => {
       clearTimeout(connectTimer);
       reject(error);
     });
-    req.on('response', (response) => {
+    req.on('response', (incoming) => {
       clearTimeout(connectTimer);
-      resolve(response);
+      response = incoming;
+      resolve(incoming);
     });
     req.end(body);
   });

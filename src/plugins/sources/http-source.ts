@@ -1,16 +1,23 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
+import type { IncomingHttpHeaders } from 'node:http';
 import path from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { namedSecrets, urlSecrets } from '../../core/secrets.js';
 import { defineSource, type PluginContext, type SourceFile } from '../../core/plugin.js';
 import { authRequest, authSecrets } from './http/auth.js';
-import { createHttpClient, type HttpClient, type HttpResponse } from '../../connectors/http/http-client.js';
+import {
+  createHttpClient,
+  HttpAttemptError,
+  type HttpClient,
+  type HttpResponse,
+} from '../../connectors/http/http-client.js';
 import { readSnippet } from '../../connectors/http/read-snippet.js';
 import { saveBody } from '../../connectors/http/save-body.js';
 import { transportSettings } from '../../connectors/http/transport-options.js';
 import { httpSourceOptions, type HttpSourceOptions } from './http/http-options.js';
-import { nextPage, type PageResult } from './http/pagination.js';
+import { IncompleteJsonError } from './http/inspect-json.js';
+import { nextPage, readPageFacts, type PageResult } from './http/pagination.js';
 import { safeFileName } from './safe-file-name.js';
 
 /** What is kept per request URL between runs, for conditional requests. */
@@ -74,6 +81,13 @@ export const httpSource = defineSource({
   },
 });
 
+/**
+ * One URL's chain of pages. Only the first request is conditional: a 304 there means the chain is unchanged
+ * and nothing is listed. The first page's validators are the chain's state, handed to the runner with the
+ * chain's last page: they commit only once every page before it has an outcome, so a run that fails or is
+ * killed partway saves none and its rerun reads the whole chain again (the pages loaded before are skipped as
+ * duplicates by their content).
+ */
 async function readChain(
   first: URL,
   chainNumber: number,
@@ -83,24 +97,32 @@ async function readChain(
 ): Promise<SourceFile[]> {
   const files: SourceFile[] = [];
   const visited = new Set<string>();
-  let url: URL | undefined = withQuery(first, opts.query, opts.pagination);
+  const start = withQuery(first, opts.query, opts.pagination);
+  const key = stateKey(opts, start);
+  const prior = opts.conditional ? await context.state?.get<Validators>(key) : undefined;
+  let url: URL | undefined = start;
+  let chainState: Validators | undefined;
+  let complete = true;
   const base = opts.fileName ?? baseName(first);
   for (let page = 1; url; page++) {
     if (page > opts.maxPages) {
-      context.logger.warn(`${client.redact(first.href)}: stopped after maxPages (${opts.maxPages}) pages`);
+      context.logger.warn(
+        `${client.redact(first.href)}: stopped after maxPages (${opts.maxPages}) pages; the pages after ` +
+          'them are not read, and the next run reads this URL again from its first page',
+      );
+      complete = false;
       break;
     }
     visited.add(url.href);
-    const key = stateKey(opts, url);
-    const prior = opts.conditional ? await context.state?.get<Validators>(key) : undefined;
+    const conditional = page === 1 ? prior : undefined;
     const request = authRequest(
       {
         method: opts.method,
         url,
         headers: {
           ...opts.headers,
-          ...(prior?.etag ? { 'if-none-match': prior.etag } : {}),
-          ...(prior?.lastModified ? { 'if-modified-since': prior.lastModified } : {}),
+          ...(conditional?.etag ? { 'if-none-match': conditional.etag } : {}),
+          ...(conditional?.lastModified ? { 'if-modified-since': conditional.lastModified } : {}),
         },
         ...requestBody(opts),
       },
@@ -111,35 +133,50 @@ async function readChain(
     const result = await client.request(request, async (response): Promise<PageResult | 'unchanged'> => {
       if (response.status === 304) {
         response.discard();
-        return 'unchanged';
+        if (page === 1) return 'unchanged';
+        throw new SluiceError('SOURCE_IO', `${client.redact(pageUrl.href)} answered 304 to a plain GET`);
       }
       if (response.status < 200 || response.status >= 300)
         throw await refusal(response, request.method, client);
       const name = `${stem}.${opts.extension ?? extensionOf(response, pageUrl)}`;
       const file = path.join(context.workDir, `${chainNumber}-${page}-${name}`);
       const size = await saveBody(response, file);
-      return { file, name, size, response };
+      let facts: PageResult['facts'];
+      try {
+        facts = await readPageFacts(opts, file);
+      } catch (error) {
+        // A body cut short on the way is fetched again like a dropped connection; after the retries the run
+        // fails rather than take the page for the last one.
+        if (error instanceof IncompleteJsonError)
+          throw new HttpAttemptError(
+            `${request.method} ${client.redact(pageUrl.href)}: ${error.message}`,
+            response.status,
+            undefined,
+            true,
+            error,
+          );
+        throw error;
+      }
+      return { file, name, size, headers: response.headers, facts };
     });
     if (result === 'unchanged') {
       context.logger.info(
         `${client.redact(url.href)} is unchanged since the last run (304): nothing to load`,
       );
-      break;
+      return [];
     }
-    const etag = header(result.response, 'etag');
-    const lastModified = header(result.response, 'last-modified');
-    const validators: Validators = {
-      url: client.redact(url.href),
-      ...(etag ? { etag } : {}),
-      ...(lastModified ? { lastModified } : {}),
-    };
-    files.push({
-      id: result.file,
-      name: result.name,
-      size: result.size,
-      ...(opts.conditional && (etag || lastModified) ? { state: { [key]: validators } } : {}),
-    });
-    url = await nextPage(opts, url, result, page);
+    if (page === 1 && opts.conditional) {
+      const etag = header(result.headers, 'etag');
+      const lastModified = header(result.headers, 'last-modified');
+      if (etag || lastModified)
+        chainState = {
+          url: client.redact(url.href),
+          ...(etag ? { etag } : {}),
+          ...(lastModified ? { lastModified } : {}),
+        };
+    }
+    files.push({ id: result.file, name: result.name, size: result.size });
+    url = nextPage(opts, url, result, page);
     if (url && visited.has(url.href)) {
       context.logger.warn(`${client.redact(url.href)} was already read in this run: pagination stops`);
       url = undefined;
@@ -152,6 +189,8 @@ async function readChain(
       );
     }
   }
+  const last = files[files.length - 1];
+  if (last && chainState && complete) last.state = { [key]: chainState };
   return files;
 }
 
@@ -189,8 +228,8 @@ function stateKey(opts: HttpSourceOptions, url: URL): string {
   return `http:${hash}`;
 }
 
-function header(response: HttpResponse, name: string): string | undefined {
-  const value = response.headers[name];
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
 

@@ -1,31 +1,46 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { SluiceError } from '../../../core/errors.js';
-import type { HttpResponse } from '../../../connectors/http/http-client.js';
 import type { HttpSourceOptions } from './http-options.js';
-import { inspectJson } from './inspect-json.js';
+import { inspectJson, type PageFacts } from './inspect-json.js';
 
-/** A saved page. */
+/** A saved page, with what the pagination read from it. */
 export interface PageResult {
   file: string;
   name: string;
   size: number;
-  response: HttpResponse;
+  headers: IncomingHttpHeaders;
+  /** What the body says for the pagination; undefined when the pagination does not read the body. */
+  facts: PageFacts | undefined;
+}
+
+/**
+ * Reads what the pagination needs from a saved page's body (the cursor, the next URL, the record count),
+ * or nothing when it goes by the Link header or there is no pagination. Throws when the body cannot tell:
+ * a page cut short is never taken as the last one.
+ */
+export async function readPageFacts(opts: HttpSourceOptions, file: string): Promise<PageFacts | undefined> {
+  const p = opts.pagination;
+  if (!p || p.type === 'link') return undefined;
+  if (p.type === 'cursor' || p.type === 'nextUrl')
+    return inspectJson(file, { recordsPath: undefined, fields: [p.field] });
+  return inspectJson(file, { recordsPath: opts.recordsPath, fields: [] });
 }
 
 /** The URL of the page after `url`, or undefined when `url` was the last. */
-export async function nextPage(
+export function nextPage(
   opts: HttpSourceOptions,
   url: URL,
   page: PageResult,
   pageNumber: number,
-): Promise<URL | undefined> {
+): URL | undefined {
   const p = opts.pagination;
   if (!p) return undefined;
   if (p.type === 'link') {
-    const link = nextLink(page.response.headers.link);
+    const link = nextLink(page.headers.link);
     return link ? new URL(link, url) : undefined;
   }
+  const facts = page.facts ?? { records: undefined, fields: {} };
   if (p.type === 'cursor' || p.type === 'nextUrl') {
-    const facts = await inspectJson(page.file, { recordsPath: undefined, fields: [p.field] });
     const value = facts.fields[p.field];
     if (value === undefined || value === null || value === '' || value === false) return undefined;
     if (typeof value === 'object') {
@@ -43,7 +58,6 @@ export async function nextPage(
     next.searchParams.set(p.param, text);
     return next;
   }
-  const facts = await inspectJson(page.file, { recordsPath: opts.recordsPath, fields: [] });
   if (facts.records === undefined) {
     throw new SluiceError(
       'SOURCE_IO',
