@@ -409,8 +409,9 @@ describe('http source in a pipeline: every page, exactly once', () => {
         res.end();
         return;
       }
-      const next = n < pages ? { link: `<${server.origin}/v1/visits?page=${n + 1}>; rel="next"` } : {};
-      sendJson(res, items((n - 1) * perPage + 1, perPage), { etag, ...next });
+      const headers: Record<string, string> = { etag };
+      if (n < pages) headers.link = `<${server.origin}/v1/visits?page=${n + 1}>; rel="next"`;
+      sendJson(res, items((n - 1) * perPage + 1, perPage), headers);
     });
     const file = await pipelineFile([`url: ${server.origin}/v1/visits`, 'pagination: { type: link }']);
 
