@@ -1,1 +1,3 @@
-export function startSite(port?: number): Promise<{ origin: string; close(): Promise<void> }>;
+export function startSite(
+  port?: number,
+): Promise<{ origin: string; requests: string[]; close(): Promise<void> }>;

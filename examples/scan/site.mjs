@@ -30,10 +30,12 @@ function eventPage(id) {
   return undefined;
 }
 
-/** Starts the site; resolves with its origin and a close function. */
+/** Starts the site; resolves with its origin, the paths asked so far and a close function. */
 export function startSite(port = 0) {
+  const requests = [];
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://site');
+    requests.push(url.pathname);
     const event = /^\/event\/(\d+)$/.exec(url.pathname);
     const file = /^\/files\/event-(\d+)\.csv$/.exec(url.pathname);
     if (event) {
@@ -67,6 +69,7 @@ export function startSite(port = 0) {
       const origin = `http://127.0.0.1:${server.address().port}`;
       resolve({
         origin,
+        requests,
         close: () => new Promise((done) => (server.closeAllConnections(), server.close(() => done()))),
       });
     });

@@ -39,11 +39,7 @@ function context(state: Record<string, unknown> = {}): PluginContext {
     logger: { debug: log, info: log, warn: log, error: log },
     signal: new AbortController().signal,
     workDir: work,
-    state: {
-      get: async <T>(key: string) => state[key] as T | undefined,
-      list: async <T>(prefix: string) =>
-        new Map(Object.entries(state).filter(([k]) => k.startsWith(prefix))) as Map<string, T>,
-    },
+    state: { get: async <T>(key: string) => state[key] as T | undefined },
   };
 }
 

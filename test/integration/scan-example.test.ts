@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,18 +11,19 @@ import { createTestDatabase, type TestDatabase } from '../helpers/test-database.
 const SCAN = path.join(REPO, 'examples/scan/scan.yaml');
 const IMPORT = path.join(REPO, 'examples/scan/import.yaml');
 
-// The scan example as shipped: its own event site on loopback, the scan, then the import of the files.
-describe('examples/scan', () => {
-  let testDb: TestDatabase;
+// The scan example as shipped: its own event site on loopback, the scan, then the import of the files; on
+// the embedded database (the default a user gets) and on a server.
+describe.each(['pglite', 'postgres'] as const)('examples/scan on %s', (kind) => {
+  let testDb: TestDatabase | undefined;
   let db: Database;
   let home: string;
-  let site: { origin: string; close(): Promise<void> };
+  let site: { origin: string; requests: string[]; close(): Promise<void> };
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    testDb = await createTestDatabase();
     home = await tempDir('sluice-scan-example-');
-    db = await openStore({ databaseUrl: testDb.url, home });
+    if (kind === 'postgres') testDb = await createTestDatabase();
+    db = await openStore({ ...(testDb ? { databaseUrl: testDb.url } : {}), home });
     site = await startSite();
     env = {
       SCAN_SITE: site.origin,
@@ -33,12 +35,37 @@ describe('examples/scan', () => {
   afterAll(async () => {
     await site.close();
     await db.close();
-    await testDb.drop();
+    await testDb?.drop();
+  });
+
+  it('dry run: checks the pages but downloads no file and writes no report', async () => {
+    const requestsBefore = site.requests.length;
+    const logged: string[] = [];
+    const dry = await runPipelineFile(db, SCAN, {
+      env,
+      home,
+      dryRun: true,
+      onLog: (e) => logged.push(e.message),
+    });
+    expect(dry).toMatchObject({ status: 'succeeded', dryRun: true, rowsLoaded: 6 });
+    expect(existsSync(env.SCAN_INBOX!)).toBe(false);
+    expect(existsSync(env.SCAN_REPORTS!)).toBe(false);
+    const asked = site.requests.slice(requestsBefore);
+    expect(asked.filter((url) => url.startsWith('/files/'))).toEqual([]);
+    expect(asked).toHaveLength(6);
+    expect(logged).toEqual(
+      expect.arrayContaining([
+        'dry run: no CSV report written',
+        'dry run: 2 files offered for download, none fetched',
+      ]),
+    );
+    expect((await db.query('SELECT count(*)::int AS n FROM sluice.state')).rows[0]).toEqual({ n: 0 });
   });
 
   it('scans the site, downloads the attendee files, imports them; a rerun brings nothing new', async () => {
     const scan = await runPipelineFile(db, SCAN, { env, home });
     expect(scan).toMatchObject({ status: 'succeeded', rowsLoaded: 6 });
+    expect(await logMessages(db, scan.runId)).toContain('downloaded 2 files, 0 unchanged');
     const { rows: events } = await db.query(
       'SELECT id, status, title, "exists", private, downloadable, file, download, error FROM event_scan ORDER BY id',
     );
@@ -81,6 +108,7 @@ describe('examples/scan', () => {
 
     const rescan = await runPipelineFile(db, SCAN, { env, home });
     expect(rescan.status).toBe('succeeded');
+    expect(await logMessages(db, rescan.runId)).toContain('downloaded 0 files, 2 unchanged');
     const { rows: again } = await db.query<{ download: string | null }>(
       'SELECT download FROM event_scan ORDER BY id',
     );
@@ -91,6 +119,14 @@ describe('examples/scan', () => {
     expect((await db.query('SELECT count(*)::int AS n FROM attendees')).rows[0]).toEqual({ n: 3 });
   });
 });
+
+async function logMessages(db: Database, runId: string): Promise<string[]> {
+  const { rows } = await db.query<{ message: string }>(
+    'SELECT message FROM sluice.logs WHERE run_id = $1 ORDER BY step',
+    [runId],
+  );
+  return rows.map((r) => r.message);
+}
 
 function row(
   id: string,

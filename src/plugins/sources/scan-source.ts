@@ -55,8 +55,12 @@ export const scanSource = defineRecordSource({
     });
     const ids = idList(opts);
     const downloadDir = opts.downloadTo ? path.resolve(opts.downloadTo) : undefined;
-    if (downloadDir) await mkdir(downloadDir, { recursive: true });
+    // A dry run changes nothing outside the database: no inbox folder, no download, no CSV report.
+    const dryRun = context.dryRun === true;
+    if (downloadDir && !dryRun) await mkdir(downloadDir, { recursive: true });
     const saved: Record<string, DownloadState> = {};
+    /** What became of the files offered, this read: for the line the run summary shows. */
+    let downloads = { downloaded: 0, unchanged: 0, failed: 0, notFetched: 0 };
 
     const unit: RecordUnit = {
       key: `scan:${createHash('sha256')
@@ -65,11 +69,13 @@ export const scanSource = defineRecordSource({
         .slice(0, 16)}`,
       name: 'scan',
       async *read() {
-        const csv = opts.csv
-          ? new ScanCsv(
-              path.resolve(opts.csv.dir, opts.csv.name.replaceAll('{timestamp}', timestamp(new Date()))),
-            )
-          : undefined;
+        downloads = { downloaded: 0, unchanged: 0, failed: 0, notFetched: 0 };
+        const csv =
+          opts.csv && !dryRun
+            ? new ScanCsv(
+                path.resolve(opts.csv.dir, opts.csv.name.replaceAll('{timestamp}', timestamp(new Date()))),
+              )
+            : undefined;
         await csv?.open(SCAN_COLUMNS.map((c) => c.name));
         let rows: Cell[][] = [];
         let lines: number[] = [];
@@ -102,6 +108,8 @@ export const scanSource = defineRecordSource({
           if (rows.length > 0 || !yielded) yield batch();
           await csv?.finish();
           if (csv) context.logger.info(`scan results written to ${csv.file}`);
+          else if (opts.csv) context.logger.info('dry run: no CSV report written');
+          if (downloadDir) logDownloads();
         } catch (error) {
           await csv?.discard();
           throw error;
@@ -138,7 +146,9 @@ export const scanSource = defineRecordSource({
       }
       let file: string | null = null;
       let download: string | null = null;
-      if (facts?.downloadUrl && downloadDir) {
+      if (facts?.downloadUrl && downloadDir && dryRun) {
+        downloads.notFetched++;
+      } else if (facts?.downloadUrl && downloadDir) {
         try {
           const outcome = await downloadFile({
             client,
@@ -146,9 +156,10 @@ export const scanSource = defineRecordSource({
             id,
             dir: downloadDir,
             fileName: opts.fileName,
-            state: context.state,
+            prior: await context.state?.get<DownloadState>(downloadStateKey(facts.downloadUrl)),
           });
           saved[facts.downloadUrl] = outcome.state;
+          downloads[outcome.status]++;
           file = outcome.file;
           download = outcome.status;
           context.logger.info(
@@ -157,6 +168,7 @@ export const scanSource = defineRecordSource({
         } catch (failure) {
           if (isSluiceError(failure, 'ABORTED')) throw failure;
           download = 'failed';
+          downloads.failed++;
           error = `download failed: ${errorMessage(failure)}`;
           context.logger.warn(`scan ${id}: ${error}`);
         }
@@ -176,6 +188,21 @@ export const scanSource = defineRecordSource({
         error,
         checkedAt,
       ];
+    }
+
+    function logDownloads() {
+      const { downloaded, unchanged, failed, notFetched } = downloads;
+      const parts = [
+        `downloaded ${downloaded} file${downloaded === 1 ? '' : 's'}`,
+        `${unchanged} unchanged`,
+        ...(failed > 0 ? [`${failed} failed`] : []),
+      ];
+      if (dryRun)
+        context.logger.info(
+          `dry run: ${notFetched} file${notFetched === 1 ? '' : 's'} offered for download, none fetched`,
+          { downloads },
+        );
+      else context.logger.info(parts.join(', '), { downloads });
     }
 
     return {

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { SluiceError } from '../../../core/errors.js';
-import type { StateReader } from '../../../core/plugin.js';
 import type { HttpClient, HttpResponse } from '../../../connectors/http/http-client.js';
 import { readSnippet } from '../../../connectors/http/read-snippet.js';
 import { saveBody } from '../../../connectors/http/save-body.js';
@@ -36,9 +35,10 @@ export async function downloadFile(a: {
   id: string;
   dir: string;
   fileName: string;
-  state: StateReader | undefined;
+  /** What the last download of this URL saved, from the pipeline's state. */
+  prior: DownloadState | undefined;
 }): Promise<DownloadOutcome> {
-  const prior = await a.state?.get<DownloadState>(downloadStateKey(a.url));
+  const prior = a.prior;
   const request = {
     method: 'GET' as const,
     url: new URL(a.url),
