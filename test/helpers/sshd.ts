@@ -32,8 +32,10 @@ export interface SftpServer {
   password: string;
   /** The client's private key (OpenSSH format, no passphrase), authorized for the user. */
   privateKeyPath: string;
-  /** The server's host key as `ssh-keygen -lf` prints it. */
+  /** The server's (first) host key as `ssh-keygen -lf` prints it. */
   hostKeyFingerprint: string;
+  /** Every host key of the server by type (`ed25519`, `ecdsa`, `rsa`), as `ssh-keygen -lf` prints them. */
+  hostKeyFingerprints: Partial<Record<HostKeyType, string>>;
   /** A folder on this machine the sftp user can read and write; tests put files here. */
   root: string;
   /** `sftp://user@127.0.0.1:port/path`, for `path` (default: root; relative paths are under root). */
@@ -41,8 +43,11 @@ export interface SftpServer {
   stop(): Promise<void>;
 }
 
-/** Starts a private sshd; call `stop()` when done. */
-export async function startSftpServer(): Promise<SftpServer> {
+export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa';
+
+/** Starts a private sshd (with one ed25519 host key unless told otherwise); call `stop()` when done. */
+export async function startSftpServer(options: { hostKeyTypes?: HostKeyType[] } = {}): Promise<SftpServer> {
+  const hostKeyTypes = options.hostKeyTypes ?? ['ed25519'];
   if (process.platform !== 'linux') throw new Error('startSftpServer runs OpenSSH on Linux only');
   if (process.getuid?.() !== 0) {
     throw new Error(
@@ -63,17 +68,22 @@ export async function startSftpServer(): Promise<SftpServer> {
     await chown(root, uid, gid);
     await chmod(root, 0o777);
 
-    const hostKey = path.join(dir, 'ssh_host_ed25519_key');
+    const hostKeys = hostKeyTypes.map((type) => path.join(dir, `ssh_host_${type}_key`));
     const clientKey = path.join(dir, 'client_ed25519_key');
-    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'sluice-test-host', '-f', hostKey]);
+    for (const [i, type] of hostKeyTypes.entries())
+      await run('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', 'sluice-test-host', '-f', hostKeys[i]!]);
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'sluice-test-client', '-f', clientKey]);
     const authorizedKeys = path.join(dir, 'authorized_keys');
     await writeFile(authorizedKeys, await readFile(`${clientKey}.pub`));
     await chmod(authorizedKeys, 0o644);
-    const { stdout } = await run('ssh-keygen', ['-lf', `${hostKey}.pub`]);
-    const hostKeyFingerprint = stdout.split(/\s+/)[1] ?? '';
-    if (!hostKeyFingerprint.startsWith('SHA256:'))
-      throw new Error(`unexpected ssh-keygen -lf output: ${stdout}`);
+    const hostKeyFingerprints: Partial<Record<HostKeyType, string>> = {};
+    for (const [i, type] of hostKeyTypes.entries()) {
+      const { stdout } = await run('ssh-keygen', ['-lf', `${hostKeys[i]!}.pub`]);
+      const fingerprint = stdout.split(/\s+/)[1] ?? '';
+      if (!fingerprint.startsWith('SHA256:')) throw new Error(`unexpected ssh-keygen -lf output: ${stdout}`);
+      hostKeyFingerprints[type] = fingerprint;
+    }
+    const hostKeyFingerprint = hostKeyFingerprints[hostKeyTypes[0]!]!;
 
     await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
     const config = path.join(dir, 'sshd_config');
@@ -82,7 +92,7 @@ export async function startSftpServer(): Promise<SftpServer> {
     let lastError: unknown;
     for (let attempt = 1; attempt <= 4; attempt++) {
       const port = await freePort();
-      await writeConfig(config, { dir, port, hostKey, authorizedKeys });
+      await writeConfig(config, { dir, port, hostKeys, authorizedKeys });
       try {
         const child = await launch(config, log, port);
         return {
@@ -92,6 +102,7 @@ export async function startSftpServer(): Promise<SftpServer> {
           password,
           privateKeyPath: clientKey,
           hostKeyFingerprint,
+          hostKeyFingerprints,
           root,
           url(remotePath = root) {
             const absolute = path.isAbsolute(remotePath) ? remotePath : path.join(root, remotePath);
@@ -119,12 +130,12 @@ export async function startSftpServer(): Promise<SftpServer> {
 
 async function writeConfig(
   file: string,
-  o: { dir: string; port: number; hostKey: string; authorizedKeys: string },
+  o: { dir: string; port: number; hostKeys: string[]; authorizedKeys: string },
 ) {
   const lines = [
     `Port ${o.port}`,
     'ListenAddress 127.0.0.1',
-    `HostKey ${o.hostKey}`,
+    ...o.hostKeys.map((key) => `HostKey ${key}`),
     `PidFile ${path.join(o.dir, 'sshd.pid')}`,
     `AuthorizedKeysFile ${o.authorizedKeys}`,
     'PubkeyAuthentication yes',

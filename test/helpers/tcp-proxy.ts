@@ -7,6 +7,8 @@ export async function startProxy(targetPort: number) {
   const sockets = new Set<net.Socket>();
   let limit = Infinity;
   let sent = 0;
+  let once = false;
+  let cuts = 0;
   const proxy = net.createServer((client) => {
     const upstream = net.connect({ host: '127.0.0.1', port: targetPort });
     sockets.add(client).add(upstream);
@@ -21,17 +23,28 @@ export async function startProxy(targetPort: number) {
     client.on('data', (chunk: Buffer) => upstream.write(chunk));
     upstream.on('data', (chunk: Buffer) => {
       sent += chunk.length;
-      if (sent > limit) cut();
-      else client.write(chunk);
+      if (sent > limit) {
+        cuts++;
+        if (once) limit = Infinity; // the connections after this one pass untouched
+        cut();
+      } else client.write(chunk);
     });
   });
   await new Promise<void>((resolve) => proxy.listen(port, '127.0.0.1', resolve));
   return {
     port,
-    /** From now on, cut every connection after `bytes` more bytes from the server. */
-    cutAfter(bytes: number) {
+    /**
+     * From now on, cut every connection after `bytes` more bytes from the server; with `once`, only the first
+     * connection that gets there (later ones, such as a reconnection, pass).
+     */
+    cutAfter(bytes: number, options: { once?: boolean } = {}) {
       sent = 0;
       limit = bytes;
+      once = options.once ?? false;
+    },
+    /** How many connections were cut so far. */
+    get cuts() {
+      return cuts;
     },
     async stop() {
       for (const s of sockets) s.destroy();

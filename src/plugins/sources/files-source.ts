@@ -1,4 +1,6 @@
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { lstat, mkdir, readdir, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import picomatch from 'picomatch';
@@ -6,6 +8,15 @@ import { z } from 'zod';
 import { SluiceError } from '../../core/errors.js';
 import { defineSource, type FileOutcome, type SourceFile } from '../../core/plugin.js';
 import { uniqueName } from '../../core/file-names.js';
+import {
+  decodeFileName,
+  LeftOut,
+  sameObservation,
+  stabilityOptions,
+  takeStable,
+  type Candidate,
+  type Observed,
+} from './file-listing.js';
 import { settleOptions } from './settle.js';
 
 const options = z.strictObject({
@@ -14,13 +25,19 @@ const options = z.strictObject({
     .string()
     .default('*')
     .describe('Which file names to take, as a glob on the base name (report_*.txt).'),
+  ...stabilityOptions,
   ...settleOptions,
 });
 
-/** Files in a local folder. */
+const observe = (info: Stats): Observed => ({ size: info.size, modifiedMs: info.mtimeMs });
+
+/**
+ * Files in a local folder. Names are read as bytes: a name that is not valid UTF-8 is loaded like any other
+ * (shown with `%XX` for its odd bytes). A symbolic link to a file is followed; every entry not taken is said.
+ */
 export const filesSource = defineSource({
   name: 'files',
-  summary: 'Files in a local folder matching a glob.',
+  summary: 'Files in a local folder matching a glob, taken once they are complete.',
   schemes: ['file'],
   options,
   async open(opts, context) {
@@ -34,40 +51,157 @@ export const filesSource = defineSource({
         hint: 'Check the path in source.url, or create the folder.',
       });
     }
+    const { logger } = context;
+    /** The bytes of the names that are not valid UTF-8, by id (their id shows them with `%XX`). */
+    const rawNames = new Map<string, Buffer>();
+    /** What each file was when it was listed, then fetched: it is deleted or moved only if it still is. */
+    const seen = new Map<string, Observed>();
+    const fsPath = (id: string): string | Buffer => {
+      const raw = rawNames.get(id);
+      return raw ? Buffer.concat([Buffer.from(dir + path.sep), raw]) : id;
+    };
 
     async function moveWithin(file: SourceFile, folder: string) {
       const target = path.resolve(dir, folder);
       await mkdir(target, { recursive: true });
+      const raw = rawNames.get(file.id);
       const taken = new Set(await readdir(target));
+      if (raw) {
+        const same = await lstat(Buffer.concat([Buffer.from(target + path.sep), raw])).catch(() => undefined);
+        const to = same
+          ? path.join(target, uniqueName(file.name, taken))
+          : Buffer.concat([Buffer.from(target + path.sep), raw]);
+        await rename(fsPath(file.id), to);
+        return;
+      }
       await rename(file.id, path.join(target, uniqueName(file.name, taken)));
     }
 
     return {
       location: dir,
       async *list() {
-        const entries = await readdir(dir, { withFileTypes: true });
-        const names = entries
-          .filter((e) => e.isFile() && isMatch(e.name))
-          .map((e) => e.name)
-          .sort();
-        for (const name of names) {
-          const full = path.join(dir, name);
-          const info = await stat(full).catch(() => undefined);
-          if (!info) continue; // gone since the listing
-          yield { id: full, name, size: info.size, modifiedAt: info.mtime };
+        const entries = await readdir(dir, { withFileTypes: true, encoding: 'buffer' });
+        const leftOut = new LeftOut();
+        const candidates: Candidate<string>[] = [];
+        const ids = new Set<string>();
+        const named = entries
+          .map((entry) => ({ entry, ...decodeFileName(entry.name) }))
+          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        rawNames.clear();
+        for (const { entry, name, valid } of named) {
+          const full = Buffer.concat([Buffer.from(dir + path.sep), entry.name]);
+          if (entry.isDirectory()) {
+            leftOut.add('folder', name);
+            continue;
+          }
+          if (!isMatch(name)) {
+            leftOut.add('glob', name);
+            continue;
+          }
+          let info: Stats | undefined;
+          if (entry.isSymbolicLink()) {
+            const target = await readlink(full).catch(() => '?');
+            info = await stat(full).catch(() => undefined);
+            if (!info) {
+              logger.warn(`${name} is a symbolic link to ${target}, which does not exist: not loaded`);
+              continue;
+            }
+            if (info.isDirectory()) {
+              leftOut.add('folder', name);
+              continue;
+            }
+            if (!info.isFile()) {
+              logger.warn(`${name} is a symbolic link to ${target}, which is not a regular file: not loaded`);
+              continue;
+            }
+            logger.info(
+              `${name} is a symbolic link: the file it points to (${target}) is read; a delete or move acts on the link`,
+            );
+          } else if (!entry.isFile()) {
+            logger.warn(`${name} is not a regular file (a pipe, socket or device): not loaded`);
+            continue;
+          } else {
+            info = await stat(full).catch(() => undefined);
+            if (!info) {
+              logger.info(`${name} is gone since the listing`);
+              continue;
+            }
+          }
+          const id = path.join(dir, name);
+          if (ids.has(id)) {
+            logger.warn(`${name}: two names in the folder read the same; this one is not loaded (rename it)`);
+            continue;
+          }
+          if (!valid) {
+            rawNames.set(id, entry.name);
+            logger.info(
+              `${name}: the name is not valid UTF-8; it is shown with %XX for the bytes that cannot be read`,
+            );
+          }
+          ids.add(id);
+          candidates.push({ name, observed: observe(info), handle: id });
+        }
+        leftOut.log(logger, dir);
+        const taken = await takeStable(candidates, {
+          stableForMs: opts.stableFor,
+          minAgeMs: opts.minAge,
+          restat: async (c) => {
+            const info = await stat(fsPath(c.handle)).catch(() => undefined);
+            return info?.isFile() ? observe(info) : undefined;
+          },
+          logger,
+          signal: context.signal,
+        });
+        for (const c of taken) {
+          seen.set(c.handle, c.observed);
+          yield {
+            id: c.handle,
+            name: c.name,
+            size: c.observed.size,
+            modifiedAt: new Date(c.observed.modifiedMs),
+          };
         }
       },
       async fetch(file) {
-        const info = await stat(file.id);
-        return { path: file.id, size: info.size, temporary: false };
+        let info: Stats;
+        try {
+          info = await stat(fsPath(file.id));
+        } catch (error) {
+          throw new SluiceError('SOURCE_IO', `${file.name} is no longer in ${dir}`, {
+            cause: error,
+            where: file.id,
+          });
+        }
+        seen.set(file.id, observe(info));
+        if (!rawNames.has(file.id)) return { path: file.id, size: info.size, temporary: false };
+        // The runner opens files by a text path, which cannot spell these bytes: give it a link to the file.
+        const link = path.join(
+          context.workDir,
+          `${randomUUID()}-${path.basename(file.id).replace(/%/g, '_')}`,
+        );
+        await symlink(fsPath(file.id), link);
+        return { path: link, size: info.size, temporary: true };
       },
       async settle(file: SourceFile, outcome: FileOutcome) {
         const action = outcome === 'rejected' ? opts.onReject : opts.onLoad;
         const folder = outcome === 'rejected' ? opts.rejectedDir : opts.processedDir;
         if (action === 'keep') return;
-        if (action === 'delete') await rm(file.id, { force: true });
+        const now = await stat(fsPath(file.id)).catch(() => undefined);
+        if (!now) {
+          logger.info(`${file.name} is no longer in the folder: nothing to ${action}`);
+          return;
+        }
+        const before = seen.get(file.id);
+        if (before && !sameObservation(observe(now), before)) {
+          logger.warn(
+            `${file.name} changed in the folder after it was read (${before.size} → ${now.size} bytes): ` +
+              `not ${action === 'delete' ? 'deleted' : 'moved'}; the next run reads it again`,
+          );
+          return;
+        }
+        if (action === 'delete') await rm(fsPath(file.id), { force: true });
         else await moveWithin(file, folder);
-        context.logger.debug(`${action} ${file.name} at the source`, { outcome });
+        logger.debug(`${action} ${file.name} at the source`, { outcome });
       },
       async close() {},
     };

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
@@ -8,6 +7,20 @@ import { SluiceError, errorMessage } from '../../core/errors.js';
 import { createMasker } from '../../core/secrets.js';
 import { defineSource, type FileOutcome, type SourceFile } from '../../core/plugin.js';
 import { uniqueName } from '../../core/file-names.js';
+import {
+  connectSftp,
+  isConnectionLost,
+  sftpIoError,
+  type SftpConnection,
+} from '../../connectors/sftp/sftp-connection.js';
+import {
+  LeftOut,
+  sameObservation,
+  stabilityOptions,
+  takeStable,
+  type Candidate,
+  type Observed,
+} from './file-listing.js';
 import { settleOptions } from './settle.js';
 
 const posix = path.posix;
@@ -60,8 +73,9 @@ const options = z
       .union([fingerprint, z.array(fingerprint).min(1)])
       .optional()
       .describe(
-        'The server host key(s) to trust, as `ssh-keygen -lf` prints them (SHA256:...). Get it with ' +
-          '`ssh-keyscan -p PORT HOST | ssh-keygen -lf -`, or from the error a first connection gives.',
+        'The server host key(s) to trust, as `ssh-keygen -lf` prints them (SHA256:...). A server with ' +
+          'several key types shows Sluice its ed25519 key when it has one: pin that line (or list several). ' +
+          'Get it with `ssh-keyscan -p PORT HOST | ssh-keygen -lf -`, or from the error a first connection gives.',
       ),
     allowUnknownHostKey: z
       .boolean()
@@ -79,6 +93,7 @@ const options = z
       .positive()
       .default(20_000)
       .describe('How long to wait for the SSH connection and login, in milliseconds.'),
+    ...stabilityOptions,
     ...settleOptions,
   })
   .superRefine((o, ctx) => {
@@ -152,35 +167,25 @@ function resolveTarget(o: Pick<Options, 'url' | 'host' | 'port' | 'username' | '
   };
 }
 
-/** The fingerprint `ssh-keygen -lf` prints for a raw public key blob. */
-function fingerprintOf(keyBlob: Buffer): string {
-  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
-}
-
-/** An error raised by ssh2 itself, which ssh2-sftp-client rewraps and strips of `level`. */
-interface Ssh2Error extends Error {
-  level?: string;
-  code?: string | number;
-}
-
 /** Files in a folder of an SFTP server. */
 export const sftpSource = defineSource({
   name: 'sftp',
-  summary: 'Files in a folder of an SFTP server matching a glob; the host key is pinned.',
+  summary:
+    'Files in a folder of an SFTP server matching a glob, taken once they are complete; the host key is pinned.',
   schemes: ['sftp'],
   options,
   async open(opts, context) {
     const { host, port, username, dir } = resolveTarget(opts);
+    const { logger, signal } = context;
     const hostPart = host.includes(':') ? `[${host}]` : host;
-    const where = `${username}@${hostPart}:${port}`;
     const location = `sftp://${encodeURIComponent(username)}@${hostPart}:${port}${dir.startsWith('/') ? '' : '/~/'}${dir}`;
     const isMatch = picomatch(opts.glob, { dot: false });
     const pinned = (opts.hostKey === undefined ? [] : [opts.hostKey].flat()).map((k) => k.replace(/=+$/, ''));
     const remote = (name: string) => (name.startsWith('/') ? posix.normalize(name) : posix.join(dir, name));
-
     // Secrets never reach a message: ssh2 does not put them there, but a server may echo odd things.
     const redact = createMasker([opts.password, opts.passphrase, opts.privateKey]);
-    const rawMessage = (error: unknown) => redact(errorMessage(error));
+    const ioError = (action: string, error: unknown) =>
+      sftpIoError(action, error, { signal, redact, location });
 
     let privateKey: string | undefined = opts.privateKey;
     if (opts.privateKeyPath !== undefined) {
@@ -198,173 +203,22 @@ export const sftpSource = defineSource({
       }
     }
 
-    if (context.signal.aborted) throw new SluiceError('ABORTED', `aborted before connecting to ${location}`);
-
-    // Heavy: loaded only when an sftp source is used.
-    const { default: Client } = await import('ssh2-sftp-client');
-    let closing = false;
-    const client: SftpClient = new Client('sluice', {
-      error: (error) => {
-        if (!closing) context.logger.warn(`sftp connection to ${where} failed: ${rawMessage(error)}`);
-      },
-      end: () => {
-        if (!closing) context.logger.debug(`sftp connection to ${where} ended`);
-      },
-      close: () => {
-        if (!closing) context.logger.debug(`sftp connection to ${where} closed`);
-      },
-    });
-
-    // ssh2-sftp-client rewraps ssh2's errors ("getConnection: ..."), losing `level`; keep the originals.
-    // The first one tells the story: a handshake timeout is followed by "Connection lost before handshake".
-    const rawErrors: Ssh2Error[] = [];
-    client.on('error', (error: Ssh2Error) => {
-      rawErrors.push(error);
-    });
-    let presentedKey: string | undefined;
-    let hostKeyRefused = false;
-    const hostVerifier = (key: Buffer): boolean => {
-      presentedKey = fingerprintOf(key);
-      if (pinned.includes(presentedKey)) return true;
-      if (pinned.length === 0 && opts.allowUnknownHostKey) {
-        context.logger.warn(`accepting the unpinned host key of ${hostPart}:${port} (allowUnknownHostKey)`, {
-          hostKey: presentedKey,
-          hint: `pin it with source.hostKey: ${presentedKey}`,
-        });
-        return true;
-      }
-      hostKeyRefused = true;
-      return false;
-    };
-
-    // client.end() does nothing until the sftp channel is up; the ssh2 client under it can always be cut.
-    const ssh = (client as unknown as { client?: { destroy(): void } }).client;
-    const drop = async () => {
-      closing = true;
-      await client.end().catch(() => undefined);
-      ssh?.destroy();
-    };
-    const onAbort = () => {
-      void drop();
-    };
-    context.signal.addEventListener('abort', onAbort, { once: true });
-
-    try {
-      await client.connect({
-        host,
-        port,
-        username,
-        ...(opts.password !== undefined ? { password: opts.password } : {}),
-        ...(privateKey !== undefined ? { privateKey } : {}),
-        ...(opts.passphrase !== undefined ? { passphrase: opts.passphrase } : {}),
-        hostVerifier,
-        readyTimeout: opts.readyTimeoutMs,
-        keepaliveInterval: 15_000,
+    const connect = () =>
+      connectSftp({
+        endpoint: { host, port, username, password: opts.password, privateKey, passphrase: opts.passphrase },
+        pinned,
+        allowUnknownHostKey: opts.allowUnknownHostKey,
+        readyTimeoutMs: opts.readyTimeoutMs,
+        location,
+        privateKeyFromFile: opts.privateKeyPath !== undefined,
+        logger,
+        signal,
+        redact,
       });
-    } catch (error) {
-      context.signal.removeEventListener('abort', onAbort);
-      await drop();
-      throw connectError(error);
-    }
 
-    function connectError(error: unknown): SluiceError {
-      if (context.signal.aborted)
-        return new SluiceError('ABORTED', `aborted while connecting to ${location}`, { cause: error });
-      if (hostKeyRefused && presentedKey) {
-        const why =
-          pinned.length === 0
-            ? 'no source.hostKey is pinned'
-            : `it is not the pinned source.hostKey (${pinned.join(', ')})`;
-        return new SluiceError(
-          'SOURCE_AUTH',
-          `the host key of ${hostPart}:${port} is not trusted: the server presented ${presentedKey} and ${why}. ` +
-            `If this is the right server, pin its key with source.hostKey: ${presentedKey}`,
-          {
-            where: 'source.hostKey',
-            hint: `Check the fingerprint with the server's administrator (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then set source.hostKey: ${presentedKey}`,
-          },
-        );
-      }
-      const raw = rawErrors[0];
-      const message = rawMessage(raw ?? error);
-      const code = String(raw?.code ?? (error as Ssh2Error | undefined)?.code ?? '');
-      const cause = raw ?? error;
-      if (raw?.level === 'client-authentication' || /authentication/i.test(message)) {
-        const methods = [
-          opts.password !== undefined && 'password',
-          privateKey !== undefined && 'private key',
-        ].filter(Boolean);
-        return new SluiceError(
-          'SOURCE_AUTH',
-          `${where} refused the login (${methods.length ? `tried ${methods.join(' and ')}` : 'no password or key given'})`,
-          { cause, where: 'source', hint: 'Check source.username, source.password or the private key.' },
-        );
-      }
-      if (/privateKey|private key|passphrase/i.test(message)) {
-        return new SluiceError('CONFIG_INVALID', `the private key cannot be used: ${message}`, {
-          cause,
-          where: opts.privateKeyPath !== undefined ? 'source.privateKeyPath' : 'source.privateKey',
-        });
-      }
-      if (
-        raw?.level === 'client-socket' ||
-        raw?.level === 'client-timeout' ||
-        raw?.level === 'client-dns' ||
-        /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE)$/.test(
-          code,
-        ) ||
-        /timed out|connection lost|unexpected (end|close)/i.test(message)
-      ) {
-        const what =
-          code === 'ECONNREFUSED'
-            ? 'refused the connection'
-            : raw?.level === 'client-timeout'
-              ? `did not complete the SSH handshake within ${opts.readyTimeoutMs} ms`
-              : 'cannot be reached';
-        return new SluiceError(
-          'SOURCE_UNREACHABLE',
-          `the SFTP server ${hostPart}:${port} ${what} (${message})`,
-          {
-            cause,
-            retryable: true,
-            hint: 'Check source.host and source.port, and that the server is up; readyTimeoutMs sets the wait.',
-          },
-        );
-      }
-      return new SluiceError('SOURCE_UNREACHABLE', `connecting to ${location} failed: ${message}`, { cause });
-    }
-
-    /** Errors after the connection is up: a lost connection is retryable, a refusal by the server is not. */
-    function ioError(action: string, error: unknown): SluiceError {
-      if (context.signal.aborted)
-        return new SluiceError('ABORTED', `aborted while ${action}`, { cause: error });
-      const message = rawMessage(error);
-      const code = String((error as Ssh2Error | undefined)?.code ?? '');
-      if (
-        /^(ECONNRESET|ERR_NOT_CONNECTED|EPIPE|ETIMEDOUT)$/.test(code) ||
-        /no sftp connection|unexpected (end|close)|no response from server/i.test(message)
-      ) {
-        return new SluiceError(
-          'SOURCE_UNREACHABLE',
-          `the connection to ${location} was lost while ${action} (${message})`,
-          {
-            cause: error,
-            retryable: true,
-          },
-        );
-      }
-      // SFTP status codes: 2 no such file, 3 permission denied; retrying does not help with those.
-      const permanent =
-        /^(2|3|EACCES|ENOENT|ERR_BAD_PATH)$/.test(code) || /permission denied|no such file/i.test(message);
-      return new SluiceError('SOURCE_IO', `${action} failed: ${message}`, {
-        cause: error,
-        retryable: !permanent,
-        where: location,
-      });
-    }
-
+    let connection: SftpConnection | undefined = await connect();
     try {
-      const kind = await client.exists(dir);
+      const kind = await connection.client.exists(dir);
       if (kind !== 'd') {
         throw new SluiceError(
           'SOURCE_UNREACHABLE',
@@ -376,13 +230,38 @@ export const sftpSource = defineSource({
         );
       }
     } catch (error) {
-      context.signal.removeEventListener('abort', onAbort);
-      await drop();
-      throw error instanceof SluiceError ? error : ioError(`reading the remote folder ${dir}`, error);
+      await connection.close();
+      throw ioError(`reading the remote folder ${dir}`, error);
     }
-    context.logger.info(`connected to ${location}`, { hostKey: presentedKey });
+    logger.info(`connected to ${location}`, { hostKey: connection.hostKey });
 
-    async function moveWithin(file: SourceFile, folder: string) {
+    /**
+     * Runs `work` on a live connection. A connection found dead, or lost during the work, is replaced by a new
+     * one and the work tried once more; a second loss is thrown as retryable for the runner's own retries
+     * (which reconnect too), never leaving a dead session to be reused.
+     */
+    async function withSftp<T>(action: string, work: (client: SftpClient) => Promise<T>): Promise<T> {
+      for (let attempt = 1; ; attempt++) {
+        if (!connection?.alive) {
+          await connection?.close();
+          connection = undefined;
+          logger.info(`reconnecting to ${location}`);
+          connection = await connect();
+        }
+        try {
+          return await work(connection.client);
+        } catch (error) {
+          const failure = ioError(action, error);
+          if (!isConnectionLost(failure) || signal.aborted) throw failure;
+          await connection.close();
+          connection = undefined;
+          if (attempt >= 2) throw failure;
+          logger.warn(`${failure.message}; reconnecting`);
+        }
+      }
+    }
+
+    async function moveWithin(client: SftpClient, file: SourceFile, folder: string) {
       const target = remote(folder);
       try {
         if ((await client.exists(target)) !== 'd') await client.mkdir(target, true);
@@ -396,25 +275,97 @@ export const sftpSource = defineSource({
       return destination;
     }
 
+    /** What each file was when listed, then fetched: it is deleted or moved only if it still is. */
+    const seen = new Map<string, Observed>();
+    const observe = (info: { size: number; modifyTime: number }): Observed => ({
+      size: info.size,
+      modifiedMs: info.modifyTime,
+    });
+    /** The file's attributes now (a link followed), or undefined when it is not there. */
+    const statNow = (client: SftpClient, id: string) =>
+      client.stat(id).then(
+        (info) => (info.isFile ? observe(info) : undefined),
+        (error: unknown) => {
+          if (isConnectionLost(error)) throw error;
+          return undefined;
+        },
+      );
+
     let closed = false;
     return {
       location,
       async *list() {
-        let entries: SftpClient.FileInfo[];
-        try {
-          entries = await client.list(dir);
-        } catch (error) {
-          throw ioError(`listing ${dir}`, error);
+        const entries = await withSftp(`listing ${dir}`, (client) => client.list(dir));
+        const leftOut = new LeftOut();
+        const candidates: Candidate<string>[] = [];
+        const sorted = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        for (const e of sorted) {
+          const id = posix.join(dir, e.name);
+          if (e.type === 'd') {
+            leftOut.add('folder', e.name);
+            continue;
+          }
+          if (!isMatch(e.name)) {
+            leftOut.add('glob', e.name);
+            continue;
+          }
+          let observed: Observed | undefined = observe(e);
+          if (e.type === 'l') {
+            const target = await withSftp(`reading the link ${id}`, (client) =>
+              client.stat(id).catch((error: unknown) => {
+                if (isConnectionLost(error)) throw error;
+                return undefined;
+              }),
+            );
+            if (!target) {
+              logger.warn(`${e.name} is a symbolic link to nothing that can be read: not loaded`);
+              continue;
+            }
+            if (target.isDirectory) {
+              leftOut.add('folder', e.name);
+              continue;
+            }
+            if (!target.isFile) {
+              logger.warn(`${e.name} is a symbolic link to something that is not a regular file: not loaded`);
+              continue;
+            }
+            logger.info(
+              `${e.name} is a symbolic link: the file it points to is read; a delete or move acts on the link`,
+            );
+            observed = observe(target);
+          } else if (e.type !== '-') {
+            logger.warn(`${e.name} is not a regular file (a pipe, socket or device): not loaded`);
+            continue;
+          }
+          if (e.name.includes('\uFFFD')) {
+            // The SFTP client reads names as UTF-8 and cannot spell other bytes back: such a file cannot be
+            // opened, moved or deleted through it (unless the name really holds U+FFFD).
+            observed = await withSftp(`reading ${id}`, (client) => statNow(client, id));
+            if (!observed) {
+              logger.warn(
+                `${e.name}: the name is not valid UTF-8, so this file cannot be read over SFTP; not loaded. ` +
+                  'Rename it at the source (in UTF-8) to have it loaded.',
+              );
+              continue;
+            }
+          }
+          candidates.push({ name: e.name, observed, handle: id });
         }
-        const files = entries
-          .filter((e) => e.type === '-' && isMatch(e.name))
-          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        for (const e of files) {
+        leftOut.log(logger, location);
+        const taken = await takeStable(candidates, {
+          stableForMs: opts.stableFor,
+          minAgeMs: opts.minAge,
+          restat: (c) => withSftp(`reading ${c.handle}`, (client) => statNow(client, c.handle)),
+          logger,
+          signal,
+        });
+        for (const c of taken) {
+          seen.set(c.handle, c.observed);
           yield {
-            id: posix.join(dir, e.name),
-            name: e.name,
-            size: e.size,
-            modifiedAt: new Date(e.modifyTime),
+            id: c.handle,
+            name: c.name,
+            size: c.observed.size,
+            modifiedAt: new Date(c.observed.modifiedMs),
           };
         }
       },
@@ -423,47 +374,67 @@ export const sftpSource = defineSource({
         const local = path.join(folder, path.basename(file.name));
         const part = `${local}.part`;
         try {
-          await client.fastGet(file.id, part);
-          const remoteSize = (await client.stat(file.id)).size;
+          const got = await withSftp(`downloading ${file.id}`, async (client) => {
+            const before = await client.stat(file.id);
+            await client.fastGet(file.id, part);
+            const after = await client.stat(file.id);
+            if (!sameObservation(observe(before), observe(after))) {
+              throw new SluiceError(
+                'SOURCE_IO',
+                `${file.name} changed at the source while it was downloaded (${before.size} → ${after.size} bytes)`,
+                { retryable: true, where: file.id },
+              );
+            }
+            return observe(after);
+          });
           const localSize = (await stat(part)).size;
-          if (localSize !== remoteSize) {
+          if (localSize !== got.size) {
             throw new SluiceError(
               'SOURCE_IO',
-              `${file.name} arrived incomplete: ${localSize} bytes downloaded, ${remoteSize} bytes at the source`,
+              `${file.name} arrived incomplete: ${localSize} bytes downloaded, ${got.size} bytes at the source`,
               { retryable: true, where: file.id },
             );
           }
+          seen.set(file.id, got);
           await rename(part, local);
           return { path: local, size: localSize, temporary: true };
         } catch (error) {
           await rm(folder, { recursive: true, force: true });
-          throw error instanceof SluiceError ? error : ioError(`downloading ${file.id}`, error);
+          throw ioError(`downloading ${file.id}`, error);
         }
       },
       async settle(file: SourceFile, outcome: FileOutcome) {
         const action = outcome === 'rejected' ? opts.onReject : opts.onLoad;
         const folder = outcome === 'rejected' ? opts.rejectedDir : opts.processedDir;
         if (action === 'keep') return;
-        try {
+        await withSftp(`${action === 'delete' ? 'deleting' : 'moving'} ${file.id}`, async (client) => {
+          const now = await statNow(client, file.id);
+          const before = seen.get(file.id);
+          if (!now) {
+            logger.info(`${file.name} is no longer at the source: nothing to ${action}`);
+            return;
+          }
+          if (before && !sameObservation(now, before)) {
+            logger.warn(
+              `${file.name} changed at the source after it was read (${before.size} → ${now.size} bytes): ` +
+                `not ${action === 'delete' ? 'deleted' : 'moved'}; the next run reads it again`,
+            );
+            return;
+          }
           if (action === 'delete') {
             await client.delete(file.id, true);
-            context.logger.debug(`deleted ${file.name} at the source`, { outcome });
+            logger.debug(`deleted ${file.name} at the source`, { outcome });
           } else {
-            const destination = await moveWithin(file, folder);
-            context.logger.debug(`moved ${file.name} to ${destination} at the source`, { outcome });
+            const destination = await moveWithin(client, file, folder);
+            logger.debug(`moved ${file.name} to ${destination} at the source`, { outcome });
           }
-        } catch (error) {
-          throw ioError(`${action === 'delete' ? 'deleting' : 'moving'} ${file.id}`, error);
-        }
+        });
       },
       async close() {
         if (closed) return;
         closed = true;
-        closing = true;
-        context.signal.removeEventListener('abort', onAbort);
-        await client.end().catch((error: unknown) => {
-          context.logger.debug(`closing the sftp connection to ${where} failed: ${rawMessage(error)}`);
-        });
+        await connection?.close();
+        connection = undefined;
       },
     };
   },
