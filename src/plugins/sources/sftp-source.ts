@@ -277,6 +277,8 @@ export const sftpSource = defineSource({
 
     /** What each file was when listed, then fetched: it is deleted or moved only if it still is. */
     const seen = new Map<string, Observed>();
+    /** The files symbolic links point to, by the link's id: read from there, deleted or moved as the link. */
+    const linkTargets = new Map<string, string>();
     const observe = (info: { size: number; modifyTime: number }): Observed => ({
       size: info.size,
       modifiedMs: info.modifyTime,
@@ -329,8 +331,10 @@ export const sftpSource = defineSource({
               logger.warn(`${e.name} is a symbolic link to something that is not a regular file: not loaded`);
               continue;
             }
+            const real = await withSftp(`reading the link ${id}`, (client) => client.realPath(id));
+            linkTargets.set(id, real);
             logger.info(
-              `${e.name} is a symbolic link: the file it points to is read; a delete or move acts on the link`,
+              `${e.name} is a symbolic link: the file it points to (${real}) is read; a delete or move acts on the link`,
             );
             observed = observe(target);
           } else if (e.type !== '-') {
@@ -374,10 +378,11 @@ export const sftpSource = defineSource({
         const local = path.join(folder, path.basename(file.name));
         const part = `${local}.part`;
         try {
+          const from = linkTargets.get(file.id) ?? file.id;
           const got = await withSftp(`downloading ${file.id}`, async (client) => {
-            const before = await client.stat(file.id);
-            await client.fastGet(file.id, part);
-            const after = await client.stat(file.id);
+            const before = await client.stat(from);
+            await client.fastGet(from, part);
+            const after = await client.stat(from);
             if (!sameObservation(observe(before), observe(after))) {
               throw new SluiceError(
                 'SOURCE_IO',
