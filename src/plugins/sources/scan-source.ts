@@ -32,7 +32,7 @@ export const SCAN_COLUMNS: Column[] = [
 type Cell = string | null;
 
 /**
- * Seed 001's event checker: one page per id from a URL template, each recorded (status, title, exists,
+ * An event checker: one page per id from a URL template, each recorded (status, title, exists,
  * private, download link, error) as one row of a single unit; the files found are downloaded into an inbox
  * for a files pipeline to import. Polite by default: one request at a time, a second apart.
  */
