@@ -125,6 +125,7 @@ describe('files source: what is in the folder', () => {
         /^debug .*not taken: 1 name the glob leaves out \(notes\.txt\); 1 folder \(folder\.csv\)$/,
       ),
     );
+    expect(messages).toContain('info caf%E9.csv: moved to done/caf%E9.csv');
     // Moved with their own bytes; the link is moved, not the file it points to.
     const done = await readdir(path.join(p.inbox, 'done'), { encoding: 'buffer' });
     expect(done.map((name) => name.toString('latin1')).sort()).toEqual(['caf\u00e9.csv', 'linked.csv']);

@@ -174,7 +174,7 @@ describe('sftp source against OpenSSH', () => {
     const session = await open(dir, { onLoad: 'delete' });
     const [gone] = await listAll(session);
     await session.fetch(gone!);
-    await session.settle(gone!, 'loaded');
+    expect(await session.settle(gone!, 'loaded')).toBe('deleted at the source');
     expect((await readdir(dir)).sort()).toEqual(['stays.csv']);
   });
 
@@ -183,7 +183,7 @@ describe('sftp source against OpenSSH', () => {
     const session = await open(dir, { onLoad: 'move', processedDir: 'done/2024' });
 
     const [first] = await listAll(session);
-    await session.settle(first!, 'loaded');
+    expect(await session.settle(first!, 'loaded')).toBe('moved to done/2024/day.csv');
     expect(await readdir(dir)).toEqual(['done']);
     expect(await readdir(path.join(dir, 'done', '2024'))).toEqual(['day.csv']);
 

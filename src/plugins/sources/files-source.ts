@@ -61,20 +61,22 @@ export const filesSource = defineSource({
       return raw ? Buffer.concat([Buffer.from(dir + path.sep), raw]) : id;
     };
 
-    async function moveWithin(file: SourceFile, folder: string) {
+    /** Moves the file into `folder` (made when missing) under a name not taken there; returns that name. */
+    async function moveWithin(file: SourceFile, folder: string): Promise<string> {
       const target = path.resolve(dir, folder);
       await mkdir(target, { recursive: true });
       const raw = rawNames.get(file.id);
       const taken = new Set(await readdir(target));
       if (raw) {
-        const same = await lstat(Buffer.concat([Buffer.from(target + path.sep), raw])).catch(() => undefined);
-        const to = same
-          ? path.join(target, uniqueName(file.name, taken))
-          : Buffer.concat([Buffer.from(target + path.sep), raw]);
-        await rename(fsPath(file.id), to);
-        return;
+        const rawTarget = Buffer.concat([Buffer.from(target + path.sep), raw]);
+        const same = await lstat(rawTarget).catch(() => undefined);
+        const name = same ? uniqueName(file.name, taken) : file.name;
+        await rename(fsPath(file.id), same ? path.join(target, name) : rawTarget);
+        return path.join(target, name);
       }
-      await rename(file.id, path.join(target, uniqueName(file.name, taken)));
+      const destination = path.join(target, uniqueName(file.name, taken));
+      await rename(file.id, destination);
+      return destination;
     }
 
     return {
@@ -187,21 +189,20 @@ export const filesSource = defineSource({
         const folder = outcome === 'rejected' ? opts.rejectedDir : opts.processedDir;
         if (action === 'keep') return;
         const now = await stat(fsPath(file.id)).catch(() => undefined);
-        if (!now) {
-          logger.info(`${file.name} is no longer in the folder: nothing to ${action}`);
-          return;
-        }
+        if (!now) return `no longer in the folder: nothing to ${action}`;
         const before = seen.get(file.id);
         if (before && !sameObservation(observe(now), before)) {
           logger.warn(
             `${file.name} changed in the folder after it was read (${before.size} → ${now.size} bytes): ` +
               `not ${action === 'delete' ? 'deleted' : 'moved'}; the next run reads it again`,
           );
-          return;
+          return undefined;
         }
-        if (action === 'delete') await rm(fsPath(file.id), { force: true });
-        else await moveWithin(file, folder);
-        logger.debug(`${action} ${file.name} at the source`, { outcome });
+        if (action === 'delete') {
+          await rm(fsPath(file.id), { force: true });
+          return 'deleted at the source';
+        }
+        return `moved to ${path.relative(dir, await moveWithin(file, folder))}`;
       },
       async close() {},
     };

@@ -412,27 +412,22 @@ export const sftpSource = defineSource({
         const action = outcome === 'rejected' ? opts.onReject : opts.onLoad;
         const folder = outcome === 'rejected' ? opts.rejectedDir : opts.processedDir;
         if (action === 'keep') return;
-        await withSftp(`${action === 'delete' ? 'deleting' : 'moving'} ${file.id}`, async (client) => {
+        return withSftp(`${action === 'delete' ? 'deleting' : 'moving'} ${file.id}`, async (client) => {
           const now = await statNow(client, file.id);
           const before = seen.get(file.id);
-          if (!now) {
-            logger.info(`${file.name} is no longer at the source: nothing to ${action}`);
-            return;
-          }
+          if (!now) return `no longer at the source: nothing to ${action}`;
           if (before && !sameObservation(now, before)) {
             logger.warn(
               `${file.name} changed at the source after it was read (${before.size} → ${now.size} bytes): ` +
                 `not ${action === 'delete' ? 'deleted' : 'moved'}; the next run reads it again`,
             );
-            return;
+            return undefined;
           }
           if (action === 'delete') {
             await client.delete(file.id, true);
-            logger.debug(`deleted ${file.name} at the source`, { outcome });
-          } else {
-            const destination = await moveWithin(client, file, folder);
-            logger.debug(`moved ${file.name} to ${destination} at the source`, { outcome });
+            return 'deleted at the source';
           }
+          return `moved to ${posix.relative(dir, await moveWithin(client, file, folder))}`;
         });
       },
       async close() {
