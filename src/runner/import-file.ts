@@ -109,6 +109,8 @@ export async function importFile(options: ImportFileOptions): Promise<ImportResu
       processedDir: rule.archiveFolder,
       onReject: 'move',
       rejectedDir: REJECTED_FOLDER,
+      // The watcher (or the user) hands over a file that is complete.
+      stableFor: '0s',
     },
     parse: { type: rule.fileType, ...rule.parser },
     load: {
