@@ -17,10 +17,13 @@ import {
   type Candidate,
   type Observed,
 } from './file-listing.js';
+import { pathOption } from '../../core/path-option.js';
 import { settleOptions } from './settle.js';
 
 const options = z.strictObject({
-  url: z.string().min(1).describe('The folder: a path, or a file:// URL.'),
+  url: pathOption().describe(
+    "The folder: a path (relative to the pipeline file's folder), or a file:// URL.",
+  ),
   glob: z
     .string()
     .default('*')

@@ -21,6 +21,7 @@ import {
   type Candidate,
   type Observed,
 } from './file-listing.js';
+import { pathOption } from '../../core/path-option.js';
 import { settleOptions } from './settle.js';
 
 const posix = path.posix;
@@ -64,8 +65,7 @@ const options = z
       .string()
       .optional()
       .describe('Private key for key authentication, as PEM/OpenSSH text (secret).'),
-    privateKeyPath: z
-      .string()
+    privateKeyPath: pathOption()
       .optional()
       .describe('Private key for key authentication, read from this local file.'),
     passphrase: z.string().optional().describe('Passphrase of an encrypted private key (secret).'),

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FetchMessageObject, MessageStructureObject } from 'imapflow';
 import { z } from 'zod';
 import type { InboxRule } from '../../../core/mail-store.js';
+import { pathOption } from '../../../core/path-option.js';
 import { MAX_FILE_NAME_BYTES, safeFileName } from '../safe-file-name.js';
 
 /** A regular expression given as text; checked when the config is read, so a bad one fails early. */
@@ -40,9 +41,7 @@ export const ruleShape = {
     'What an attachment name must match; only matching attachments become files, and a message ' +
       'with none does not match the rule',
   ).optional(),
-  targetFolder: z
-    .string()
-    .min(1)
+  targetFolder: pathOption()
     .optional()
     .describe(
       'The folder the matching attachments and the raw .eml are written to (as a pipeline source, only ' +

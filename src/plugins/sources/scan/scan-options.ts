@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { transportOptions } from '../../../connectors/http/transport-options.js';
+import { pathOption } from '../../../core/path-option.js';
 
 function regexProblem(pattern: string): string | undefined {
   try {
@@ -74,9 +75,7 @@ export const scanSourceOptions = z
       })
       .optional()
       .describe('Where a page offers a file to download.'),
-    downloadTo: z
-      .string()
-      .min(1)
+    downloadTo: pathOption()
       .optional()
       .describe(
         'Folder (an inbox) where the files found are downloaded; nothing is downloaded without it. A file ' +
@@ -90,7 +89,7 @@ export const scanSourceOptions = z
       .describe("Name of a downloaded file: {id} is the page's id, {name} the server's file name."),
     csv: z
       .strictObject({
-        dir: z.string().min(1).describe('Folder of the CSV report.'),
+        dir: pathOption().describe('Folder of the CSV report.'),
         name: z
           .string()
           .regex(/\.csv$/, 'a name ending in .csv')

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { describeError } from '../../../../src/core/errors.js';
 import { parsePipeline } from '../../../../src/core/spec.js';
 import { createRegistry } from '../../../../src/plugins/index.js';
 import { CopyTextDecoder } from '../../../../src/plugins/sources/sql/copy-text-decode.js';
@@ -46,11 +47,11 @@ describe('sql source: where a read starts', () => {
         );
         return '';
       } catch (error) {
-        return (error as Error).message;
+        return describeError(error);
       }
     };
     expect(problems('  table: t\n  query: SELECT 1')).toMatch(
-      /p\.yaml:\d+:\d+ source\.table: give either table or query/,
+      /p\.yaml:\d+:\d+: source\.table: give either table or query/,
     );
     expect(problems('  table: t\n  mode: incremental')).toMatch(
       /source\.incrementalColumn: mode incremental needs an incrementalColumn/,
