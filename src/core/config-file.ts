@@ -363,6 +363,12 @@ export function checkConfig<S extends z.ZodType>(
 
 const ENV_HINT = 'Set the variables, or give a default in the file as ${NAME:-default}.';
 
+/** What to tell the user to do: about unset variables, and about anything else. */
+export interface Hints {
+  envHint?: string;
+  hint?: string;
+}
+
 /**
  * One error for every problem of a file, naming the file once. A single problem reads
  * `file:line:col: key.path: what (found …)`; several are listed under `file: <what> (N problems):`, each
@@ -371,7 +377,7 @@ const ENV_HINT = 'Set the variables, or give a default in the file as ${NAME:-de
  */
 export function configError(
   problems: readonly ConfigProblem[],
-  options: { file: string; what: string; locate?: Locate | undefined },
+  options: { file: string; what: string; locate?: Locate | undefined } & Hints,
 ): SluiceError {
   const { file, locate } = options;
   const located = problems
@@ -383,7 +389,8 @@ export function configError(
     );
   const onlyEnv = problems.every((p) => p.unsetEnv);
   const code: ErrorCode = onlyEnv ? 'ENV_MISSING' : 'CONFIG_INVALID';
-  const hint = problems.some((p) => p.unsetEnv) ? { hint: ENV_HINT } : {};
+  const hintText = problems.some((p) => p.unsetEnv) ? (options.envHint ?? ENV_HINT) : options.hint;
+  const hint = hintText ? { hint: hintText } : {};
   const text = (p: ConfigProblem) =>
     p.path.length > 0 ? `${formatKeyPath(p.path)}: ${p.message}` : p.message;
   if (located.length === 1) {
@@ -411,6 +418,8 @@ export interface ConfigOptions {
   unsetEnv?: UnsetEnv;
   /** Where relative paths are read from: the file's folder by default (the working directory for `<inline>`). */
   baseDir?: string;
+  /** Leave relative paths as written (a definition kept in the database has no folder to be read from). */
+  keepPaths?: boolean;
 }
 
 /**
@@ -429,9 +438,11 @@ export class ConfigReader {
   private readonly fromEnv: ReadonlySet<string>;
   private readonly unsetPaths: KeyPath[];
   private readonly locate: Locate | undefined;
+  private readonly keepPaths: boolean;
 
   private constructor(raw: unknown, options: ConfigOptions, locate?: Locate) {
     this.file = options.file;
+    this.keepPaths = options.keepPaths === true;
     this.raw = raw;
     this.locate = locate;
     this.baseDir =
@@ -485,7 +496,7 @@ export class ConfigReader {
 
   /** The problems `schema` finds in `value` (the section at key path `at`), without recording them. */
   trial<S extends z.ZodType>(schema: S, value: unknown, at: KeyPath) {
-    const result = checkConfig(schema, resolvePaths(schema, value, this.baseDir), {
+    const result = checkConfig(schema, this.resolve(schema, value), {
       at,
       fromEnv: this.fromEnv,
     });
@@ -499,7 +510,7 @@ export class ConfigReader {
    * Returns the parsed value, or undefined when it has problems.
    */
   check<S extends z.ZodType>(schema: S, value: unknown, at: KeyPath): z.output<S> | undefined {
-    const result = checkConfig(schema, resolvePaths(schema, value, this.baseDir), {
+    const result = checkConfig(schema, this.resolve(schema, value), {
       at,
       fromEnv: this.fromEnv,
     });
@@ -508,10 +519,14 @@ export class ConfigReader {
     return undefined;
   }
 
+  private resolve(schema: z.ZodType, value: unknown): unknown {
+    return this.keepPaths ? value : resolvePaths(schema, value, this.baseDir);
+  }
+
   /** Throws every problem at once (see {@link configError}); `what` heads a list, such as "the pipeline is invalid". */
-  finish(what: string): void {
+  finish(what: string, hints: Hints = {}): void {
     if (this.problems.length > 0)
-      throw configError(this.problems, { file: this.file, what, locate: this.locate });
+      throw configError(this.problems, { file: this.file, what, locate: this.locate, ...hints });
   }
 }
 

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { z } from 'zod';
+import { ConfigReader, type ConfigProblem, type KeyPath } from './config-file.js';
 import { isIsoDate } from './dates.js';
-import { interpolateEnv } from './env.js';
 import { SluiceError } from './errors.js';
+import { pathOption } from './path-option.js';
 import type { Registry } from './registry.js';
 
 // Import rules (seed 003's import configuration): which files of an inbox folder go to which table, how they
@@ -88,16 +88,19 @@ const datasetDateSchema = z.discriminatedUnion(
         .refine(isIsoDate, 'a real date written yyyy-MM-dd'),
     }),
   ],
-  { error: 'from: where the date comes from: filename, column, cell or static' },
+  { error: 'where the date comes from: filename, column, cell or static' },
 );
 
 export type DatasetDateSpec = z.output<typeof datasetDateSchema>;
 
+// Absolute in a rule as stored; a rules file may give them relative to its own folder.
 const folder = (what: string) =>
-  z
-    .string({ error: `the ${what} folder, an absolute path` })
-    .min(1)
-    .refine((p) => path.isAbsolute(p), 'an absolute path (starting with /)');
+  pathOption(
+    z
+      .string({ error: `the ${what} folder, an absolute path` })
+      .min(1)
+      .refine((p) => path.isAbsolute(p), 'an absolute path (starting with /)'),
+  );
 
 const tablePart = /^[^\s."\0][^."\0]{0,62}$/;
 
@@ -181,41 +184,38 @@ export const importRuleSchema = z
 export type ImportRule = z.output<typeof importRuleSchema>;
 
 /** A problem in a rule: where (a path of keys) and what. */
-export interface RuleProblem {
-  path: (string | number)[];
-  message: string;
+export type RuleProblem = ConfigProblem;
+
+/** The rule at key path `at` of `reader`, its parser options checked against its file type's parser. */
+function checkRuleAt(reader: ConfigReader, registry: Registry, value: unknown, at: KeyPath) {
+  const rule = reader.check(importRuleSchema, value, at);
+  if (!rule) return undefined;
+  const parser = registry.get('parser', rule.fileType);
+  return reader.check(parser.options, rule.parser, [...at, 'parser']) === undefined ? undefined : rule;
 }
 
 /**
- * Checks one rule, with its parser options against the parser of its file type. Returns the rule, or the
- * problems (never both).
+ * Checks one rule as stored or given (its folders absolute), with its parser options against the parser
+ * of its file type. Returns the rule, or the problems (never both).
  */
 export function checkImportRule(
   raw: unknown,
   registry: Registry,
 ): { rule: ImportRule; problems?: undefined } | { rule?: undefined; problems: RuleProblem[] } {
-  const parsed = importRuleSchema.safeParse(raw);
-  if (!parsed.success) return { problems: toProblems(parsed.error.issues) };
-  const rule = parsed.data;
-  const parser = registry.get('parser', rule.fileType);
-  const options = parser.options.safeParse(rule.parser);
-  if (!options.success)
-    return {
-      problems: toProblems(options.error.issues).map((p) => ({ ...p, path: ['parser', ...p.path] })),
-    };
-  return { rule };
+  const reader = ConfigReader.fromValue(raw, { file: 'import rule', keepPaths: true });
+  const rule = checkRuleAt(reader, registry, raw, []);
+  return rule && reader.problems.length === 0 ? { rule } : { problems: reader.problems };
 }
 
-/** {@link checkImportRule}, throwing CONFIG_INVALID that names the rule and every field at fault. */
+/** {@link checkImportRule}, throwing CONFIG_INVALID that names the rule (or `where`) and every field at fault. */
 export function parseImportRule(raw: unknown, registry: Registry, where?: string): ImportRule {
-  const result = checkImportRule(raw, registry);
-  if (result.rule) return result.rule;
-  const name = ruleName(raw);
-  throw new SluiceError(
-    'CONFIG_INVALID',
-    `import rule ${name} is invalid:\n${result.problems.map((p) => `${formatPath(p.path)}${p.message}${found(raw, p.path)}`).join('\n')}`,
-    where ? { where } : {},
-  );
+  const reader = ConfigReader.fromValue(raw, {
+    file: where ?? `import rule ${ruleName(raw)}`,
+    keepPaths: true,
+  });
+  const rule = checkRuleAt(reader, registry, raw, []);
+  reader.finish('the import rule is invalid');
+  return rule!;
 }
 
 function ruleName(raw: unknown): string {
@@ -223,123 +223,36 @@ function ruleName(raw: unknown): string {
   return typeof name === 'string' && name !== '' ? `"${name}"` : '(unnamed)';
 }
 
-const formatPath = (p: (string | number)[]) => (p.length > 0 ? `${p.join('.')}: ` : '');
-
-function toProblems(issues: readonly z.core.$ZodIssue[]): RuleProblem[] {
-  return issues.map((issue) => {
-    let message = issue.message;
-    // Zod's stock message for an unknown key does not say what is allowed; the key is what matters.
-    if (issue.code === 'unrecognized_keys')
-      message = `unknown ${issue.keys.length === 1 ? 'key' : 'keys'} ${issue.keys.join(', ')}`;
-    return { path: issue.path as (string | number)[], message };
-  });
-}
-
-function found(raw: unknown, at: (string | number)[]): string {
-  let value: unknown = raw;
-  for (const key of at) {
-    if (value === null || typeof value !== 'object') return '';
-    value = (value as Record<string | number, unknown>)[key];
-  }
-  if (value === undefined) return ' (missing)';
-  if (value !== null && typeof value === 'object') return '';
-  return ` (found ${JSON.stringify(value)})`;
-}
+const rulesFileSchema = z.strictObject({
+  rules: z
+    .array(z.unknown(), { error: 'a rules file has `rules:`, a list of import rules' })
+    .min(1, 'a rules file has `rules:`, a list of import rules'),
+});
 
 /**
  * Reads a rules file (`rules:` a list of rules), filling `${VAR}` references from `env` (a rule stores the
- * folders it was given, so the watcher needs no environment). Throws CONFIG_INVALID listing, for every bad
- * rule, its line, its name and each field at fault; or ENV_MISSING.
+ * folders it was given, so the watcher needs no environment); a relative folder is read from the file's
+ * folder. Throws CONFIG_INVALID listing every problem of every rule with its line and key path, or
+ * ENV_MISSING.
  */
 export function parseImportRulesYaml(
   text: string,
   options: { file: string; env: Record<string, string | undefined>; registry: Registry },
 ): ImportRule[] {
-  const { file } = options;
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  const at = (node: Node | undefined) => {
-    const offset = node?.range?.[0];
-    if (offset === undefined) return file;
-    const { line, col } = lineCounter.linePos(offset);
-    return `${file}:${line}:${col}`;
-  };
-  if (doc.errors.length > 0) {
-    const lines = doc.errors.map((e) => {
-      const { line, col } = lineCounter.linePos(e.pos[0]);
-      return `${file}:${line}:${col}: ${e.message.split('\n')[0]}`;
-    });
-    throw new SluiceError('CONFIG_INVALID', `the YAML cannot be read:\n${lines.join('\n')}`, { where: file });
-  }
-  const raw: unknown = doc.toJS();
-  const list = (raw as { rules?: unknown } | null)?.rules;
-  if (!Array.isArray(list) || list.length === 0)
-    throw new SluiceError('CONFIG_INVALID', 'a rules file has `rules:`, a list of import rules', {
-      where: file,
-    });
-  const missing: string[] = [];
+  const reader = ConfigReader.fromText(text, { file: options.file, env: options.env });
+  const file = reader.check(rulesFileSchema, reader.value, []);
   const rules: ImportRule[] = [];
-  const problems: string[] = [];
   const names = new Set<string>();
-  for (const [i, entry] of list.entries()) {
-    const base = ['rules', i];
-    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
-      problems.push(`${at(nodeAt(doc, base))} rules[${i}]: a rule is a mapping of name, filePattern, …`);
-      continue;
-    }
-    const value = interpolate(entry, options.env, (name, keys) =>
-      missing.push(`${at(nodeAt(doc, [...base, ...keys]))}: environment variable ${name} is not set`),
-    );
-    const result = checkImportRule(value, options.registry);
-    if (result.rule) {
-      if (names.has(result.rule.name))
-        problems.push(`${at(nodeAt(doc, [...base, 'name']))} rule "${result.rule.name}" is given twice`);
-      names.add(result.rule.name);
-      rules.push(result.rule);
-      continue;
-    }
-    for (const p of result.problems)
-      problems.push(
-        `${at(nodeAt(doc, [...base, ...p.path]))} rule ${ruleName(value)}: ${formatPath(p.path)}${p.message}${found(value, p.path)}`,
-      );
+  for (const [i, value] of (file?.rules ?? []).entries()) {
+    const rule = checkRuleAt(reader, options.registry, value, ['rules', i]);
+    if (!rule) continue;
+    if (names.has(rule.name))
+      reader.add({ path: ['rules', i, 'name'], message: `rule "${rule.name}" is given twice` });
+    names.add(rule.name);
+    rules.push(rule);
   }
-  if (missing.length > 0)
-    throw new SluiceError('ENV_MISSING', missing.join('\n'), {
-      where: file,
-      hint: 'Set the variables, or give a default in the file as ${NAME:-default}.',
-    });
-  if (problems.length > 0)
-    throw new SluiceError('CONFIG_INVALID', `invalid import rules:\n${problems.join('\n')}`, { where: file });
+  reader.finish('the import rules are invalid');
   return rules;
-}
-
-/** `${VAR}` references replaced in every string of a parsed YAML value (after parsing: values cannot add keys). */
-function interpolate(
-  value: unknown,
-  env: Record<string, string | undefined>,
-  onMissing: (name: string, keys: (string | number)[]) => void,
-  keys: (string | number)[] = [],
-): unknown {
-  if (typeof value === 'string') {
-    const result = interpolateEnv(value, env);
-    for (const name of result.missing) onMissing(name, keys);
-    return result.value;
-  }
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, onMissing, [...keys, i]));
-  if (value !== null && typeof value === 'object')
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, interpolate(v, env, onMissing, [...keys, k])]),
-    );
-  return value;
-}
-
-/** The deepest node that exists along a path, for a line number. */
-function nodeAt(doc: Document, at: (string | number)[]): Node | undefined {
-  for (let n = at.length; n >= 0; n--) {
-    const node = doc.getIn(at.slice(0, n), true);
-    if (node && (isScalar(node) || isMap(node) || isSeq(node))) return node as Node;
-  }
-  return undefined;
 }
 
 /** The label of a file's dataset: the rule's template with {rule}, {name} and the pattern's groups filled. */

@@ -70,6 +70,12 @@ function adapt(node: unknown, value: boolean): unknown {
       out[key] = adapt(child, false);
     else out[key] = child;
   }
+  // `type: [string, number]` is a union that strict validators (ajv) only take with an extra flag.
+  if (Array.isArray(out.type) && out.type.length > 1 && !('anyOf' in out)) {
+    const { type, ...rest } = out;
+    Object.assign(out, { ...rest, anyOf: (type as string[]).map((t) => ({ type: t })) });
+    delete out.type;
+  }
   return value && takesScalar(out) && !acceptsReference(out) ? withReference(out) : out;
 }
 

@@ -160,3 +160,10 @@ export const reportSchema: z.ZodType<ReportSpec, unknown> = z
       }
     }
   });
+
+/** A reports file: `reports:`, a list of reports (each checked with {@link reportSchema}). */
+export const reportsFileSchema = z.strictObject({
+  reports: z
+    .array(z.unknown(), { error: 'a reports file has `reports:`, a list of reports' })
+    .min(1, 'a reports file has `reports:`, a list of reports'),
+});

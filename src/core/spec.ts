@@ -150,7 +150,7 @@ const isMapping = (v: unknown): v is Record<string, unknown> =>
 
 type StageKind = 'source' | 'parser' | 'transform' | 'loader';
 
-/** What {@link lintPipeline} found in a file that is valid as far as it can be checked. */
+/** What {@link lintPipeline} found in a file. */
 export interface PipelineLint {
   name: string;
   /** The plugins of source, parse and load, as far as they are known. */
@@ -159,6 +159,8 @@ export interface PipelineLint {
   spec?: PipelineSpec;
   /** Unset variables, as `file:line:col: key.path: …`. */
   warnings: string[];
+  /** What is wrong with the file (CONFIG_INVALID, or ENV_MISSING with `strictEnv`). */
+  error?: SluiceError;
 }
 
 /**
@@ -205,25 +207,37 @@ export function validatePipeline(
 /**
  * Checks a pipeline file without its secrets: structure, types and plugin options, with unset
  * variables as warnings (`strictEnv` makes them errors) and the values that depend on them left
- * unchecked. Throws as {@link parsePipeline} for anything else.
+ * unchecked. What {@link parsePipeline} would throw is in `error`, beside the warnings.
  */
 export function lintPipeline(
   text: string,
   options: { file: string; env: Env; registry: Registry; strictEnv?: boolean },
 ): PipelineLint {
-  const reader = ConfigReader.fromText(text, {
-    file: options.file,
-    env: options.env,
-    unsetEnv: options.strictEnv ? 'error' : 'warn',
-  });
+  let reader: ConfigReader;
+  try {
+    reader = ConfigReader.fromText(text, {
+      file: options.file,
+      env: options.env,
+      unsetEnv: options.strictEnv ? 'error' : 'warn',
+    });
+  } catch (error) {
+    if (error instanceof SluiceError) return { name: '?', stages: [], warnings: [], error };
+    throw error;
+  }
   const checked = checkPipeline(reader, options.registry);
-  reader.finish('the pipeline is invalid');
-  return {
+  const lint: PipelineLint = {
     name: checked?.name ?? '?',
     stages: checked?.stages ?? [],
     ...(checked?.spec ? { spec: { ...checked.spec, file: options.file } } : {}),
     warnings: reader.warnings,
   };
+  try {
+    reader.finish('the pipeline is invalid');
+  } catch (error) {
+    if (error instanceof SluiceError) return { ...lint, error };
+    throw error;
+  }
+  return lint;
 }
 
 interface Checked {

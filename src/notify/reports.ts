@@ -1,11 +1,10 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
-import { parse as parseYaml } from 'yaml';
-import { interpolateEnv } from '../core/env.js';
+import { ConfigReader } from '../core/config-file.js';
 import { errorMessage, SluiceError } from '../core/errors.js';
 import type { Logger } from '../core/plugin.js';
-import { PLACEHOLDER, reportSchema, type ReportSpec } from '../core/report-spec.js';
+import { PLACEHOLDER, reportSchema, reportsFileSchema, type ReportSpec } from '../core/report-spec.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../core/retry.js';
 import type { Database } from '../store/database.js';
 import {
@@ -29,83 +28,33 @@ export interface LoadedReport {
   spec: ReportSpec;
 }
 
-/**
- * Replaces `${VAR}` references in every string of a parsed YAML value, as pipeline files do. Variables
- * that are referenced without a default and not set are added to `missing` with their path.
- */
-function interpolateValue(value: unknown, env: Env, at: string, missing: string[]): unknown {
-  if (typeof value === 'string') {
-    const result = interpolateEnv(value, env);
-    for (const name of result.missing) missing.push(`${at}: \${${name}} is not set`);
-    return result.value;
-  }
-  if (Array.isArray(value)) return value.map((v, i) => interpolateValue(v, env, `${at}[${i}]`, missing));
-  if (value !== null && typeof value === 'object')
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, interpolateValue(v, env, `${at}.${k}`, missing)]),
-    );
-  return value;
-}
-
 /** Interpolates and validates one stored or written definition. Throws CONFIG_INVALID or ENV_MISSING. */
 export function parseReportDefinition(definition: unknown, env: Env, where: string): ReportSpec {
-  const missing: string[] = [];
-  const value = interpolateValue(definition, env, where, missing);
-  if (missing.length > 0)
-    throw new SluiceError('ENV_MISSING', missing.join('\n'), {
-      where,
-      hint: 'Set the variables, or give a default as ${VAR:-default}.',
-    });
-  const parsed = reportSchema.safeParse(value);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (i) => `${[where, ...i.path.map(String)].join('.')}: ${i.message}`,
-    );
-    throw new SluiceError('CONFIG_INVALID', `the report is invalid:\n${problems.join('\n')}`, { where });
-  }
-  return parsed.data;
+  const reader = ConfigReader.fromValue(definition, { file: where, env, keepPaths: true });
+  const spec = reader.check(reportSchema, reader.value, []);
+  reader.finish('the report is invalid');
+  return spec!;
 }
 
 /**
  * Reads a reports file (`reports:` a list of reports), interpolating `${VAR}` references from `env`.
- * Throws CONFIG_INVALID listing every invalid report, or ENV_MISSING.
+ * Throws CONFIG_INVALID listing every problem of every report with its line, or ENV_MISSING.
  */
 export function parseReportsYaml(text: string, options: { file: string; env: Env }): LoadedReport[] {
-  let document: unknown;
-  try {
-    document = parseYaml(text, { prettyErrors: false });
-  } catch (error) {
-    throw new SluiceError('CONFIG_INVALID', `not valid YAML: ${errorMessage(error)}`, {
-      where: options.file,
-    });
-  }
-  const reports = (document as { reports?: unknown } | null)?.reports;
-  if (!Array.isArray(reports) || reports.length === 0)
-    throw new SluiceError('CONFIG_INVALID', 'a reports file has `reports:`, a list of reports', {
-      where: options.file,
-    });
+  const reader = ConfigReader.fromText(text, { file: options.file, env: options.env });
+  const file = reader.check(reportsFileSchema, reader.value, []);
+  const raw = reader.raw as { reports?: unknown[] };
   const loaded: LoadedReport[] = [];
-  const problems: string[] = [];
   const names = new Set<string>();
-  for (const [i, definition] of reports.entries()) {
-    if (definition === null || typeof definition !== 'object' || Array.isArray(definition)) {
-      problems.push(`reports[${i}]: a report is a mapping`);
-      continue;
-    }
-    try {
-      const spec = parseReportDefinition(definition, options.env, `reports[${i}]`);
-      if (names.has(spec.name)) problems.push(`reports[${i}].name: ${spec.name} is given twice`);
-      names.add(spec.name);
-      loaded.push({ definition: definition as Record<string, unknown>, spec });
-    } catch (error) {
-      if (!(error instanceof SluiceError)) throw error;
-      problems.push(error.message.replace(/^the report is invalid:\n/, ''));
-    }
+  for (const [i, value] of (file?.reports ?? []).entries()) {
+    const spec = reader.check(reportSchema, value, ['reports', i]);
+    if (!spec) continue;
+    if (names.has(spec.name))
+      reader.add({ path: ['reports', i, 'name'], message: `${spec.name} is given twice` });
+    names.add(spec.name);
+    loaded.push({ definition: raw.reports![i] as Record<string, unknown>, spec });
   }
-  if (problems.length > 0)
-    throw new SluiceError('CONFIG_INVALID', `invalid reports:\n${problems.join('\n')}`, {
-      where: options.file,
-    });
+  reader.finish('the reports are invalid');
   return loaded;
 }
 

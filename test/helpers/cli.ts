@@ -15,9 +15,10 @@ export interface CliResult {
 export function startCli(
   args: string[],
   env: Record<string, string>,
+  options: { cwd?: string } = {},
 ): { child: ChildProcess; done: Promise<CliResult>; stderr(): string } {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-    cwd: REPO,
+    cwd: options.cwd ?? REPO,
     env: { ...process.env, ...env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -31,6 +32,10 @@ export function startCli(
   return { child, done, stderr: () => stderr };
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return startCli(args, env).done;
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  options: { cwd?: string } = {},
+): Promise<CliResult> {
+  return startCli(args, env, options).done;
 }

@@ -106,9 +106,10 @@ load:
     );
     const result = await runCli(['validate', bad]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`${bad}:6:14 parse.delimiter:`);
-    expect(result.stderr).toMatch(/load\.mode: .*"append".*\(found "upsert"\)/);
-    expect(result.stderr).toContain(`${bad}:10:9`);
+    expect(result.stderr).toContain(
+      `sluice: ${bad}: the pipeline is invalid (2 problems):\n  6:14 parse.delimiter:`,
+    );
+    expect(result.stderr).toMatch(/\n {2}10:9 load\.mode: .*"append".*\(found "upsert"\)/);
     expect(result.stderr).not.toMatch(noStack);
 
     const ok = await runCli(['validate', VISITS_PIPELINE], { VISITS_SOURCE: '/tmp' });
@@ -117,9 +118,11 @@ load:
   });
 
   it('says which environment variable is missing, and where', async () => {
-    const result = await runCli(['validate', VISITS_PIPELINE], { VISITS_SOURCE: '' });
+    const result = await runCli(['validate', '--strict-env', VISITS_PIPELINE], { VISITS_SOURCE: '' });
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/pipeline\.yaml:\d+:\d+: environment variable VISITS_SOURCE is not set/);
+    expect(result.stderr).toMatch(
+      /pipeline\.yaml:\d+:\d+: source\.url: environment variable VISITS_SOURCE is not set/,
+    );
   });
 
   it('lists plugins with their options from the same specs, and prints a JSON Schema', async () => {

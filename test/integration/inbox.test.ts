@@ -194,8 +194,9 @@ describe('sluice inbox: load, list, status, disable, and poll as a feeder of fol
     );
     const result = await cli(['inbox', 'load', file]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`${file}:8:14 rules[0].subject: not a valid regular expression`);
-    expect(result.stderr).toMatch(new RegExp(`${file}:10:\\d+ rules\\[1\\]\\.targetFolder: `));
+    expect(result.stderr).toContain(`sluice: ${file}: the inbox file is invalid (2 problems):\n`);
+    expect(result.stderr).toContain(`\n  8:14 rules[0].subject: not a valid regular expression`);
+    expect(result.stderr).toMatch(/\n {2}10:\d+ rules\[1\]\.targetFolder: /);
 
     const missing = path.join(home, 'env-inbox.yaml');
     await writeFile(
@@ -204,7 +205,9 @@ describe('sluice inbox: load, list, status, disable, and poll as a feeder of fol
     );
     const env = await cli(['inbox', 'load', missing]);
     expect(env.code).toBe(2);
-    expect(env.stderr).toContain(`${missing}:4:15 accounts[0].password: \${NOT_SET_ANYWHERE} is not set`);
+    expect(env.stderr).toContain(
+      `sluice: ${missing}:4:15: accounts[0].password: environment variable NOT_SET_ANYWHERE is not set`,
+    );
   });
 
   it('writes attachments and the .eml into the rule folder under dated, safe names, then moves; a rerun handles nothing twice', async () => {

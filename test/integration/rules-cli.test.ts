@@ -107,17 +107,17 @@ describe('sluice rules', () => {
     );
     const result = await runCli(['rules', 'add', file], env);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('invalid import rules:');
+    expect(result.stderr).toContain(`sluice: ${file}: the import rules are invalid (2 problems):\n`);
     expect(result.stderr).toMatch(
-      /bad\.yaml:3:18 rule "broken": filePattern: the regular expression does not compile/,
+      /\n {2}3:18 rules\[0\]\.filePattern: the regular expression does not compile/,
     );
     expect(result.stderr).toMatch(
-      /bad\.yaml:6:20 rule "broken": archiveFolder: the archive folder must differ from the source folder \(\/data\/in\)/,
+      /\n {2}6:20 rules\[0\]\.archiveFolder: the archive folder must differ from the source folder \(\/data\/in\)/,
     );
     const edit = await runCli(['rules', 'edit', 'stock', '--set', 'archiveFolder=' + env.INBOX], env);
     expect(edit.code).toBe(2);
     expect(edit.stderr).toContain(
-      'import rule "stock" is invalid:\narchiveFolder: the archive folder must differ',
+      'sluice: import rule "stock": archiveFolder: the archive folder must differ',
     );
     const names = (
       JSON.parse((await runCli(['rules', 'list', '--json'], env)).stdout) as { name: string }[]

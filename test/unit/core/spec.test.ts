@@ -351,12 +351,13 @@ load: { type: postgres, table: t }
   });
 
   it('still reports everything else, and makes the variables errors when asked', () => {
-    expect(() =>
-      lintPipeline(text.replace('glob:', 'globb:'), { file: 'p.yaml', env: {}, registry }),
-    ).toThrow(/source\.globb: unknown key; did you mean glob\?/);
-    expect(() => lintPipeline(text, { file: 'p.yaml', env: {}, registry, strictEnv: true })).toThrow(
-      /environment variable INBOX is not set/,
-    );
+    const typo = lintPipeline(text.replace('glob:', 'globb:'), { file: 'p.yaml', env: {}, registry });
+    expect(describeError(typo.error)).toBe('p.yaml:4:3: source.globb: unknown key; did you mean glob?');
+    expect(typo.warnings).toHaveLength(2);
+    const strict = lintPipeline(text, { file: 'p.yaml', env: {}, registry, strictEnv: true });
+    expect(strict.error?.code).toBe('ENV_MISSING');
+    expect(describeError(strict.error)).toMatch(/3:8 source\.url: environment variable INBOX is not set/);
+    expect(strict.warnings).toEqual([]);
     const full = lintPipeline(text, { file: 'p.yaml', env: { INBOX: '/in', BATCH: '10' }, registry });
     expect(full.warnings).toEqual([]);
     expect(full.spec?.parse?.options).toMatchObject({ batchSize: 10 });
