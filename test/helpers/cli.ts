@@ -1,8 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { REPO } from './pipeline-harness.js';
 
 export const CLI = path.join(REPO, 'src/cli/main.ts');
+// tsx by its full URL, so that the CLI also starts from a working directory outside the repository.
+const TSX = pathToFileURL(createRequire(path.join(REPO, 'package.json')).resolve('tsx')).href;
 
 export interface CliResult {
   code: number | null;
@@ -17,7 +21,7 @@ export function startCli(
   env: Record<string, string>,
   options: { cwd?: string } = {},
 ): { child: ChildProcess; done: Promise<CliResult>; stderr(): string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
     cwd: options.cwd ?? REPO,
     env: { ...process.env, ...env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],

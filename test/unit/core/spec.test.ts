@@ -265,6 +265,42 @@ archive: { dir: ../backup }
   });
 });
 
+describe('path options of the plugins', () => {
+  const folder = path.resolve('conf');
+  const read = (text: string) => parsePipeline(text, { file: 'conf/p.yaml', registry, env: {} });
+
+  it('reads key files, download and report folders, and inbox rule folders from the file’s folder', () => {
+    const sftp = read(`name: s
+source: { url: "sftp://u@h/in", privateKeyPath: keys/id_ed25519, allowUnknownHostKey: true }
+parse: { type: csv }
+load: { type: postgres, table: t }
+`);
+    expect(sftp.source.options).toMatchObject({ privateKeyPath: path.join(folder, 'keys/id_ed25519') });
+    const scan = read(`name: s
+source:
+  type: scan
+  urlTemplate: "http://127.0.0.1:9/event/{id}"
+  ids: { from: 1, to: 2 }
+  downloadTo: inbox
+  csv: { dir: /var/reports }
+load: { type: postgres, table: t }
+`);
+    expect(scan.source.options).toMatchObject({
+      downloadTo: path.join(folder, 'inbox'),
+      csv: { dir: '/var/reports' },
+    });
+    const imap = read(`name: m
+source:
+  url: imap://u@h/INBOX
+  password: x
+  rules: [{ name: r, attachment: '\\.csv$', targetFolder: saved/mail }]
+parse: { type: csv }
+load: { type: postgres, table: t }
+`);
+    expect(imap.source.options).toMatchObject({ rules: [{ targetFolder: path.join(folder, 'saved/mail') }] });
+  });
+});
+
 describe('validatePipeline', () => {
   const object = {
     name: 'built',
