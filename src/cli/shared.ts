@@ -9,15 +9,24 @@ import { connectionsFor, type Database } from '../store/database.js';
 /** Exit codes: 0 done, 1 the run failed, 2 the command or configuration is wrong. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-/** A configuration file's text, or CONFIG_NOT_FOUND naming it and why it cannot be read. */
+const UNREADABLE: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'a folder, not a file',
+};
+
+/** A configuration file's text, or CONFIG_NOT_FOUND naming it (once) and why it cannot be read. */
 export async function readConfigText(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
     throw new SluiceError(
       'CONFIG_NOT_FOUND',
-      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-      { where: file },
+      `cannot be read: ${(code && UNREADABLE[code]) ?? code ?? String(error)}`,
+      {
+        where: file,
+      },
     );
   }
 }

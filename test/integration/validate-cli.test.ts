@@ -155,6 +155,10 @@ load:
       `${path.join(folder, 'a.yaml')}: ok (pipeline lint: files → csv → postgres)\n`,
     );
     expect(result.stderr).toMatch(/b\.yml:7:9: parse\.type: unknown parser "tsv"; expected one of: csv/);
+    const missing = path.join(dir, 'missing.yaml');
+    const absent = await runCli(['validate', missing]);
+    expect(absent.code).toBe(2);
+    expect(absent.stderr).toBe(`sluice: ${missing}: cannot be read: no such file\n`);
 
     const examples = await runCli(
       ['validate', 'examples/visits', 'examples/scan', 'examples/sync/pipelines'],
