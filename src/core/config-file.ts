@@ -13,8 +13,8 @@ import {
 } from 'yaml';
 import { z } from 'zod';
 import { interpolateEnv, isLoneReferenceWithDefault } from './env.js';
-import { SluiceError, type ErrorCode } from './errors.js';
-import { resolvePaths } from './path-option.js';
+import { errorMessage, SluiceError, type ErrorCode } from './errors.js';
+import { resolvePaths, type WalkableDef } from './path-option.js';
 
 // The one way Sluice reads a configuration file (pipelines, import rules, inbox files, reports): YAML with
 // bounded aliases, `${VAR}` references filled from the environment, relative paths read from the file's
@@ -122,15 +122,13 @@ export function parseYamlConfig(text: string, file: string): YamlConfig {
         return visit.BREAK;
       },
     });
-    const why = error instanceof ReferenceError ? error.message : String(error);
+    // The library throws a ReferenceError for an alias bomb; anything else it throws is reported as is.
+    const message =
+      error instanceof ReferenceError
+        ? `its aliases (*name) expand too much (${error.message}); write the values out`
+        : errorMessage(error);
     throw configError(
-      [
-        {
-          path: [],
-          message: `the YAML cannot be read: its aliases (*name) expand too much (${why}); write the values out`,
-          ...(alias ? { position: alias } : {}),
-        },
-      ],
+      [{ path: [], message: `the YAML cannot be read: ${message}`, ...(alias ? { position: alias } : {}) }],
       { file, what: 'the YAML cannot be read' },
     );
   }
@@ -182,20 +180,6 @@ export function interpolateConfig(value: unknown, env: Env): Interpolation {
 
 type Issue = z.core.$ZodIssue;
 
-interface WalkableDef {
-  type: string;
-  innerType?: z.core.$ZodType;
-  in?: z.core.$ZodType;
-  getter?: () => z.core.$ZodType;
-  options?: z.core.$ZodType[];
-  left?: z.core.$ZodType;
-  right?: z.core.$ZodType;
-  shape?: Record<string, z.core.$ZodType>;
-  catchall?: z.core.$ZodType;
-  element?: z.core.$ZodType;
-  valueType?: z.core.$ZodType;
-}
-
 /** The keys an object at `keys` inside `schema` may have (every branch of a union), for suggestions. */
 function knownKeysAt(schema: z.core.$ZodType, keys: KeyPath): string[] {
   const def = schema._zod.def as unknown as WalkableDef;
@@ -246,7 +230,7 @@ export function unknownKeyMessage(key: string, known: readonly string[]): string
 }
 
 /** Keys whose values are never echoed in a message. */
-const SECRET_KEY = /password|passphrase|secret|token|privatekey|apikey|authorization/i;
+const SECRET_KEY = /password|passphrase|secret|token|privatekey|apikey|authorization|credential|^auth$/i;
 
 function valueAt(value: unknown, keys: KeyPath): unknown {
   let at = value;
@@ -257,6 +241,9 @@ function valueAt(value: unknown, keys: KeyPath): unknown {
   return at;
 }
 
+/** The longest value quoted in a message (a long SQL text is cut). */
+const MAX_SHOWN = 100;
+
 /** ` (found "x")` for a scalar, ` (missing)`, or nothing (an object, or a secret). */
 function found(value: unknown, keys: KeyPath): string {
   if (keys.some((key) => typeof key === 'string' && SECRET_KEY.test(key))) return '';
@@ -264,7 +251,8 @@ function found(value: unknown, keys: KeyPath): string {
   if (at === undefined) return ' (missing)';
   if (at !== null && typeof at === 'object') return '';
   // A URL's password (`mysql://user:secret@host`) stays out of messages.
-  const shown = typeof at === 'string' ? at.replace(/(:\/\/[^/:@\s]*):[^@/\s]*@/g, '$1:***@') : at;
+  let shown = typeof at === 'string' ? at.replace(/(:\/\/[^/:@\s]*):[^@/\s]*@/g, '$1:***@') : at;
+  if (typeof shown === 'string' && shown.length > MAX_SHOWN) shown = `${shown.slice(0, MAX_SHOWN)}…`;
   return ` (found ${JSON.stringify(shown)})`;
 }
 

@@ -26,7 +26,8 @@ export function resolveLocalPath(baseDir: string, value: string): string {
   return path.resolve(baseDir, value);
 }
 
-interface WalkableDef {
+/** The parts of a zod schema's definition that lead to the schemas inside it. */
+export interface WalkableDef {
   type: string;
   innerType?: z.core.$ZodType;
   in?: z.core.$ZodType;
