@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parsePipeline } from '../../../../src/core/spec.js';
 import { createRegistry } from '../../../../src/plugins/index.js';
-import { CopyTextDecoder } from '../../../../src/plugins/sources/sql/copy-text-decode.js';
+import { CopyTextDecoder } from '../../../../src/connectors/postgres/copy-text-decode.js';
 import { readFrom, sqlSourceOptions, withMode } from '../../../../src/plugins/sources/sql/sql-options.js';
 
 const registry = createRegistry();

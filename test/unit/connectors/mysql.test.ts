@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { SluiceError } from '../../../../src/core/errors.js';
-import { classifyMysqlError } from '../../../../src/plugins/loaders/mysql/mysql-errors.js';
-import { quoteMysqlIdent } from '../../../../src/plugins/loaders/mysql/mysql-ident.js';
+import { SluiceError } from '../../../src/core/errors.js';
+import { classifyMysqlError } from '../../../src/connectors/mysql/mysql-errors.js';
+import { quoteMysqlIdent } from '../../../src/connectors/mysql/mysql-ident.js';
 
 const driver = (code: string, errno: number, sqlMessage = 'x') =>
   Object.assign(new Error(sqlMessage), { code, errno, sqlMessage });
