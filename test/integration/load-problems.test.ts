@@ -402,3 +402,124 @@ describe('column names by each database’s rules', () => {
     expect(warnings).toMatch(/column 4 .* longer than MySQL's limit of 64 characters/);
   });
 });
+
+describe('types inferred from text keep the data', () => {
+  it('schema evolve: codes with leading zeros or signs, exponents, huge integers, NaN and impossible dates stay text, exactly as written', async () => {
+    const p = await pipeline('inferred', 'postgres', {
+      load: 'schema: evolve',
+      files: {
+        'a.csv': csv(
+          [
+            'postcode',
+            'phone',
+            'code',
+            'zeros',
+            'big',
+            'nan',
+            'inf',
+            'day',
+            'amount',
+            'count',
+            'flag',
+            'sex',
+            'at',
+          ],
+          [
+            '08123',
+            '+34612345678',
+            '1e5',
+            '00',
+            '123456789012345678901234567890',
+            'NaN',
+            'Infinity',
+            '2026-02-30',
+            '1.50',
+            '7',
+            'true',
+            'F',
+            '2026-11-01 10:00:00',
+          ],
+          [
+            '28001',
+            '+34699999999',
+            '2E3',
+            '01',
+            '1',
+            '1',
+            '2',
+            '2026-02-28',
+            '-2.00',
+            '-3',
+            'FALSE',
+            'F',
+            '2026-11-02 10:00:00.5',
+          ],
+        ),
+      },
+    });
+    expect(p.summary).toMatchObject({ status: 'succeeded', rowsLoaded: 2 });
+    expect(Object.fromEntries(await targets.postgres.columns('inferred'))).toEqual({
+      postcode: 'text',
+      phone: 'text',
+      code: 'text',
+      zeros: 'text',
+      big: 'text',
+      nan: 'text',
+      inf: 'text',
+      day: 'text',
+      amount: 'numeric',
+      count: 'integer',
+      flag: 'boolean',
+      sex: 'text',
+      at: 'timestamp without time zone',
+    });
+    const read = `SELECT postcode, phone, code, zeros, big, nan, inf, day, amount::text, count::text, sex FROM inferred ORDER BY postcode`;
+    expect((await db.query(read)).rows).toEqual([
+      {
+        postcode: '08123',
+        phone: '+34612345678',
+        code: '1e5',
+        zeros: '00',
+        big: '123456789012345678901234567890',
+        nan: 'NaN',
+        inf: 'Infinity',
+        day: '2026-02-30',
+        amount: '1.50',
+        count: '7',
+        sex: 'F',
+      },
+      {
+        postcode: '28001',
+        phone: '+34699999999',
+        code: '2E3',
+        zeros: '01',
+        big: '1',
+        nan: '1',
+        inf: '2',
+        day: '2026-02-28',
+        amount: '-2.00',
+        count: '-3',
+        sex: 'F',
+      },
+    ]);
+
+    // A later file that needs text widens the columns; what the earlier file loaded reads back unchanged.
+    const later = await pipeline('inferred', 'postgres', {
+      load: 'schema: evolve',
+      files: {
+        'b.csv': csv(['postcode', 'amount', 'count', 'flag'], ['41001', 'about 3', 'n/a', 'maybe']),
+      },
+    });
+    expect(later.summary).toMatchObject({ status: 'succeeded', filesLoaded: 1 });
+    expect(Object.fromEntries(await targets.postgres.columns('inferred'))).toMatchObject({
+      amount: 'text',
+      count: 'text',
+      flag: 'text',
+    });
+    expect((await db.query('SELECT amount, count, flag FROM inferred ORDER BY postcode')).rows).toEqual([
+      { amount: '1.50', count: '7', flag: 'true' },
+      { amount: '-2.00', count: '-3', flag: 'false' },
+      { amount: 'about 3', count: 'n/a', flag: 'maybe' },
+    ]);
+  });
+});
