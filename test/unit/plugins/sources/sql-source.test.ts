@@ -61,6 +61,9 @@ describe('sql source: where a read starts', () => {
     expect(problems('  table: t\nparse:\n  type: csv')).toMatch(
       /parse: the sql source gives records: leave parse out/,
     );
+    expect(problems('  table: t\n  tinyint1AsBoolean: true')).toMatch(
+      /source\.tinyint1AsBoolean: tinyint1AsBoolean is for mysql:\/\/ and mariadb:\/\/ sources/,
+    );
     expect(problems('  table: t\nrun:\n  refreshEvery: soon')).toMatch(
       /run\.refreshEvery: a duration such as/,
     );
