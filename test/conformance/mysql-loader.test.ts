@@ -57,6 +57,10 @@ describe.each(['loadData', 'insert'] as const)('mysql loader (method %s) on Mari
       return Object.fromEntries(rows.map((r) => [r.name, r.type]));
     },
     exec: async (sql) => void (await mysql.query(sql)),
+    identifierLimit: {
+      max: mysqlLoader.capabilities.maxIdentifierLength,
+      unit: mysqlLoader.capabilities.identifierLengthUnit ?? 'bytes',
+    },
     types: { text: 'longtext', integer: 'int(11)', timestamp: 'datetime(6)' },
   });
 
