@@ -34,6 +34,7 @@ import {
   ensureMarkerTable,
   MARKER_TABLE,
   mysqlTableColumns,
+  temporaryTableColumns,
   uniqueKeys,
   type MysqlColumn,
 } from './mysql-schema.js';
@@ -100,11 +101,15 @@ export const mysqlLoader = defineLoader({
   },
   writeMode: (o) => o.mode,
   async open(opts, context) {
-    return createMysqlLoadSession(opts, context.logger);
+    return createMysqlLoadSession(opts, context.logger, context.dryRun ?? false);
   },
 });
 
-function createMysqlLoadSession(opts: Options, logger: Logger): LoadSession {
+/**
+ * A dry run changes nothing in MySQL: each unit's transaction is rolled back, a missing table (and marker
+ * table) is created TEMPORARY for the unit's connection, and the setup and afterRun steps are skipped.
+ */
+function createMysqlLoadSession(opts: Options, logger: Logger, dryRun: boolean): LoadSession {
   const server = parseMysqlUrl(opts.url);
   const table: TableName = parseTableName(opts.table);
   const target = quoteMysqlTable(table);
@@ -133,12 +138,12 @@ function createMysqlLoadSession(opts: Options, logger: Logger): LoadSession {
     );
   }
 
-  /** Runs `work` in a MySQL transaction: committed when it returns, rolled back when it throws. */
+  /** Runs `work` in a MySQL transaction: committed when it returns (rolled back in a dry run), rolled back when it throws. */
   async function inTransaction<T>(conn: MysqlConnection, work: () => Promise<T>): Promise<T> {
     await conn.run('START TRANSACTION');
     try {
       const result = await work();
-      await conn.run('COMMIT');
+      await conn.run(dryRun ? 'ROLLBACK' : 'COMMIT');
       return result;
     } catch (error) {
       await conn.run('ROLLBACK').catch(() => undefined);
@@ -178,15 +183,19 @@ function createMysqlLoadSession(opts: Options, logger: Logger): LoadSession {
   async function prepareTable(conn: MysqlConnection, names: string[], columns: Column[], unit: LoadUnit) {
     const database = await databaseOf(conn, table);
     let existing = await mysqlTableColumns(conn, database, table.name);
+    let createdTemporary = false;
     if (!existing) {
       if (!opts.createTable) {
         throw new SluiceError('LOAD_FAILED', `table ${opts.table} does not exist`, {
           hint: 'Create it, or set load.createTable: true.',
         });
       }
-      await createMysqlTable(conn, table, columns, opts.keys);
-      logger.debug(`created table ${opts.table}`);
-      existing = (await mysqlTableColumns(conn, database, table.name))!;
+      await createMysqlTable(conn, table, columns, opts.keys, { temporary: dryRun });
+      logger.debug(`created table ${opts.table}${dryRun ? ' (temporary: a dry run)' : ''}`);
+      existing = dryRun
+        ? await temporaryTableColumns(conn, table)
+        : (await mysqlTableColumns(conn, database, table.name))!;
+      createdTemporary = dryRun;
     }
     const fold = MYSQL_IDENTIFIERS.fold!;
     const byFold = new Map([...existing].map(([name, column]) => [fold(name), column]));
@@ -206,7 +215,8 @@ function createMysqlLoadSession(opts: Options, logger: Logger): LoadSession {
         `load.keys: ${badKeys.join(', ')} not among the columns ${names.join(', ')}`,
       );
     }
-    if (opts.mode === 'merge') {
+    // A table created just now has its primary key on the keys (and a temporary one is not in information_schema).
+    if (opts.mode === 'merge' && !createdTemporary) {
       const wanted = [...opts.keys].sort().join('\u0000');
       const unique = await uniqueKeys(conn, database, table.name);
       // Without a unique index on exactly the keys, ON DUPLICATE KEY UPDATE would quietly append.
@@ -221,8 +231,9 @@ function createMysqlLoadSession(opts: Options, logger: Logger): LoadSession {
       }
     }
     if (!markerReady) {
-      await ensureMarkerTable(conn, database);
-      markerReady = true;
+      await ensureMarkerTable(conn, database, { temporary: dryRun });
+      // A temporary marker table lives as long as the unit's connection.
+      markerReady = !dryRun;
     }
     return { database, targetColumns };
   }
@@ -254,6 +265,10 @@ function createMysqlLoadSession(opts: Options, logger: Logger): LoadSession {
   return {
     async startRun(_tx, run) {
       if (!opts.setup?.length) return;
+      if (dryRun) {
+        logger.warn('a dry run does not run the setup steps on MySQL (they would change it)');
+        return;
+      }
       await withConnection(async (conn) => {
         await setContext(conn, run);
         await runSteps(conn, opts.setup);
@@ -350,6 +365,11 @@ function createMysqlLoadSession(opts: Options, logger: Logger): LoadSession {
     async finishRun(_tx, run) {
       const empty = opts.mode === 'replace' && !run.loadedAny;
       if (!empty && !opts.afterRun?.length) return;
+      if (dryRun) {
+        if (opts.afterRun?.length)
+          logger.warn('a dry run does not run the afterRun steps on MySQL (they would change it)');
+        return;
+      }
       await withConnection(async (conn) =>
         inTransaction(conn, async () => {
           await setContext(conn, run);

@@ -28,7 +28,7 @@ export interface MysqlColumn {
   charset: string | null;
 }
 
-/** The columns of a table, or undefined when it does not exist. */
+/** The columns of a table, or undefined when it does not exist (information_schema lists no temporary table). */
 export async function mysqlTableColumns(
   conn: MysqlConnection,
   database: string,
@@ -81,6 +81,7 @@ export async function createMysqlTable(
   table: TableName,
   columns: readonly Column[],
   keys: readonly string[],
+  options: { temporary?: boolean } = {},
 ): Promise<void> {
   const defs = columns.map((c) => {
     const isKey = keys.includes(c.name);
@@ -89,7 +90,7 @@ export async function createMysqlTable(
   if (keys.length > 0) defs.push(`PRIMARY KEY (${keys.map(quoteMysqlIdent).join(', ')})`);
   const collation = await binaryCollation(conn);
   await conn.run(
-    `CREATE TABLE IF NOT EXISTS ${quoteMysqlTable(table)} (${defs.join(', ')})
+    `CREATE ${options.temporary ? 'TEMPORARY ' : ''}TABLE IF NOT EXISTS ${quoteMysqlTable(table)} (${defs.join(', ')})
        ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${collation}`,
   );
 }
@@ -97,10 +98,22 @@ export async function createMysqlTable(
 /** The table of load markers: one row per unit loaded, committed with the unit's rows. */
 export const MARKER_TABLE = '_sluice_loads';
 
-export async function ensureMarkerTable(conn: MysqlConnection, database: string): Promise<void> {
+/** Creates the marker table when missing; `temporary` (a dry run) makes a missing one for this connection only. */
+export async function ensureMarkerTable(
+  conn: MysqlConnection,
+  database: string,
+  options: { temporary?: boolean } = {},
+): Promise<void> {
   const collation = await binaryCollation(conn);
+  if (options.temporary) {
+    const [found] = await conn.select(
+      'SELECT 1 AS found FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      [database, MARKER_TABLE],
+    );
+    if (found) return;
+  }
   await conn.run(
-    `CREATE TABLE IF NOT EXISTS ${quoteMysqlTable({ schema: database, name: MARKER_TABLE })} (
+    `CREATE ${options.temporary ? 'TEMPORARY ' : ''}TABLE IF NOT EXISTS ${quoteMysqlTable({ schema: database, name: MARKER_TABLE })} (
        target VARCHAR(192) NOT NULL COMMENT 'the table loaded',
        unit_key VARCHAR(255) NOT NULL COMMENT 'the unit (a file''s SHA-256)',
        run_id VARCHAR(64) NOT NULL,
@@ -111,4 +124,16 @@ export async function ensureMarkerTable(conn: MysqlConnection, database: string)
      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${collation}
        COMMENT 'Sluice: units loaded here, so that a retry or a rerun loads each once'`,
   );
+}
+
+/** The columns of a table this connection created TEMPORARY (a dry run): SHOW COLUMNS sees it. */
+export async function temporaryTableColumns(
+  conn: MysqlConnection,
+  table: TableName,
+): Promise<Map<string, MysqlColumn>> {
+  const rows = await conn.select<{ Field: string; Type: string; Collation: string | null }>(
+    `SHOW FULL COLUMNS FROM ${quoteMysqlTable(table)}`,
+  );
+  // A collation names its character set first: utf8mb4_nopad_bin.
+  return new Map(rows.map((r) => [r.Field, { type: r.Type, charset: r.Collation?.split('_')[0] ?? null }]));
 }
