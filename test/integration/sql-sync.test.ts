@@ -206,7 +206,8 @@ describe('failures, retries and locks', () => {
   async function killSourceReadWhenBusy(): Promise<void> {
     for (let i = 0; i < 600; i++) {
       const { rows } = await src.query<{ pid: number }>(
-        `SELECT pid FROM pg_stat_activity WHERE application_name = 'sluice-source' AND query LIKE 'COPY%' AND state = 'active'`,
+        // This file's source database only: other test files read from the same server at the same time.
+        `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'sluice-source' AND query LIKE 'COPY%' AND state = 'active'`,
       );
       if (rows[0]) {
         await new Promise((r) => setTimeout(r, 300)); // well inside the read
