@@ -190,7 +190,10 @@ export interface LoaderCapabilities {
    * the same `LoadUnit.key` a no-op, because the ledger commits after it.
    */
   transactional: boolean;
+  /** The longest column or table name the target takes, counted in `identifierLengthUnit`. */
   maxIdentifierLength: number;
+  /** What `maxIdentifierLength` counts: UTF-8 bytes (PostgreSQL) or characters (MySQL); bytes when not given. */
+  identifierLengthUnit?: 'bytes' | 'characters';
 }
 
 /** One unit of load (a file), inside the transaction the runner opened. */

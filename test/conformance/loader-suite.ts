@@ -18,6 +18,8 @@ export interface LoaderTarget {
   exec(sql: string): Promise<void>;
   /** The type names the target gives the check types the suite uses. */
   types: Record<'text' | 'integer' | 'timestamp', string>;
+  /** The limit on names the loader declares (its capabilities). */
+  identifierLimit: { max: number; unit: 'bytes' | 'characters' };
 }
 
 type Cell = string | null;
@@ -179,13 +181,67 @@ export function loaderConformance(target: () => LoaderTarget): void {
       expect(await t().rows('bystander')).toEqual([]);
     });
 
-    it('refuses rows for columns the table does not have, naming them', async () => {
+    it('refuses a unit with columns the table does not have (TARGET_MISMATCH: the runner rejects the file)', async () => {
       await t().exec('CREATE TABLE fixed (a text)');
       const session = await t().open({ table: 'fixed', createTable: false });
-      await expect(load(session, [batch([{ name: 'a' }, { name: 'b' }], [['1', '2']])])).rejects.toThrow(
-        /no column "b"/,
-      );
+      const refused = load(session, [batch([{ name: 'a' }, { name: 'b' }], [['1', '2']])]);
+      await expect(refused).rejects.toMatchObject({ code: 'TARGET_MISMATCH', where: 'test.csv' });
+      await expect(refused).rejects.toThrow(/no column "b"/);
       expect(await t().rows('fixed')).toEqual([]);
+    });
+
+    it('refuses a unit with a value its typed column cannot take, naming the column and the line', async () => {
+      await t().exec('CREATE TABLE typed_values (n integer, v text)');
+      const session = await t().open({ table: 'typed_values' });
+      const cols = [{ name: 'n' }, { name: 'v' }];
+      const refused = load(session, [
+        batch(cols, [
+          ['1', 'a'],
+          ['2', 'b'],
+        ]),
+        batch(cols, [['three', 'c']], 4),
+      ]);
+      await expect(refused).rejects.toMatchObject({ code: 'TARGET_MISMATCH', where: 'test.csv:4' });
+      await expect(refused).rejects.toThrow(/column "n"/);
+      expect(await t().rows('typed_values')).toEqual([]);
+    });
+
+    it('rejects a row holding a character no target can store (a lone surrogate), naming line and column; strip removes it', async () => {
+      const cols = [{ name: 'id', type: 'integer' as const }, { name: 'note' }];
+      const rows = [
+        ['1', 'ok 😀'],
+        ['2', 'half \ud83d'],
+        ['3', 'fine'],
+      ];
+      const rejecting = await t().open({ table: 'surrogates' });
+      const result = await load(rejecting, [batch(cols, rows)]);
+      expect(result.rowsLoaded).toBe(2);
+      expect(result.rejects).toEqual([
+        expect.objectContaining({ origin: 'test.csv', line: 3, column: 'note', rule: 'unstorable' }),
+      ]);
+      const stripping = await t().open({ table: 'surrogates', unstorableCharacters: 'strip' });
+      expect((await load(stripping, [batch(cols, rows)])).rejects).toEqual([]);
+      expect(sorted(await t().rows('surrogates'))).toEqual(
+        sorted([
+          { id: '1', note: 'ok 😀' },
+          { id: '3', note: 'fine' },
+          { id: '1', note: 'ok 😀' },
+          { id: '2', note: 'half ' },
+          { id: '3', note: 'fine' },
+        ]),
+      );
+    });
+
+    it('cuts names kept as they are to the declared limit, and makes names equal after the cut unique', async () => {
+      const { max, unit } = t().identifierLimit;
+      // é is two bytes: the limit in é's, and the same less the two characters of "_2".
+      const fits = (limit: number) => 'é'.repeat(unit === 'bytes' ? Math.floor(limit / 2) : limit);
+      const session = await t().open({ table: 'long_names', columnNames: 'keep' });
+      await load(session, [
+        batch([{ name: `${'é'.repeat(70)}a` }, { name: `${'é'.repeat(70)}b` }], [['1', '2']]),
+      ]);
+      expect(Object.keys(await t().columnTypes('long_names'))).toEqual([fits(max), `${fits(max - 2)}_2`]);
+      expect(await t().rows('long_names')).toEqual([{ [fits(max)]: '1', [`${fits(max - 2)}_2`]: '2' }]);
     });
 
     it('an empty unit loads nothing, creates the table, and still empties a replace target', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import type { PluginContext } from '../../src/core/plugin.js';
 import { mysqlLoader } from '../../src/plugins/loaders/mysql/mysql-loader.js';
-import { quoteMysqlIdent } from '../../src/plugins/loaders/mysql/mysql-ident.js';
+import { quoteMysqlIdent } from '../../src/connectors/mysql/mysql-ident.js';
 import { openPostgres, type Database } from '../../src/store/database.js';
 import { tempDir } from '../helpers/pipeline-harness.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
@@ -57,6 +57,10 @@ describe.each(['loadData', 'insert'] as const)('mysql loader (method %s) on Mari
       return Object.fromEntries(rows.map((r) => [r.name, r.type]));
     },
     exec: async (sql) => void (await mysql.query(sql)),
+    identifierLimit: {
+      max: mysqlLoader.capabilities.maxIdentifierLength,
+      unit: mysqlLoader.capabilities.identifierLengthUnit ?? 'bytes',
+    },
     types: { text: 'longtext', integer: 'int(11)', timestamp: 'datetime(6)' },
   });
 

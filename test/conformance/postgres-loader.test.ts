@@ -54,6 +54,10 @@ describe.each(['pglite', 'postgres'] as const)('postgres loader on %s', (kind) =
       return Object.fromEntries(rows.map((r) => [r.column_name, r.data_type]));
     },
     exec: (sql) => db.exec(sql),
+    identifierLimit: {
+      max: postgresLoader.capabilities.maxIdentifierLength,
+      unit: postgresLoader.capabilities.identifierLengthUnit ?? 'bytes',
+    },
     types: { text: 'text', integer: 'integer', timestamp: 'timestamp without time zone' },
   });
 

@@ -45,13 +45,14 @@ load: { type: mysql, url: "\${MYSQL_URL}", ${load} }
 `,
     );
     const logs: LogEntry[] = [];
-    const run = () =>
+    const run = (options: { dryRun?: boolean } = {}) =>
       runPipelineFile(db, file, {
         env: { IN: path.join(dir, 'in'), MYSQL_URL: mysql.url },
         home,
         onLog: (e) => logs.push(e),
+        ...options,
       });
-    return { run, logs };
+    return { run, logs, dir };
   }
 
   /**
@@ -154,5 +155,35 @@ load: { type: mysql, url: "\${MYSQL_URL}", ${load} }
         )
       ).rows,
     ).toEqual([{ file: 'a.csv', line: 3, column_name: 'id', rule: 'key' }]);
+  });
+
+  it('a dry run changes nothing in MySQL: no table, no rows, no marker', async () => {
+    const p = await pipeline('mysql-dry', 'table: dry, mode: merge, keys: [id]', {
+      'a.csv': 'id,name\n1,ann\n2,bob\n',
+    });
+    const tables = () =>
+      mysql.query<{ name: string }>(
+        `SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'dry'`,
+      );
+    const markers = () => mysql.query(`SELECT unit_key FROM _sluice_loads WHERE target LIKE '%.dry'`);
+    const dry = await p.run({ dryRun: true });
+    expect(dry).toMatchObject({ status: 'succeeded', dryRun: true, filesLoaded: 1, rowsLoaded: 2 });
+    expect(await tables()).toEqual([]);
+
+    // Into a table that exists: the rows, the replace and the marker are rolled back.
+    expect(await p.run()).toMatchObject({ status: 'succeeded', filesLoaded: 1, rowsLoaded: 2 });
+    await writeFile(path.join(p.dir, 'in', 'b.csv'), 'id,name\n2,robert\n3,cy\n');
+    const before = await markers();
+    expect(before).toHaveLength(1);
+    expect(await p.run({ dryRun: true })).toMatchObject({
+      status: 'succeeded',
+      filesLoaded: 1,
+      rowsLoaded: 2,
+    });
+    expect(await mysql.query('SELECT id, name FROM dry ORDER BY id')).toEqual([
+      { id: '1', name: 'ann' },
+      { id: '2', name: 'bob' },
+    ]);
+    expect(await markers()).toEqual(before);
   });
 });

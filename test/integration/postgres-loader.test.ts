@@ -179,8 +179,8 @@ describe.each(['pglite', 'postgres'] as const)('postgres loader on %s', (kind) =
     await load(
       session,
       batch(cols, [
-        ['yes', '2026-11-01', '2026-11-01 10:00', '3000000000', '7', '1.5', 'x', null, '1'],
-        ['F', '2026-11-02', '2026-11-02T11:30:05.250', '-1', null, '2', '3', null, '2'],
+        ['true', '2026-11-01', '2026-11-01 10:00', '3000000000', '7', '1.5', 'x', null, '1'],
+        ['FALSE', '2026-11-02', '2026-11-02T11:30:05.250', '-1', null, '2', '3', null, '2'],
       ]),
     );
     expect(await columnTypes('inferred')).toEqual({
@@ -271,7 +271,7 @@ describe.each(['pglite', 'postgres'] as const)('postgres loader on %s', (kind) =
       load(session, batch([{ name: 'a' }, { name: 'b' }, { name: 'c' }], [['1', '2', '3']])),
     ).rejects.toThrow(/missing none; new "c"/);
     const refused = load(session, batch([{ name: 'a' }, { name: 'c' }], [['1', '3']]));
-    await expect(refused).rejects.toMatchObject({ code: 'LAYOUT_MISMATCH' });
+    await expect(refused).rejects.toMatchObject({ code: 'TARGET_MISMATCH', where: 'test.csv' });
     await expect(refused).rejects.toThrow(/missing "b"; new "c"/);
     await load(session, batch([{ name: 'b' }, { name: 'a' }], [['4', '3']]));
     expect((await db.query('SELECT a, b FROM strictly ORDER BY a')).rows).toEqual([

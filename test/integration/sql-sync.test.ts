@@ -112,17 +112,20 @@ describe('sql source, PostgreSQL to PostgreSQL', () => {
     );
     await run(withLookback);
     await run(without);
-    // A late row, dated two days before the watermark (2026-11-11), and a late change to a recent row.
+    // A late row, dated two days before the watermark (2026-11-11), a late change to a recent row, and a
+    // correction dated exactly on the window's first day (11-11 less 3 days: 11-08, id 7).
     await src.query(
-      `INSERT INTO events VALUES (100, '2026-11-09', 100); UPDATE events SET v = -9 WHERE id = 9`,
+      `INSERT INTO events VALUES (100, '2026-11-09', 100); UPDATE events SET v = -9 WHERE id = 9;
+       UPDATE events SET v = -7 WHERE id = 7`,
     );
     const late = await run(withLookback);
-    expect(late.rowsRead).toBe(4); // days 11-08 .. 11-11: ids 8, 9, 10 and the late 100
+    expect(late.rowsRead).toBe(5); // days 11-08 .. 11-11: ids 7, 8, 9, 10 and the late 100
     await run(without);
     expect(
       await targetRows('SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM events_lb'),
     ).toEqual([{ n: 11, d: 11 }]);
-    expect(await targetRows('SELECT v FROM events_lb WHERE id IN (9, 100) ORDER BY id')).toEqual([
+    expect(await targetRows('SELECT v FROM events_lb WHERE id IN (7, 9, 100) ORDER BY id')).toEqual([
+      { v: -7 },
       { v: -9 },
       { v: 100 },
     ]);
@@ -147,16 +150,26 @@ describe('sql source, PostgreSQL to PostgreSQL', () => {
     ]);
   });
 
-  it('a sliding window takes only the window on its first run', async () => {
-    await src.query(`CREATE TABLE recent (id int PRIMARY KEY, at date NOT NULL);
-      INSERT INTO recent VALUES (1, current_date - 30), (2, current_date - 2), (3, current_date)`);
+  it('a sliding window takes only the window on its first run, its first day included, and re-reads from the watermark less the window after', async () => {
+    await src.query(`CREATE TABLE recent (id int PRIMARY KEY, at date NOT NULL, v int);
+      INSERT INTO recent VALUES (1, current_date - 30, 1), (2, current_date - 8, 2), (3, current_date - 7, 3),
+        (4, current_date - 2, 4), (5, current_date, 5)`);
     const recent = spec(
       'recent',
       'table: recent\nincrementalColumn: at\nmode: sliding_window\nlookbackDays: 7',
       'table: recent\nmode: merge\nkeys: [id]',
     );
     await run(recent);
-    expect(await targetRows('SELECT id FROM recent ORDER BY id')).toEqual([{ id: 2 }, { id: 3 }]);
+    expect(await targetRows('SELECT id FROM recent ORDER BY id')).toEqual([{ id: 3 }, { id: 4 }, { id: 5 }]);
+    // A correction dated exactly on the first day of the window (watermark today, less 7 days) is read.
+    await src.query('UPDATE recent SET v = -3 WHERE id = 3; UPDATE recent SET v = -2 WHERE id = 2');
+    const again = await run(recent);
+    expect(again.rowsRead).toBe(3);
+    expect(await targetRows('SELECT id, v FROM recent ORDER BY id')).toEqual([
+      { id: 3, v: -3 },
+      { id: 4, v: 4 },
+      { id: 5, v: 5 },
+    ]);
   });
 
   it('resolves duplicate keys inside a batch (the last wins) and rejects a null key', async () => {
@@ -193,7 +206,8 @@ describe('failures, retries and locks', () => {
   async function killSourceReadWhenBusy(): Promise<void> {
     for (let i = 0; i < 600; i++) {
       const { rows } = await src.query<{ pid: number }>(
-        `SELECT pid FROM pg_stat_activity WHERE application_name = 'sluice-source' AND query LIKE 'COPY%' AND state = 'active'`,
+        // This file's source database only: other test files read from the same server at the same time.
+        `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'sluice-source' AND query LIKE 'COPY%' AND state = 'active'`,
       );
       if (rows[0]) {
         await new Promise((r) => setTimeout(r, 300)); // well inside the read

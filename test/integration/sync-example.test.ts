@@ -80,8 +80,8 @@ describe('examples/sync', () => {
       summary: { rowsRead: number };
     }[];
     expect(results.every((r) => r.status === 'succeeded')).toBe(true);
-    // The 7 days after watermark − 7 days (6 rows a day), plus the new one.
-    expect(results.find((r) => r.pipeline === 'pulso.dashboard_data')?.summary.rowsRead).toBe(7 * 6 + 1);
+    // The 8 days from watermark − 7 days to the watermark, both included (6 rows a day), plus the new one.
+    expect(results.find((r) => r.pipeline === 'pulso.dashboard_data')?.summary.rowsRead).toBe(8 * 6 + 1);
 
     expect(await count(dst, 'dashboard_data')).toBe(await count(src, 'dashboard_data'));
     const paid = await dst.query(

@@ -1,20 +1,42 @@
 import { z } from 'zod';
-import { mergeNeedsKeys, sqlSteps, tableWriteOptions } from '../table-options.js';
-import { SluiceError } from '../../../core/errors.js';
+import {
+  checkWidth,
+  identifierCapabilities,
+  mergeNeedsKeys,
+  sqlSteps,
+  tableName,
+  tableWriteOptions,
+} from '../table-options.js';
+import { isSluiceError, SluiceError } from '../../../core/errors.js';
 import { defineLoader, type LoadSession, type LoadUnit, type Logger } from '../../../core/plugin.js';
-import type { Column, RecordBatch } from '../../../core/records.js';
-import { parseTableName, targetColumnNames, type TableName } from '../../../core/sql.js';
+import { sqlTypeFits, type Column, type RecordBatch } from '../../../core/records.js';
+import { parseTableName, type CharacterRule, type TableName } from '../../../core/sql.js';
 import { withoutNullKeys } from '../null-keys.js';
-import { connectMysql, parseMysqlUrl, type MysqlConnection } from './mysql-connection.js';
-import { mysqlErrorCode } from './mysql-errors.js';
-import { MYSQL_MAX_IDENTIFIER_LENGTH, quoteMysqlIdent, quoteMysqlTable } from './mysql-ident.js';
+import { createColumnNamer } from '../column-names.js';
+import { UnstorableCharacters, withStorableText } from '../unstorable.js';
+import {
+  connectMysql,
+  parseMysqlUrl,
+  type MysqlConnection,
+} from '../../../connectors/mysql/mysql-connection.js';
+import { mysqlCharacterRule } from '../../../connectors/mysql/mysql-charsets.js';
+import { isMysqlTargetError, mysqlErrorCode, mysqlMessage } from '../../../connectors/mysql/mysql-errors.js';
+import {
+  MYSQL_IDENTIFIERS,
+  MYSQL_MAX_COLUMNS,
+  quoteMysqlIdent,
+  quoteMysqlTable,
+} from '../../../connectors/mysql/mysql-ident.js';
+import { utcWallTime } from '../../../connectors/mysql/mysql-values.js';
 import {
   createMysqlTable,
   databaseOf,
   ensureMarkerTable,
   MARKER_TABLE,
   mysqlTableColumns,
+  temporaryTableColumns,
   uniqueKeys,
+  type MysqlColumn,
 } from './mysql-schema.js';
 import {
   createInsertWriter,
@@ -29,7 +51,7 @@ const options = z
       .string()
       .regex(/^(mysql|mariadb):\/\//, 'a mysql:// or mariadb:// URL')
       .describe('The target server: mysql://user:password@host:3306/database (mariadb:// also works).'),
-    table: z.string().min(1).describe('Target table, `table` or `database.table`.'),
+    table: tableName.describe('Target table, `table` or `database.table`.'),
     ...tableWriteOptions,
     keys: z
       .array(z.string().min(1))
@@ -75,19 +97,24 @@ export const mysqlLoader = defineLoader({
   capabilities: {
     modes: ['append', 'replace', 'merge'],
     transactional: false,
-    maxIdentifierLength: MYSQL_MAX_IDENTIFIER_LENGTH,
+    ...identifierCapabilities(MYSQL_IDENTIFIERS),
   },
   writeMode: (o) => o.mode,
   async open(opts, context) {
-    return createMysqlLoadSession(opts, context.logger);
+    return createMysqlLoadSession(opts, context.logger, context.dryRun ?? false);
   },
 });
 
-function createMysqlLoadSession(opts: Options, logger: Logger): LoadSession {
+/**
+ * A dry run changes nothing in MySQL: each unit's transaction is rolled back, a missing table (and marker
+ * table) is created TEMPORARY for the unit's connection, and the setup and afterRun steps are skipped.
+ */
+function createMysqlLoadSession(opts: Options, logger: Logger, dryRun: boolean): LoadSession {
   const server = parseMysqlUrl(opts.url);
   const table: TableName = parseTableName(opts.table);
   const target = quoteMysqlTable(table);
   const hasSteps = [opts.setup, opts.afterLoad, opts.afterRun].some((s) => (s?.length ?? 0) > 0);
+  const nameColumns = createColumnNamer(opts.columnNames, MYSQL_IDENTIFIERS, opts.table, logger);
   let localInfile: boolean | undefined;
   let markerReady = false;
 
@@ -101,12 +128,22 @@ function createMysqlLoadSession(opts: Options, logger: Logger): LoadSession {
     }
   }
 
-  /** Runs `work` in a MySQL transaction: committed when it returns, rolled back when it throws. */
+  /** A MySQL error about the file's columns (too many, a name it refuses) as the file's rejection. */
+  function asTargetMismatch(error: unknown, unit: LoadUnit): unknown {
+    if (isSluiceError(error, 'TARGET_MISMATCH') || !isMysqlTargetError(error)) return error;
+    return new SluiceError(
+      'TARGET_MISMATCH',
+      `table ${opts.table} cannot take the columns of the file: ${mysqlMessage(error)}`,
+      { where: unit.origin, cause: error, hint: 'Fix the header, or change the table.' },
+    );
+  }
+
+  /** Runs `work` in a MySQL transaction: committed when it returns (rolled back in a dry run), rolled back when it throws. */
   async function inTransaction<T>(conn: MysqlConnection, work: () => Promise<T>): Promise<T> {
     await conn.run('START TRANSACTION');
     try {
       const result = await work();
-      await conn.run('COMMIT');
+      await conn.run(dryRun ? 'ROLLBACK' : 'COMMIT');
       return result;
     } catch (error) {
       await conn.run('ROLLBACK').catch(() => undefined);
@@ -139,29 +176,38 @@ function createMysqlLoadSession(opts: Options, logger: Logger): LoadSession {
     return localInfile;
   }
 
-  /** Checks the table against the unit's columns, creating it when missing; returns its database. */
+  /**
+   * Checks the table against the unit's columns, creating it when missing; returns its database and columns.
+   * MySQL compares column names ignoring case, so the table's own spelling is looked up that way.
+   */
   async function prepareTable(conn: MysqlConnection, names: string[], columns: Column[], unit: LoadUnit) {
     const database = await databaseOf(conn, table);
     let existing = await mysqlTableColumns(conn, database, table.name);
+    let createdTemporary = false;
     if (!existing) {
       if (!opts.createTable) {
         throw new SluiceError('LOAD_FAILED', `table ${opts.table} does not exist`, {
           hint: 'Create it, or set load.createTable: true.',
         });
       }
-      await createMysqlTable(conn, table, columns, opts.keys);
-      logger.debug(`created table ${opts.table}`);
-      existing = (await mysqlTableColumns(conn, database, table.name))!;
+      await createMysqlTable(conn, table, columns, opts.keys, { temporary: dryRun });
+      logger.debug(`created table ${opts.table}${dryRun ? ' (temporary: a dry run)' : ''}`);
+      existing = dryRun
+        ? await temporaryTableColumns(conn, table)
+        : (await mysqlTableColumns(conn, database, table.name))!;
+      createdTemporary = dryRun;
     }
-    const has = existing;
-    const missing = names.filter((n) => !has.has(n));
+    const fold = MYSQL_IDENTIFIERS.fold!;
+    const byFold = new Map([...existing].map(([name, column]) => [fold(name), column]));
+    const missing = names.filter((n) => !byFold.has(fold(n)));
     if (missing.length > 0) {
       throw new SluiceError(
-        'LOAD_FAILED',
-        `table ${opts.table} has no column ${missing.map((m) => `"${m}"`).join(', ')}; it has ${[...has.keys()].join(', ')}`,
+        'TARGET_MISMATCH',
+        `table ${opts.table} has no column ${missing.map((m) => JSON.stringify(m)).join(', ')}; it has ${[...existing.keys()].join(', ')}`,
         { where: unit.origin, hint: 'Add the columns to the table, or rename them in the pipeline.' },
       );
     }
+    const targetColumns = names.map((n) => byFold.get(fold(n))!);
     const badKeys = opts.keys.filter((k) => !names.includes(k));
     if (badKeys.length > 0) {
       throw new SluiceError(
@@ -169,7 +215,8 @@ function createMysqlLoadSession(opts: Options, logger: Logger): LoadSession {
         `load.keys: ${badKeys.join(', ')} not among the columns ${names.join(', ')}`,
       );
     }
-    if (opts.mode === 'merge') {
+    // A table created just now has its primary key on the keys (and a temporary one is not in information_schema).
+    if (opts.mode === 'merge' && !createdTemporary) {
       const wanted = [...opts.keys].sort().join('\u0000');
       const unique = await uniqueKeys(conn, database, table.name);
       // Without a unique index on exactly the keys, ON DUPLICATE KEY UPDATE would quietly append.
@@ -184,10 +231,11 @@ function createMysqlLoadSession(opts: Options, logger: Logger): LoadSession {
       }
     }
     if (!markerReady) {
-      await ensureMarkerTable(conn, database);
-      markerReady = true;
+      await ensureMarkerTable(conn, database, { temporary: dryRun });
+      // A temporary marker table lives as long as the unit's connection.
+      markerReady = !dryRun;
     }
-    return database;
+    return { database, targetColumns };
   }
 
   /**
@@ -217,6 +265,10 @@ function createMysqlLoadSession(opts: Options, logger: Logger): LoadSession {
   return {
     async startRun(_tx, run) {
       if (!opts.setup?.length) return;
+      if (dryRun) {
+        logger.warn('a dry run does not run the setup steps on MySQL (they would change it)');
+        return;
+      }
       await withConnection(async (conn) => {
         await setContext(conn, run);
         await runSteps(conn, opts.setup);
@@ -227,19 +279,22 @@ function createMysqlLoadSession(opts: Options, logger: Logger): LoadSession {
       const iterator = batches[Symbol.asyncIterator]();
       const first = await iterator.next();
       if (first.done) throw new Error('a load unit must carry at least one (possibly empty) batch');
-      const names = targetColumnNames(
-        first.value.columns.map((c) => c.name),
-        opts.columnNames,
-      );
-      const columns: Column[] = first.value.columns.map((c, i) => ({
-        name: names[i]!,
-        ...(c.type ? { type: c.type } : {}),
-      }));
+      const names = nameColumns(first.value.columns, unit.origin);
+      const columns: Column[] = first.value.columns.map((c, i) => ({ ...c, name: names[i]! }));
+      checkWidth(names.length, MYSQL_MAX_COLUMNS, 'MySQL (InnoDB)', unit.origin);
       const keyIndexes = opts.mode === 'merge' ? opts.keys.map((k) => names.indexOf(k)) : [];
+      // An instant (PostgreSQL timestamptz, MySQL TIMESTAMP) goes into DATETIME as UTC, without its offset.
+      const instants = columns.flatMap((c, i) => (sqlTypeFits(c)?.base === 'timestamptz' ? [i] : []));
+      const unstorable = new UnstorableCharacters(opts.unstorableCharacters, unit, logger);
+      let rules: (CharacterRule | undefined)[] = [];
       async function* rest(): AsyncIterable<RecordBatch> {
         let batch: RecordBatch | undefined = first.value;
         while (batch) {
-          yield await withoutNullKeys(batch, keyIndexes, unit);
+          batch = await withoutNullKeys(batch, keyIndexes, unit);
+          batch = await withStorableText(batch, rules, unstorable);
+          if (instants.length > 0)
+            for (const row of batch.rows) for (const i of instants) row[i] = utcWallTime(row[i] ?? null);
+          yield batch;
           const next = await iterator.next();
           batch = next.done ? undefined : next.value;
         }
@@ -247,7 +302,12 @@ function createMysqlLoadSession(opts: Options, logger: Logger): LoadSession {
 
       return withConnection(async (conn) => {
         // DDL commits implicitly in MySQL: the table and the marker table are made before the transaction.
-        const database = await prepareTable(conn, names, columns, unit);
+        const { database, targetColumns } = await prepareTable(conn, names, columns, unit).catch(
+          (error: unknown) => {
+            throw asTargetMismatch(error, unit);
+          },
+        );
+        rules = targetColumns.map((c: MysqlColumn) => mysqlCharacterRule(c.charset));
         const loadData = await useLoadData(conn);
         const marker = quoteMysqlTable({ schema: database, name: MARKER_TABLE });
         const targetName = `${database}.${table.name}`;
@@ -293,6 +353,7 @@ function createMysqlLoadSession(opts: Options, logger: Logger): LoadSession {
             `${unit.origin} is already in ${opts.table} (loaded by run ${done.runId}, ${done.rows} rows): not loaded again`,
           );
         }
+        unstorable.finish();
         return { rowsLoaded };
       });
     },
@@ -304,6 +365,11 @@ function createMysqlLoadSession(opts: Options, logger: Logger): LoadSession {
     async finishRun(_tx, run) {
       const empty = opts.mode === 'replace' && !run.loadedAny;
       if (!empty && !opts.afterRun?.length) return;
+      if (dryRun) {
+        if (opts.afterRun?.length)
+          logger.warn('a dry run does not run the afterRun steps on MySQL (they would change it)');
+        return;
+      }
       await withConnection(async (conn) =>
         inTransaction(conn, async () => {
           await setContext(conn, run);

@@ -1,28 +1,9 @@
 import { SluiceError } from '../../../core/errors.js';
-import type { Column, ColumnType } from '../../../core/records.js';
+import type { Column } from '../../../core/records.js';
 import type { TableName } from '../../../core/sql.js';
-import type { MysqlConnection } from './mysql-connection.js';
-import { quoteMysqlIdent, quoteMysqlTable } from './mysql-ident.js';
-
-/**
- * MySQL types for the types checks give. `text` is LONGTEXT (unbounded like PostgreSQL's text) except in a
- * key, which must be indexable: VARCHAR(255) there (255 × 4 bytes of utf8mb4 fits InnoDB's 3072-byte key).
- * `numeric` keeps 35 integer and 30 decimal digits, the widest DECIMAL there is.
- */
-const MYSQL_TYPES: Record<ColumnType, string> = {
-  text: 'LONGTEXT',
-  integer: 'INT',
-  bigint: 'BIGINT',
-  numeric: 'DECIMAL(65,30)',
-  boolean: 'BOOLEAN',
-  date: 'DATE',
-  timestamp: 'DATETIME(6)',
-  json: 'JSON',
-};
-
-export function mysqlType(type: ColumnType | undefined, isKey: boolean): string {
-  return isKey && (type ?? 'text') === 'text' ? 'VARCHAR(255)' : MYSQL_TYPES[type ?? 'text'];
-}
+import { mysqlColumnType } from '../../../connectors/mysql/column-types.js';
+import type { MysqlConnection } from '../../../connectors/mysql/mysql-connection.js';
+import { quoteMysqlIdent, quoteMysqlTable } from '../../../connectors/mysql/mysql-ident.js';
 
 /** `DATABASE()` when the table names none; a missing database is a configuration error. */
 export async function databaseOf(conn: MysqlConnection, table: TableName): Promise<string> {
@@ -40,19 +21,27 @@ export async function databaseOf(conn: MysqlConnection, table: TableName): Promi
   return row.db;
 }
 
-/** The columns of a table (name → type), or undefined when it does not exist. */
+/** A column as information_schema has it. */
+export interface MysqlColumn {
+  type: string;
+  /** The character set of a text column (`utf8mb4`, `latin1`…); null for other types. */
+  charset: string | null;
+}
+
+/** The columns of a table, or undefined when it does not exist (information_schema lists no temporary table). */
 export async function mysqlTableColumns(
   conn: MysqlConnection,
   database: string,
   table: string,
-): Promise<Map<string, string> | undefined> {
-  const rows = await conn.select<{ name: string; type: string }>(
-    `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS
+): Promise<Map<string, MysqlColumn> | undefined> {
+  const rows = await conn.select<{ name: string; type: string; charset: string | null }>(
+    `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, CHARACTER_SET_NAME AS charset
+       FROM information_schema.COLUMNS
       WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
     [database, table],
   );
   if (rows.length === 0) return undefined;
-  return new Map(rows.map((r) => [r.name, r.type]));
+  return new Map(rows.map((r) => [r.name, { type: r.type, charset: r.charset }]));
 }
 
 /** The column lists of the table's primary key and unique indexes. */
@@ -83,21 +72,25 @@ export async function binaryCollation(conn: MysqlConnection): Promise<string> {
   return rows[0]?.name ?? 'utf8mb4_bin';
 }
 
-/** CREATE TABLE IF NOT EXISTS with the check types and a primary key on the merge keys (InnoDB, utf8mb4). */
+/**
+ * CREATE TABLE IF NOT EXISTS with the source's or the checks' types (see {@link mysqlColumnType}) and a primary
+ * key on the merge keys (InnoDB, utf8mb4).
+ */
 export async function createMysqlTable(
   conn: MysqlConnection,
   table: TableName,
   columns: readonly Column[],
   keys: readonly string[],
+  options: { temporary?: boolean } = {},
 ): Promise<void> {
   const defs = columns.map((c) => {
     const isKey = keys.includes(c.name);
-    return `${quoteMysqlIdent(c.name)} ${mysqlType(c.type, isKey)}${isKey ? ' NOT NULL' : ''}`;
+    return `${quoteMysqlIdent(c.name)} ${mysqlColumnType(c, isKey)}${isKey ? ' NOT NULL' : ''}`;
   });
   if (keys.length > 0) defs.push(`PRIMARY KEY (${keys.map(quoteMysqlIdent).join(', ')})`);
   const collation = await binaryCollation(conn);
   await conn.run(
-    `CREATE TABLE IF NOT EXISTS ${quoteMysqlTable(table)} (${defs.join(', ')})
+    `CREATE ${options.temporary ? 'TEMPORARY ' : ''}TABLE IF NOT EXISTS ${quoteMysqlTable(table)} (${defs.join(', ')})
        ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${collation}`,
   );
 }
@@ -105,10 +98,22 @@ export async function createMysqlTable(
 /** The table of load markers: one row per unit loaded, committed with the unit's rows. */
 export const MARKER_TABLE = '_sluice_loads';
 
-export async function ensureMarkerTable(conn: MysqlConnection, database: string): Promise<void> {
+/** Creates the marker table when missing; `temporary` (a dry run) makes a missing one for this connection only. */
+export async function ensureMarkerTable(
+  conn: MysqlConnection,
+  database: string,
+  options: { temporary?: boolean } = {},
+): Promise<void> {
   const collation = await binaryCollation(conn);
+  if (options.temporary) {
+    const [found] = await conn.select(
+      'SELECT 1 AS found FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      [database, MARKER_TABLE],
+    );
+    if (found) return;
+  }
   await conn.run(
-    `CREATE TABLE IF NOT EXISTS ${quoteMysqlTable({ schema: database, name: MARKER_TABLE })} (
+    `CREATE ${options.temporary ? 'TEMPORARY ' : ''}TABLE IF NOT EXISTS ${quoteMysqlTable({ schema: database, name: MARKER_TABLE })} (
        target VARCHAR(192) NOT NULL COMMENT 'the table loaded',
        unit_key VARCHAR(255) NOT NULL COMMENT 'the unit (a file''s SHA-256)',
        run_id VARCHAR(64) NOT NULL,
@@ -119,4 +124,16 @@ export async function ensureMarkerTable(conn: MysqlConnection, database: string)
      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${collation}
        COMMENT 'Sluice: units loaded here, so that a retry or a rerun loads each once'`,
   );
+}
+
+/** The columns of a table this connection created TEMPORARY (a dry run): SHOW COLUMNS sees it. */
+export async function temporaryTableColumns(
+  conn: MysqlConnection,
+  table: TableName,
+): Promise<Map<string, MysqlColumn>> {
+  const rows = await conn.select<{ Field: string; Type: string; Collation: string | null }>(
+    `SHOW FULL COLUMNS FROM ${quoteMysqlTable(table)}`,
+  );
+  // A collation names its character set first: utf8mb4_nopad_bin.
+  return new Map(rows.map((r) => [r.Field, { type: r.Type, charset: r.Collation?.split('_')[0] ?? null }]));
 }

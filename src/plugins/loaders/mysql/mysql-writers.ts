@@ -1,7 +1,12 @@
 import { SluiceError } from '../../../core/errors.js';
 import type { Row, Value } from '../../../core/records.js';
-import type { MysqlConnection } from './mysql-connection.js';
-import { quoteMysqlIdent } from './mysql-ident.js';
+import type { MysqlConnection } from '../../../connectors/mysql/mysql-connection.js';
+import {
+  isMysqlTargetError,
+  mysqlErrorColumn,
+  mysqlMessage,
+} from '../../../connectors/mysql/mysql-errors.js';
+import { quoteMysqlIdent } from '../../../connectors/mysql/mysql-ident.js';
 
 /** Writes rows into one table inside the caller's open transaction. */
 export interface RowWriter {
@@ -42,18 +47,35 @@ function upsertClause(names: readonly string[], keys: readonly string[]): string
   return ` ON DUPLICATE KEY UPDATE ${set.join(', ')}`;
 }
 
-/** Names the source line of MySQL's "at row N" (1-based within one statement). */
+/**
+ * A value MySQL refuses (see `isMysqlTargetError`) as the file's rejection (`TARGET_MISMATCH`), naming the
+ * column and the source line of MySQL's "at row N" (1-based within one statement).
+ */
 function atLine(error: unknown, lines: readonly number[], origin: string): unknown {
-  const message = error instanceof Error ? error.message : String(error);
+  if (!isMysqlTargetError(error)) return error;
+  const message = mysqlMessage(error);
   const row = /at row (\d+)/.exec(message)?.[1];
-  if (!(error instanceof SluiceError) || row === undefined) return error;
-  const line = lines[Number(row) - 1];
-  if (line === undefined) return error;
-  return new SluiceError(error.code, error.message, {
-    cause: error.cause,
-    retryable: error.retryable,
-    where: `${origin}:${line}`,
-  });
+  const line = row === undefined ? undefined : lines[Number(row) - 1];
+  return refusedRows(message, origin, line, error);
+}
+
+/** The rejection of a file whose rows MySQL refused. */
+function refusedRows(
+  message: string,
+  origin: string,
+  line: number | undefined,
+  cause?: unknown,
+): SluiceError {
+  const column = mysqlErrorColumn(message);
+  return new SluiceError(
+    'TARGET_MISMATCH',
+    `MySQL refused rows of ${origin}${column ? `, column ${JSON.stringify(column)}` : ''}: ${message}`,
+    {
+      where: line !== undefined ? `${origin}:${line}` : origin,
+      ...(cause !== undefined ? { cause } : {}),
+      hint: 'Fix the file, or change the table.',
+    },
+  );
 }
 
 /**
@@ -154,10 +176,7 @@ export function createLoadDataWriter(t: WriterTarget, options: { chunkBytes: num
       const warnings = await t.conn.select<{ Message: string }>('SHOW WARNINGS LIMIT 3');
       const message = warnings.map((w) => w.Message).join('; ');
       const row = /at row (\d+)/.exec(message)?.[1];
-      const line = row === undefined ? undefined : at[Number(row) - 1];
-      throw new SluiceError('LOAD_FAILED', `MySQL refused rows of ${origin}: ${message}`, {
-        ...(line !== undefined ? { where: `${origin}:${line}` } : { where: origin }),
-      });
+      throw refusedRows(message, origin, row === undefined ? undefined : at[Number(row) - 1]);
     }
   };
   const width = t.names.length;
@@ -180,10 +199,15 @@ export function createLoadDataWriter(t: WriterTarget, options: { chunkBytes: num
     async finish() {
       await flush();
       if (!merge || !started) return;
-      await t.conn.run(
-        `INSERT INTO ${t.table} (${t.names.map(quoteMysqlIdent).join(', ')})
-         SELECT ${rawCols.join(', ')} FROM ${raw} ORDER BY seq${upsertClause(t.names, t.keys)}`,
-      );
+      try {
+        await t.conn.run(
+          `INSERT INTO ${t.table} (${t.names.map(quoteMysqlIdent).join(', ')})
+           SELECT ${rawCols.join(', ')} FROM ${raw} ORDER BY seq${upsertClause(t.names, t.keys)}`,
+        );
+      } catch (error) {
+        // "at row N" counts the whole unit here; only the chunks' lines are kept, so no line is named.
+        throw atLine(error, [], origin);
+      }
       await t.conn.run(`DROP TEMPORARY TABLE ${raw}`);
     },
   };

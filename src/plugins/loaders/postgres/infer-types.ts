@@ -22,17 +22,24 @@ const ORDER: readonly [number, InferredType][] = [
   [TIMESTAMP, 'timestamp'],
 ];
 
-const INT_RE = /^[+-]?\d+$/;
-const NUMERIC_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const BOOLEAN_RE = /^(?:true|false|t|f|yes|no)$/i;
+// Numbers only as PostgreSQL prints them, so that a typed column gives back the text it was given (even once
+// widened to text): no sign but a minus, no leading zeros (postcodes, phone numbers), no exponent, no bare point.
+const INT_RE = /^-?(?:0|[1-9]\d*)$/;
+const NUMERIC_RE = /^-?(?:0|[1-9]\d*)\.(\d+)$/;
+const NEGATIVE_ZERO_RE = /^-0(?:\.0+)?$/;
+// Only the words: a column of F and M (or yes and no) is not a boolean, and widened to text it would read false.
+const BOOLEAN_RE = /^(?:true|false)$/i;
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const TIMESTAMP_RE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?$/;
+// At most microseconds: PostgreSQL would round a finer fraction.
+const TIMESTAMP_RE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?$/;
 
-// Limits of PostgreSQL's integer and bigint: https://www.postgresql.org/docs/current/datatype-numeric.html
+// Limits of PostgreSQL's integer, bigint and numeric: https://www.postgresql.org/docs/current/datatype-numeric.html
 const INT32_MIN = -2147483648n;
 const INT32_MAX = 2147483647n;
 const INT64_MIN = -9223372036854775808n;
 const INT64_MAX = 9223372036854775807n;
+const NUMERIC_MAX_INTEGER_DIGITS = 131072;
+const NUMERIC_MAX_FRACTION_DIGITS = 16383;
 
 function validDate(y: string, m: string, d: string): boolean {
   const year = Number(y);
@@ -45,19 +52,28 @@ function validDate(y: string, m: string, d: string): boolean {
   return day <= last.getUTCDate();
 }
 
+/**
+ * A whole number fits integer or bigint by its range. Beyond bigint it stays text: such long digit strings
+ * are identifiers (accounts, codes) far more often than amounts, and not every target's decimal holds them.
+ */
 function integerBits(n: bigint): number {
   if (n >= INT32_MIN && n <= INT32_MAX) return INTEGER | BIGINT | NUMERIC;
   if (n >= INT64_MIN && n <= INT64_MAX) return BIGINT | NUMERIC;
-  return NUMERIC;
+  return 0;
 }
 
 /** The types one value fits, as bits. */
 function bitsOf(value: Exclude<Value, null>): number {
   if (typeof value === 'string') {
-    if (INT_RE.test(value)) return integerBits(BigInt(value));
-    if (NUMERIC_RE.test(value)) return NUMERIC;
+    if (INT_RE.test(value)) return value === '-0' ? 0 : integerBits(BigInt(value));
+    let m = NUMERIC_RE.exec(value);
+    if (m) {
+      const integerDigits = value.length - m[1]!.length - 1 - (value.startsWith('-') ? 1 : 0);
+      const fits = integerDigits <= NUMERIC_MAX_INTEGER_DIGITS && m[1]!.length <= NUMERIC_MAX_FRACTION_DIGITS;
+      return fits && !NEGATIVE_ZERO_RE.test(value) ? NUMERIC : 0;
+    }
     if (BOOLEAN_RE.test(value)) return BOOLEAN;
-    let m = DATE_RE.exec(value);
+    m = DATE_RE.exec(value);
     if (m) return validDate(m[1]!, m[2]!, m[3]!) ? DATE | TIMESTAMP : 0;
     m = TIMESTAMP_RE.exec(value);
     if (m) {

@@ -4,28 +4,48 @@ import { rm } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
-import { mergeNeedsKeys, sqlSteps, tableWriteOptions } from '../table-options.js';
+import {
+  checkWidth,
+  identifierCapabilities,
+  mergeNeedsKeys,
+  sqlSteps,
+  tableName,
+  tableWriteOptions,
+} from '../table-options.js';
 import { sqlState } from '../../../core/database-errors.js';
-import { SluiceError } from '../../../core/errors.js';
+import { isSluiceError, SluiceError } from '../../../core/errors.js';
 import { defineLoader, type LoadSession, type LoadUnit, type Logger } from '../../../core/plugin.js';
-import type { Column, ColumnType, RecordBatch } from '../../../core/records.js';
+import { sqlTypeFits, type Column, type ColumnType, type RecordBatch } from '../../../core/records.js';
 import {
   parseTableName,
-  POSTGRES_MAX_IDENTIFIER_BYTES,
+  POSTGRES_IDENTIFIERS,
   quoteIdent,
   quoteTable,
-  targetColumnNames,
   type SqlClient,
   type TableName,
 } from '../../../core/sql.js';
 import { withoutNullKeys } from '../null-keys.js';
-import { createCopyScratch, toCopyBytes } from './copy-text.js';
+import { createColumnNamer } from '../column-names.js';
+import { UnstorableCharacters } from '../unstorable.js';
+import { createCopyScratch, toCopyBytes, type RefusedCell } from '../../../connectors/postgres/copy-text.js';
+import {
+  copyErrorPosition,
+  isPostgresTargetError,
+  postgresErrorFields,
+} from '../../../connectors/postgres/postgres-errors.js';
 import { createTypeInference, widenType } from './infer-types.js';
-import { addColumn, changeColumnType, columnTypeOf, createTable, tableColumns } from './table-schema.js';
+import {
+  addColumn,
+  changeColumnType,
+  columnTypeOf,
+  createTable,
+  POSTGRES_MAX_COLUMNS,
+  tableColumns,
+} from './table-schema.js';
 
 const options = z
   .strictObject({
-    table: z.string().min(1).describe('Target table, `table` or `schema.table`.'),
+    table: tableName.describe('Target table, `table` or `schema.table`.'),
     ...tableWriteOptions,
     keys: z.array(z.string().min(1)).default([]).describe('Key columns for merge (target column names).'),
     schema: z
@@ -55,7 +75,7 @@ export const postgresLoader = defineLoader({
   capabilities: {
     modes: ['append', 'replace', 'merge'],
     transactional: true,
-    maxIdentifierLength: POSTGRES_MAX_IDENTIFIER_BYTES,
+    ...identifierCapabilities(POSTGRES_IDENTIFIERS),
   },
   writeMode: (o) => o.mode,
   async open(opts, context) {
@@ -67,6 +87,7 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
   const table: TableName = parseTableName(opts.table);
   const scratch = createCopyScratch();
   const target = quoteTable(table);
+  const nameColumns = createColumnNamer(opts.columnNames, POSTGRES_IDENTIFIERS, opts.table, logger);
   const runSql = async (tx: SqlClient, steps: string[] | undefined) => {
     for (const sql of steps ?? []) await tx.exec(sql);
   };
@@ -107,6 +128,18 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
     return { rowsLoaded };
   }
 
+  /** A file's columns the table lacks: the file is rejected, naming them. */
+  function missingColumns(missing: readonly string[], has: ReadonlyMap<string, string>, unit: LoadUnit) {
+    return new SluiceError(
+      'TARGET_MISMATCH',
+      `table ${opts.table} has no column ${missing.map((m) => JSON.stringify(m)).join(', ')}; it has ${[...has.keys()].join(', ')}`,
+      {
+        where: unit.origin,
+        hint: 'Add the columns to the table, rename them in the pipeline, or use schema: evolve to add them.',
+      },
+    );
+  }
+
   /**
    * The load under schema evolve, ignore_new or strict: check the file's columns against the table, COPY
    * the rows as text into a temp table while inferring their types, create the table or add and widen
@@ -119,6 +152,7 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
     fileNames: readonly string[],
     columns: readonly Column[],
     unit: LoadUnit,
+    unstorable: UnstorableCharacters,
   ): Promise<{ rowsLoaded: number }> {
     let existing = await tableColumns(tx, table);
     if (!existing && !opts.createTable) {
@@ -133,9 +167,9 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
       if (opts.schema === 'strict') {
         const missing = [...has.keys()].filter((n) => !fileNames.includes(n));
         if (added.length > 0 || missing.length > 0) {
-          const list = (l: string[]) => (l.length > 0 ? l.map((n) => `"${n}"`).join(', ') : 'none');
+          const list = (l: string[]) => (l.length > 0 ? l.map((n) => JSON.stringify(n)).join(', ') : 'none');
           throw new SluiceError(
-            'LAYOUT_MISMATCH',
+            'TARGET_MISMATCH',
             `the columns of the file do not match table ${opts.table}: missing ${list(missing)}; new ${list(added)}`,
             {
               where: unit.origin,
@@ -145,8 +179,7 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
         }
       } else if (opts.schema === 'ignore_new' && added.length > 0) {
         logger.warn(`ignoring columns table ${opts.table} does not have: ${added.join(', ')}`, {
-          origin: unit.origin,
-          columns: added,
+          file: unit.origin,
         });
         indexes = indexes.filter((i) => has.has(fileNames[i]!));
       }
@@ -172,8 +205,15 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
       while (batch) {
         batch = await withoutNullKeys(batch, keyIndexes, unit);
         if (batch.rows.length > 0) {
-          inference.add(batch.rows, indexes);
-          yield toCopyBytes(batch.rows, indexes, scratch);
+          const refused = new Set<number>();
+          const bytes = toCopyBytes(batch.rows, indexes, scratch, refusedCell(batch, unstorable, refused));
+          await unstorable.flush();
+          // Rejected rows teach the inference nothing.
+          inference.add(
+            refused.size > 0 ? batch.rows.filter((_, r) => !refused.has(r)) : batch.rows,
+            indexes,
+          );
+          if (bytes.length > 0) yield bytes;
         }
         const next = await iterator.next();
         batch = next.done ? undefined : next.value;
@@ -181,14 +221,21 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
     }
     await tx.copyFrom({ name: 'sluice_raw' }, names, copyChunks());
     const inferred = inference.types();
-    // A type a check gave wins over the inferred one; undefined: only nulls, nothing to learn.
+    // A type a check or the source gave wins over the inferred one; undefined: only nulls, nothing to learn.
     const needed = indexes.map((i, k): ColumnType | undefined => columns[i]!.type ?? inferred[k]);
+    const newColumn = (k: number): Column => {
+      const column = columns[indexes[k]!]!;
+      const type = needed[k] ?? 'text';
+      const sqlType = sqlTypeFits(column);
+      return { name: names[k]!, type, ...(sqlType ? { sqlType } : {}) };
+    };
 
     if (!existing) {
+      checkWidth(names.length, POSTGRES_MAX_COLUMNS, 'PostgreSQL', unit.origin);
       await createTable(
         tx,
         table,
-        names.map((name, k) => ({ name, type: needed[k] ?? 'text' })),
+        names.map((_, k) => newColumn(k)),
         opts.keys,
       );
       logger.debug(`created table ${opts.table}`);
@@ -199,8 +246,8 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
         const current = existing.get(name);
         const need = needed[k];
         if (current === undefined) {
-          await addColumn(tx, table, name, need ?? 'text');
-          logger.info(`added column ${name} ${need ?? 'text'} to ${opts.table}`);
+          const type = await addColumn(tx, table, newColumn(k));
+          logger.info(`added column ${name} ${type} to ${opts.table}`);
           changed = true;
           continue;
         }
@@ -219,17 +266,83 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
 
     const has = existing;
     const casts = names.map((n) => `${quoteIdent(n)}::${has.get(n)!}`).join(', ');
+    /** INSERT … SELECT with casts; a value that does not cast rejects the file, naming its column(s). */
+    const insertCast = async (into: string) => {
+      await tx.query('SAVEPOINT sluice_cast');
+      try {
+        const result = await tx.query(`INSERT INTO ${into} (${cols}) SELECT ${casts} FROM sluice_raw`);
+        await tx.query('RELEASE SAVEPOINT sluice_cast');
+        return result.rowCount;
+      } catch (error) {
+        if (!sqlState(error)?.startsWith('22')) throw error;
+        await tx.query('ROLLBACK TO SAVEPOINT sluice_cast');
+        throw await uncastable(tx, names, has, error, unit);
+      }
+    };
     if (opts.mode !== 'merge' && !opts.afterLoad) {
       if (opts.mode === 'replace' && unit.firstOfRun) await tx.query(`TRUNCATE ${target}`);
-      const result = await tx.query(`INSERT INTO ${target} (${cols}) SELECT ${casts} FROM sluice_raw`);
-      return { rowsLoaded: result.rowCount };
+      return { rowsLoaded: await insertCast(target) };
     }
     return mergeOrInsert(tx, names, unit, async () => {
       await tx.query('DROP TABLE IF EXISTS pg_temp.staged');
       await tx.query(`CREATE TEMP TABLE staged ON COMMIT DROP AS SELECT ${cols} FROM ${target} WITH NO DATA`);
-      const result = await tx.query(`INSERT INTO staged (${cols}) SELECT ${casts} FROM sluice_raw`);
-      return result.rowCount;
+      return insertCast('staged');
     });
+  }
+
+  /**
+   * The columns of `sluice_raw` whose values do not cast to the table's types, each tried alone in a
+   * savepoint (PostgreSQL's message names the value, not the column): the file's rejection names them.
+   */
+  async function uncastable(
+    tx: SqlClient,
+    names: readonly string[],
+    types: ReadonlyMap<string, string>,
+    cause: unknown,
+    unit: LoadUnit,
+  ): Promise<SluiceError> {
+    const failed: string[] = [];
+    for (const name of names) {
+      const type = types.get(name)!;
+      if (type === 'text') continue;
+      await tx.query('SAVEPOINT sluice_probe');
+      try {
+        await tx.query(`SELECT count(${quoteIdent(name)}::${type}) FROM sluice_raw`);
+        await tx.query('RELEASE SAVEPOINT sluice_probe');
+      } catch (error) {
+        await tx.query('ROLLBACK TO SAVEPOINT sluice_probe');
+        failed.push(`column ${JSON.stringify(name)} (${type}): ${postgresErrorFields(error).message}`);
+      }
+    }
+    const reason = failed.length > 0 ? failed.join('; ') : postgresErrorFields(cause).message;
+    return new SluiceError(
+      'TARGET_MISMATCH',
+      `values of the file do not fit table ${opts.table}: ${reason}`,
+      {
+        where: unit.origin,
+        cause,
+        hint: 'Fix the values, or change the column type (a column Sluice created widens under schema: evolve).',
+      },
+    );
+  }
+
+  /** A database error about the file's rows (a value, a key, NOT NULL) as the file's rejection. */
+  function asTargetMismatch(error: unknown, unit: LoadUnit, lines: RowLines): unknown {
+    if (isSluiceError(error, 'TARGET_MISMATCH') || !isPostgresTargetError(error)) return error;
+    const fields = postgresErrorFields(error);
+    const position = copyErrorPosition(fields.where);
+    const column = fields.column ?? position.column;
+    const line = position.row !== undefined ? lines.get(position.row) : undefined;
+    const detail = fields.detail ? ` (${fields.detail})` : '';
+    return new SluiceError(
+      'TARGET_MISMATCH',
+      `the rows do not fit table ${opts.table}${column ? `, column ${JSON.stringify(column)}` : ''}: ${fields.message}${detail}`,
+      {
+        where: line !== undefined ? `${unit.origin}:${line}` : unit.origin,
+        cause: error,
+        hint: 'Fix the file, or change the table.',
+      },
+    );
   }
 
   /** The unit's rows are unique by columns that are all merge keys, hence unique by the keys. */
@@ -300,6 +413,94 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
     }
   }
 
+  /** The load under schema fixed: COPY into the table (straight, or through `staged` for merge and steps). */
+  async function loadFixed(
+    tx: SqlClient,
+    first: RecordBatch,
+    iterator: AsyncIterator<RecordBatch>,
+    names: readonly string[],
+    columns: readonly Column[],
+    unit: LoadUnit,
+    unstorable: UnstorableCharacters,
+    lines: RowLines,
+  ): Promise<{ rowsLoaded: number }> {
+    let existing = await tableColumns(tx, table);
+    if (!existing) {
+      if (!opts.createTable) {
+        throw new SluiceError('LOAD_FAILED', `table ${opts.table} does not exist`, {
+          hint: 'Create it, or set load.createTable: true.',
+        });
+      }
+      await createTable(tx, table, columns, opts.keys);
+      logger.debug(`created table ${opts.table}`);
+      existing = (await tableColumns(tx, table))!;
+    }
+    const has = existing;
+    const missing = names.filter((n) => !has.has(n));
+    if (missing.length > 0) throw missingColumns(missing, has, unit);
+    const badKeys = opts.keys.filter((k) => !names.includes(k));
+    if (badKeys.length > 0) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `load.keys: ${badKeys.join(', ')} not among the columns ${names.join(', ')}`,
+      );
+    }
+
+    const cols = names.map(quoteIdent).join(', ');
+    const indexes = names.map((_, i) => i);
+    // A row without its merge key is a reject, not a failure of the unit (NOT NULL would refuse it).
+    const keyIndexes = opts.mode === 'merge' ? opts.keys.map((k) => names.indexOf(k)) : [];
+    async function* copyChunks(): AsyncIterable<Uint8Array> {
+      let batch: RecordBatch | undefined = first;
+      while (batch) {
+        batch = await withoutNullKeys(batch, keyIndexes, unit);
+        if (batch.rows.length > 0) {
+          const refused = new Set<number>();
+          const bytes = toCopyBytes(batch.rows, indexes, scratch, refusedCell(batch, unstorable, refused));
+          await unstorable.flush();
+          for (let r = 0; r < batch.lines.length; r++) if (!refused.has(r)) lines.push(batch.lines[r]!);
+          if (bytes.length > 0) yield bytes;
+        }
+        const next = await iterator.next();
+        batch = next.done ? undefined : next.value;
+      }
+    }
+
+    // Without a merge or SQL steps that read `staged`, COPY goes straight into the table: half the writes.
+    if (opts.mode !== 'merge' && !opts.afterLoad) {
+      if (opts.mode === 'replace' && unit.firstOfRun) await tx.query(`TRUNCATE ${target}`);
+      return { rowsLoaded: await tx.copyFrom(table, names, copyChunks()) };
+    }
+
+    // A merge into an empty table (a first sync) of rows the source says are unique by the keys needs no
+    // upsert: COPY straight in, keeping the bytes aside in case a key repeats after all (then the staged
+    // merge). Without the source's word a repeated key is likely (daily files) and the attempt costly.
+    if (
+      opts.mode === 'merge' &&
+      !opts.afterLoad &&
+      uniqueByKeys(unit, first.columns, names) &&
+      (await isEmpty(tx))
+    ) {
+      const direct = await copyIntoEmpty(tx, names, copyChunks());
+      if (direct.loaded !== undefined) return { rowsLoaded: direct.loaded };
+      logger.debug(`a key repeats in ${unit.origin}: merging through the staging table`);
+      return mergeOrInsert(tx, names, unit, async () => {
+        await tx.query('DROP TABLE IF EXISTS pg_temp.staged');
+        await tx.query(
+          `CREATE TEMP TABLE staged ON COMMIT DROP AS SELECT ${cols} FROM ${target} WITH NO DATA`,
+        );
+        return tx.copyFrom({ name: 'staged' }, names, direct.replay());
+      });
+    }
+
+    // A dry run keeps one transaction for all files: the previous file's staging table is still there.
+    return mergeOrInsert(tx, names, unit, async () => {
+      await tx.query('DROP TABLE IF EXISTS pg_temp.staged');
+      await tx.query(`CREATE TEMP TABLE staged ON COMMIT DROP AS SELECT ${cols} FROM ${target} WITH NO DATA`);
+      return tx.copyFrom({ name: 'staged' }, names, copyChunks());
+    });
+  }
+
   return {
     async startRun(tx) {
       await runSql(tx, opts.setup);
@@ -309,93 +510,22 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
       const iterator = batches[Symbol.asyncIterator]();
       const first = await iterator.next();
       if (first.done) throw new Error('a load unit must carry at least one (possibly empty) batch');
-      const names = targetColumnNames(
-        first.value.columns.map((c) => c.name),
-        opts.columnNames,
-      );
-      const columns: Column[] = first.value.columns.map((c, i) => ({
-        name: names[i]!,
-        ...(c.type ? { type: c.type } : {}),
-      }));
-
-      if (opts.schema !== 'fixed') return loadWithSchema(tx, first.value, iterator, names, columns, unit);
-
-      let existing = await tableColumns(tx, table);
-      if (!existing) {
-        if (!opts.createTable) {
-          throw new SluiceError('LOAD_FAILED', `table ${opts.table} does not exist`, {
-            hint: 'Create it, or set load.createTable: true.',
-          });
-        }
-        await createTable(tx, table, columns, opts.keys);
-        logger.debug(`created table ${opts.table}`);
-        existing = (await tableColumns(tx, table))!;
+      const names = nameColumns(first.value.columns, unit.origin);
+      const columns: Column[] = first.value.columns.map((c, i) => ({ ...c, name: names[i]! }));
+      if (opts.schema !== 'ignore_new')
+        checkWidth(names.length, POSTGRES_MAX_COLUMNS, 'PostgreSQL', unit.origin);
+      const unstorable = new UnstorableCharacters(opts.unstorableCharacters, unit, logger);
+      const lines = new RowLines();
+      try {
+        const result =
+          opts.schema === 'fixed'
+            ? await loadFixed(tx, first.value, iterator, names, columns, unit, unstorable, lines)
+            : await loadWithSchema(tx, first.value, iterator, names, columns, unit, unstorable);
+        unstorable.finish();
+        return result;
+      } catch (error) {
+        throw asTargetMismatch(error, unit, lines);
       }
-      const missing = names.filter((n) => !existing.has(n));
-      if (missing.length > 0) {
-        throw new SluiceError(
-          'LOAD_FAILED',
-          `table ${opts.table} has no column ${missing.map((m) => `"${m}"`).join(', ')}; it has ${[...existing.keys()].join(', ')}`,
-          { where: unit.origin, hint: 'Add the columns to the table, or rename them in the pipeline.' },
-        );
-      }
-      const badKeys = opts.keys.filter((k) => !names.includes(k));
-      if (badKeys.length > 0) {
-        throw new SluiceError(
-          'CONFIG_INVALID',
-          `load.keys: ${badKeys.join(', ')} not among the columns ${names.join(', ')}`,
-        );
-      }
-
-      const cols = names.map(quoteIdent).join(', ');
-      const indexes = names.map((_, i) => i);
-      // A row without its merge key is a reject, not a failure of the unit (NOT NULL would refuse it).
-      const keyIndexes = opts.mode === 'merge' ? opts.keys.map((k) => names.indexOf(k)) : [];
-      async function* copyChunks(): AsyncIterable<Uint8Array> {
-        let batch: RecordBatch | undefined = first.value;
-        while (batch) {
-          batch = await withoutNullKeys(batch, keyIndexes, unit);
-          if (batch.rows.length > 0) yield toCopyBytes(batch.rows, indexes, scratch);
-          const next = await iterator.next();
-          batch = next.done ? undefined : next.value;
-        }
-      }
-
-      // Without a merge or SQL steps that read `staged`, COPY goes straight into the table: half the writes.
-      if (opts.mode !== 'merge' && !opts.afterLoad) {
-        if (opts.mode === 'replace' && unit.firstOfRun) await tx.query(`TRUNCATE ${target}`);
-        return { rowsLoaded: await tx.copyFrom(table, names, copyChunks()) };
-      }
-
-      // A merge into an empty table (a first sync) of rows the source says are unique by the keys needs no
-      // upsert: COPY straight in, keeping the bytes aside in case a key repeats after all (then the staged
-      // merge). Without the source's word a repeated key is likely (daily files) and the attempt costly.
-      if (
-        opts.mode === 'merge' &&
-        !opts.afterLoad &&
-        uniqueByKeys(unit, first.value.columns, names) &&
-        (await isEmpty(tx))
-      ) {
-        const direct = await copyIntoEmpty(tx, names, copyChunks());
-        if (direct.loaded !== undefined) return { rowsLoaded: direct.loaded };
-        logger.debug(`a key repeats in ${unit.origin}: merging through the staging table`);
-        return mergeOrInsert(tx, names, unit, async () => {
-          await tx.query('DROP TABLE IF EXISTS pg_temp.staged');
-          await tx.query(
-            `CREATE TEMP TABLE staged ON COMMIT DROP AS SELECT ${cols} FROM ${target} WITH NO DATA`,
-          );
-          return tx.copyFrom({ name: 'staged' }, names, direct.replay());
-        });
-      }
-
-      // A dry run keeps one transaction for all files: the previous file's staging table is still there.
-      return mergeOrInsert(tx, names, unit, async () => {
-        await tx.query('DROP TABLE IF EXISTS pg_temp.staged');
-        await tx.query(
-          `CREATE TEMP TABLE staged ON COMMIT DROP AS SELECT ${cols} FROM ${target} WITH NO DATA`,
-        );
-        return tx.copyFrom({ name: 'staged' }, names, copyChunks());
-      });
     },
 
     async afterLoad(tx) {
@@ -409,6 +539,42 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
       await runSql(tx, opts.afterRun);
     },
   };
+}
+
+/** The guard `toCopyBytes` calls for a value PostgreSQL cannot store; `refused` gathers the rows left out. */
+function refusedCell(
+  batch: RecordBatch,
+  unstorable: UnstorableCharacters,
+  refused: Set<number>,
+): RefusedCell {
+  return (r, index, text, at, rule) => {
+    const replacement = unstorable.refused(batch, r, index, text, at, rule);
+    if (replacement === null) refused.add(r);
+    return replacement;
+  };
+}
+
+/**
+ * The source line of each row copied, in order, so that a COPY error's "line N" names the file's line.
+ * Four bytes a row.
+ */
+class RowLines {
+  private lines = new Int32Array(1024);
+  private count = 0;
+
+  push(line: number): void {
+    if (this.count === this.lines.length) {
+      const bigger = new Int32Array(this.lines.length * 2);
+      bigger.set(this.lines);
+      this.lines = bigger;
+    }
+    this.lines[this.count++] = line;
+  }
+
+  /** The line of the `n`th row copied (1-based), when known. */
+  get(n: number): number | undefined {
+    return n >= 1 && n <= this.count ? this.lines[n - 1] : undefined;
+  }
 }
 
 /** A COPY text file as chunks of whole lines (PGlite copies chunk groups as they come). */

@@ -1,16 +1,9 @@
 import type { Column, ColumnType } from '../../../core/records.js';
 import { quoteIdent, quoteTable, type SqlClient, type TableName } from '../../../core/sql.js';
+import { POSTGRES_TYPES, postgresColumnType } from '../../../connectors/postgres/column-types.js';
 
-const SQL_TYPES: Record<ColumnType, string> = {
-  text: 'text',
-  integer: 'integer',
-  bigint: 'bigint',
-  numeric: 'numeric',
-  boolean: 'boolean',
-  date: 'date',
-  timestamp: 'timestamp',
-  json: 'jsonb',
-};
+/** PostgreSQL's limit on the columns of a table: https://www.postgresql.org/docs/current/limits.html */
+export const POSTGRES_MAX_COLUMNS = 1600;
 
 /** The columns of a table as the database has them, or undefined when it does not exist. */
 export async function tableColumns(
@@ -31,7 +24,10 @@ export async function tableColumns(
   return new Map(rows.map((r) => [r.column_name, r.data_type]));
 }
 
-/** CREATE TABLE with the types the checks gave, and a primary key when keys are given. */
+/**
+ * CREATE TABLE with the types the source or the checks gave (see {@link postgresColumnType}), and a primary
+ * key when keys are given.
+ */
 export async function createTable(
   db: SqlClient,
   table: TableName,
@@ -50,7 +46,7 @@ export async function createTable(
     if (rowCount === 0) await db.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schema)}`);
   }
   const defs = columns.map(
-    (c) => `${quoteIdent(c.name)} ${SQL_TYPES[c.type ?? 'text']}${keys.includes(c.name) ? ' NOT NULL' : ''}`,
+    (c) => `${quoteIdent(c.name)} ${postgresColumnType(c)}${keys.includes(c.name) ? ' NOT NULL' : ''}`,
   );
   if (keys.length > 0) defs.push(`PRIMARY KEY (${keys.map(quoteIdent).join(', ')})`);
   await db.query(`CREATE TABLE IF NOT EXISTS ${quoteTable(table)} (${defs.join(', ')})`);
@@ -58,19 +54,16 @@ export async function createTable(
 
 /** The Sluice type of a column as `format_type` spells it; undefined for types Sluice does not widen. */
 export function columnTypeOf(dataType: string): ColumnType | undefined {
-  const found = Object.entries(SQL_TYPES).find(([, sql]) => sql === dataType);
+  const found = Object.entries(POSTGRES_TYPES).find(([, sql]) => sql === dataType);
   if (found) return found[0] as ColumnType;
   return dataType === 'timestamp without time zone' ? 'timestamp' : undefined;
 }
 
-/** ALTER TABLE … ADD COLUMN (nullable) with the given type. */
-export async function addColumn(
-  db: SqlClient,
-  table: TableName,
-  name: string,
-  type: ColumnType,
-): Promise<void> {
-  await db.query(`ALTER TABLE ${quoteTable(table)} ADD COLUMN ${quoteIdent(name)} ${SQL_TYPES[type]}`);
+/** ALTER TABLE … ADD COLUMN (nullable) with the column's type (see {@link postgresColumnType}). */
+export async function addColumn(db: SqlClient, table: TableName, column: Column): Promise<string> {
+  const type = postgresColumnType(column);
+  await db.query(`ALTER TABLE ${quoteTable(table)} ADD COLUMN ${quoteIdent(column.name)} ${type}`);
+  return type;
 }
 
 /** ALTER TABLE … ALTER COLUMN … TYPE, converting the values already there through a cast. */
@@ -80,7 +73,7 @@ export async function changeColumnType(
   name: string,
   type: ColumnType,
 ): Promise<void> {
-  const sql = SQL_TYPES[type];
+  const sql = POSTGRES_TYPES[type];
   await db.query(
     `ALTER TABLE ${quoteTable(table)} ALTER COLUMN ${quoteIdent(name)} TYPE ${sql} USING ${quoteIdent(name)}::${sql}`,
   );

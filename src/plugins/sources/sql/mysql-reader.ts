@@ -1,49 +1,27 @@
-import type { Column, ColumnType, Value } from '../../../core/records.js';
+import type { Column, Value } from '../../../core/records.js';
 import { SluiceError } from '../../../core/errors.js';
+import { mysqlDriverOptions, parseMysqlUrl } from '../../../connectors/mysql/mysql-connection.js';
+import { classifyMysqlError } from '../../../connectors/mysql/mysql-errors.js';
+import { quoteMysqlIdent } from '../../../connectors/mysql/mysql-ident.js';
+import {
+  describeMysqlColumn,
+  isMysqlTimestamp,
+  isMysqlTinyintOne,
+  MYSQL_DATE_CODES,
+  type MysqlField,
+} from '../../../connectors/mysql/column-types.js';
 import type { ReadFrom, SqlSourceOptions } from './sql-options.js';
 import { incrementalField, type SourceRead, type SqlReader } from './sql-reader.js';
 
-// mysql2's column type codes (https://dev.mysql.com/doc/dev/mysql-server/latest/field__types_8h.html).
-const TYPE_BY_CODE: Record<number, ColumnType> = {
-  1: 'integer',
-  2: 'integer',
-  3: 'integer',
-  9: 'integer',
-  8: 'bigint',
-  4: 'numeric',
-  5: 'numeric',
-  0: 'numeric',
-  246: 'numeric',
-  10: 'date',
-  7: 'timestamp',
-  12: 'timestamp',
-  245: 'json',
-};
-const DATE_CODES = new Set([10, 7, 12]);
-const TRANSIENT = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'PROTOCOL_CONNECTION_LOST',
-  'ER_LOCK_DEADLOCK',
-  'ER_LOCK_WAIT_TIMEOUT',
-  'ER_CON_COUNT_ERROR',
-]);
-
-export function quoteMysqlIdent(name: string): string {
-  if (name.length === 0) throw new Error('an SQL identifier cannot be empty');
-  return `\`${name.replaceAll('`', '``')}\``;
-}
-
 /**
  * Reads from MySQL/MariaDB in one consistent-snapshot transaction (InnoDB REPEATABLE READ): the watermark and
- * the streamed rows see the same data. Values come as text (dates, decimals and big integers unchanged).
+ * the streamed rows see the same data. Values come as text (dates, decimals and big integers unchanged), in
+ * UTC; a TIMESTAMP value carries `+00` so that it stays the same instant wherever it goes.
  */
 export async function openMysqlReader(options: SqlSourceOptions, location: string): Promise<SqlReader> {
   const mysql = await import('mysql2');
-  const url = new URL(options.url.replace(/^mariadb:/, 'mysql:'));
-  const fail = (error: unknown) => classify(error, location);
+  const server = parseMysqlUrl(options.url, 'source.url');
+  const fail = (error: unknown) => classifyMysqlError(error, location, 'source.url');
   // A connection per read: a retry after a dropped connection starts on a fresh one.
   let current: ReturnType<typeof mysql.createConnection> | undefined;
   const connect = async () => {
@@ -52,14 +30,7 @@ export async function openMysqlReader(options: SqlSourceOptions, location: strin
         .promise()
         .end()
         .catch(() => current?.destroy());
-    const connection = mysql.createConnection({
-      uri: url.toString(),
-      dateStrings: true,
-      supportBigNumbers: true,
-      bigNumberStrings: true,
-      decimalNumbers: false,
-      timezone: 'Z',
-    });
+    const connection = mysql.createConnection({ ...mysqlDriverOptions(server), timezone: 'Z' });
     connection.on('error', () => undefined); // surfaces through the running query
     await connection
       .promise()
@@ -76,6 +47,7 @@ export async function openMysqlReader(options: SqlSourceOptions, location: strin
         .map(quoteMysqlIdent)
         .join('.')}`
     : options.query!;
+  const typeOptions = { tinyint1AsBoolean: options.tinyint1AsBoolean ?? false };
 
   return {
     async read(from: ReadFrom, signal: AbortSignal): Promise<SourceRead> {
@@ -85,16 +57,14 @@ export async function openMysqlReader(options: SqlSourceOptions, location: strin
         await db.query("SET SESSION time_zone = '+00:00'");
         await db.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
         await db.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
-        const [, fields] = await db.query({
+        const [, described] = await db.query({
           sql: `SELECT * FROM (${base}) AS sluice_source LIMIT 0`,
           rowsAsArray: true,
         });
-        const described = (fields ?? []).map((f) => ({ name: f.name, code: f.columnType ?? -1 }));
-        const columns: Column[] = described.map((f) => ({
-          name: f.name,
-          ...(TYPE_BY_CODE[f.code] ? { type: TYPE_BY_CODE[f.code] } : {}),
-        }));
-        const { where, params } = filter(from, described);
+        const fields = (described ?? []) as unknown as MysqlField[];
+        const columns: Column[] = fields.map((f) => describeMysqlColumn(f, typeOptions));
+        const convert = fields.map((f) => converter(f, typeOptions));
+        const { where, params } = filter(from, fields);
         const source = `(${base}) AS sluice_source${where ? ` WHERE ${where}` : ''}`;
         let watermark: string | undefined;
         if (options.incrementalColumn) {
@@ -115,8 +85,8 @@ export async function openMysqlReader(options: SqlSourceOptions, location: strin
         async function* rows(): AsyncIterable<Value[][]> {
           let chunk: Value[][] = [];
           try {
-            for await (const row of stream as AsyncIterable<Value[]>) {
-              chunk.push(row.map(toText));
+            for await (const row of stream as AsyncIterable<unknown[]>) {
+              chunk.push(row.map((value, i) => convert[i]!(value)));
               if (chunk.length >= 1000) {
                 yield chunk;
                 chunk = [];
@@ -156,29 +126,33 @@ function toText(value: unknown): Value {
   return String(value as number | bigint | boolean);
 }
 
+/** How one column's values are read: TIMESTAMP with its `+00`, TINYINT(1) as a boolean when asked. */
+function converter(field: MysqlField, options: { tinyint1AsBoolean: boolean }): (value: unknown) => Value {
+  if (isMysqlTimestamp(field)) return (value) => (typeof value === 'string' ? `${value}+00` : toText(value));
+  if (options.tinyint1AsBoolean && isMysqlTinyintOne(field))
+    return (value) => (value === null || value === undefined ? null : Number(value) !== 0);
+  return toText;
+}
+
+/**
+ * The filter of a read: everything; rows past the watermark; or, with a lookback, rows at or after the
+ * watermark less the lookback (`>=`, so that a row on the window's first moment is read again); the first
+ * run of a sliding window: rows at or after today less the lookback.
+ */
 function filter(
   from: ReadFrom,
-  fields: { name: string; code: number }[],
+  fields: readonly MysqlField[],
 ): { where: string | undefined; params: unknown[] } {
   if (from.kind === 'all') return { where: undefined, params: [] };
-  incrementalField(from, fields, (f) => DATE_CODES.has(f.code));
+  incrementalField(from, fields, (f) => MYSQL_DATE_CODES.has(f.columnType ?? -1));
   const column = `sluice_source.${quoteMysqlIdent(from.column)}`;
   const seconds = Math.round(from.lookbackDays * 86400);
   if (from.kind === 'recent')
     return { where: `${column} >= CURRENT_DATE - INTERVAL ? SECOND`, params: [seconds] };
   if (seconds > 0)
-    return { where: `${column} > CAST(? AS DATETIME(6)) - INTERVAL ? SECOND`, params: [from.value, seconds] };
+    return {
+      where: `${column} >= CAST(? AS DATETIME(6)) - INTERVAL ? SECOND`,
+      params: [from.value, seconds],
+    };
   return { where: `${column} > ?`, params: [from.value] };
-}
-
-function classify(error: unknown, location: string): unknown {
-  if (error instanceof SluiceError) return error;
-  const e = error as { code?: string; errno?: number; message?: string };
-  const code = e?.code ?? '';
-  const transient = TRANSIENT.has(code);
-  return new SluiceError(
-    transient && code.startsWith('E') ? 'SOURCE_UNREACHABLE' : 'SOURCE_IO',
-    `${location}: ${e?.message ?? String(error)}${code ? ` [${code}]` : ''}`,
-    { retryable: transient, cause: error },
-  );
 }

@@ -1,26 +1,12 @@
-import type { Column, ColumnType } from '../../../core/records.js';
 import { classifyDatabaseError } from '../../../core/database-errors.js';
 import { parseTableName, quoteIdent, quoteTable } from '../../../core/sql.js';
-import { CopyTextDecoder } from './copy-text-decode.js';
+import { CopyTextDecoder } from '../../../connectors/postgres/copy-text-decode.js';
+import { describePostgresColumns } from '../../../connectors/postgres/column-types.js';
 import type { ReadFrom, SqlSourceOptions } from './sql-options.js';
 import { SluiceError } from '../../../core/errors.js';
 import { incrementalField, type SourceRead, type SqlReader } from './sql-reader.js';
 
 // https://github.com/postgres/postgres/blob/master/src/include/catalog/pg_type.dat
-const TYPE_BY_OID: Record<number, ColumnType> = {
-  16: 'boolean',
-  20: 'bigint',
-  21: 'integer',
-  23: 'integer',
-  700: 'numeric',
-  701: 'numeric',
-  1700: 'numeric',
-  1082: 'date',
-  1114: 'timestamp',
-  1184: 'timestamp',
-  114: 'json',
-  3802: 'json',
-};
 const DATE_TYPES: Record<number, string> = { 1082: 'date', 1114: 'timestamp', 1184: 'timestamptz' };
 
 /**
@@ -53,13 +39,14 @@ export async function openPostgresReader(options: SqlSourceOptions, location: st
       const client = await connect();
       try {
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        // timestamptz values print in UTC, so a timestamp target gets the instant right.
+        // timestamptz values print in UTC with their offset (+00): the same instant in any target.
         await client.query("SET LOCAL TimeZone = 'UTC'");
         const described = await client.query(`SELECT * FROM (${base}) AS sluice_source LIMIT 0`);
-        const columns: Column[] = described.fields.map((f) => ({
-          name: f.name,
-          ...(TYPE_BY_OID[f.dataTypeID] ? { type: TYPE_BY_OID[f.dataTypeID] } : {}),
-        }));
+        // The types in detail (timestamptz, numeric(12,2), arrays…), so that a table created from them keeps them.
+        const columns = await describePostgresColumns(
+          (text, params) => client.query(text, params),
+          described.fields,
+        );
         const where = filter(from, described.fields, (v) => client.escapeLiteral(v));
         const source = `(${base}) AS sluice_source${where ? ` WHERE ${where}` : ''}`;
         let watermark: string | undefined;
@@ -110,9 +97,9 @@ function filter(
   const field = incrementalField(from, fields, (f) => DATE_TYPES[f.dataTypeID] !== undefined);
   const column = `sluice_source.${quoteIdent(from.column)}`;
   const dateType = DATE_TYPES[field.dataTypeID];
-  if (from.kind === 'recent') return `${column} >= current_date - ${Math.ceil(from.lookbackDays)}`;
-  if (from.lookbackDays > 0) {
-    return `${column} > CAST(${literal(from.value)} AS ${dateType}) - make_interval(secs => ${Math.round(from.lookbackDays * 86400)})`;
-  }
+  const lookback = `make_interval(secs => ${Math.round(from.lookbackDays * 86400)})`;
+  // With a lookback the window's first moment is read again (>=): a correction dated exactly then arrives.
+  if (from.kind === 'recent') return `${column} >= current_date - ${lookback}`;
+  if (from.lookbackDays > 0) return `${column} >= CAST(${literal(from.value)} AS ${dateType}) - ${lookback}`;
   return `${column} > ${literal(from.value)}`;
 }

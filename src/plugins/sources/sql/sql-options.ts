@@ -35,16 +35,22 @@ export const sqlSourceOptions = z
       .enum(syncModes)
       .optional()
       .describe(
-        'incremental: rows past the watermark (less lookbackDays); full_refresh: every row; sliding_window: the last lookbackDays before the watermark (the first run: before today). Default: incremental with an incrementalColumn, else full_refresh.',
+        'incremental: rows past the watermark, or with lookbackDays rows at or after the watermark less lookbackDays; full_refresh: every row; sliding_window: rows at or after the watermark less lookbackDays (the first run: today less lookbackDays). Default: incremental with an incrementalColumn, else full_refresh.',
       ),
     lookbackDays: z
       .number()
       .min(0)
       .optional()
       .describe(
-        'Days re-read before the watermark, so that late rows are picked up (date/timestamp columns).',
+        'Days re-read before the watermark, so that late rows are picked up (date/timestamp columns): rows at or after watermark − lookbackDays, the boundary included.',
       ),
     batchSize: z.number().int().min(1).max(1_000_000).default(10_000).describe('Rows per batch.'),
+    tinyint1AsBoolean: z
+      .boolean()
+      .optional()
+      .describe(
+        'MySQL/MariaDB: read TINYINT(1) columns as booleans (0 false, anything else true), so that a table Sluice creates from them has a boolean column. Default: they stay small integers.',
+      ),
   })
   .superRefine((o, ctx) => {
     if ((o.table === undefined) === (o.query === undefined))
@@ -61,6 +67,12 @@ export const sqlSourceOptions = z
         code: 'custom',
         message: `mode ${mode} needs an incrementalColumn`,
         path: ['incrementalColumn'],
+      });
+    if (o.tinyint1AsBoolean !== undefined && !/^(mysql|mariadb):/.test(o.url))
+      ctx.addIssue({
+        code: 'custom',
+        message: 'tinyint1AsBoolean is for mysql:// and mariadb:// sources',
+        path: ['tinyint1AsBoolean'],
       });
     if (mode === 'sliding_window' && o.lookbackDays === undefined)
       ctx.addIssue({ code: 'custom', message: 'sliding_window needs lookbackDays', path: ['lookbackDays'] });
@@ -83,7 +95,7 @@ export interface Watermark {
 /** Where the read starts, decided from the mode and the saved watermark. */
 export type ReadFrom =
   | { kind: 'all' }
-  /** Rows with column > value (less `lookbackDays` when given). */
+  /** Rows with column > value; with `lookbackDays`, rows with column >= value − lookbackDays. */
   | { kind: 'after'; column: string; value: string; lookbackDays: number }
   /** Rows with column >= today - lookbackDays. */
   | { kind: 'recent'; column: string; lookbackDays: number };

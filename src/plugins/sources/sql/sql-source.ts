@@ -136,6 +136,8 @@ function describeRead(options: SqlSourceOptions, from: ReturnType<typeof readFro
     case 'recent':
       return `reading ${what} where ${from.column} is within the last ${from.lookbackDays} days (first run)`;
     case 'after':
-      return `reading ${what} where ${from.column} > ${from.value}${from.lookbackDays ? ` less ${from.lookbackDays} days` : ''}`;
+      return from.lookbackDays
+        ? `reading ${what} where ${from.column} >= ${from.value} less ${from.lookbackDays} days`
+        : `reading ${what} where ${from.column} > ${from.value}`;
   }
 }

@@ -6,37 +6,68 @@ import {
 } from '../../../../src/plugins/loaders/postgres/infer-types.js';
 
 describe('inferType', () => {
-  it('gives integer within int32, bigint within int64, numeric beyond and for decimals', () => {
-    expect(inferType(['1', '-2', '+3', '2147483647'])).toBe('integer');
+  it('gives integer within int32, bigint within int64, numeric for decimals', () => {
+    expect(inferType(['1', '-2', '0', '2147483647'])).toBe('integer');
     expect(inferType(['1', '2147483648'])).toBe('bigint');
     expect(inferType(['-9223372036854775808', '9223372036854775807'])).toBe('bigint');
-    expect(inferType(['9223372036854775808'])).toBe('numeric');
-    expect(inferType(['1', '2.5', '.5', '1e3', '-0.25E-2'])).toBe('numeric');
+    expect(inferType(['1', '2.5', '0.5', '-0.25', '1.50'])).toBe('numeric');
     expect(inferType([1, 2n, 3])).toBe('integer');
     expect(inferType([1, 2.5])).toBe('numeric');
   });
 
-  it('gives boolean for true/false/t/f/yes/no in any case', () => {
-    expect(inferType(['true', 'FALSE', 't', 'F', 'Yes', 'no'])).toBe('boolean');
+  it('keeps as text what a number type would change: leading zeros, signs, exponents, bare points', () => {
+    // Postcodes, phone numbers, codes: the typed column would print them differently.
+    expect(inferType(['08123', '28001'])).toBe('text');
+    expect(inferType(['00'])).toBe('text');
+    expect(inferType(['+34612345678'])).toBe('text');
+    expect(inferType(['+3'])).toBe('text');
+    expect(inferType(['-0'])).toBe('text');
+    expect(inferType(['-0.00'])).toBe('text');
+    expect(inferType(['1e5'])).toBe('text');
+    expect(inferType(['-0.25E-2'])).toBe('text');
+    expect(inferType(['.5'])).toBe('text');
+    expect(inferType(['5.'])).toBe('text');
+    expect(inferType(['007.5'])).toBe('text');
+    expect(inferType(['NaN', 'Infinity', '-Infinity'])).toBe('text');
+    expect(inferType([NaN, Infinity])).toBe('text');
+  });
+
+  it('keeps as text whole numbers beyond bigint, and decimals beyond numeric, with all their digits', () => {
+    expect(inferType(['9223372036854775808'])).toBe('text');
+    expect(inferType(['1', '123456789012345678901234567890'])).toBe('text');
+    expect(inferType(['-9223372036854775809'])).toBe('text');
+    expect(inferType([`0.${'1'.repeat(16383)}`])).toBe('numeric');
+    expect(inferType([`0.${'1'.repeat(16384)}`])).toBe('text');
+  });
+
+  it('gives boolean for the words true and false only, in any case', () => {
+    expect(inferType(['true', 'FALSE', 'True'])).toBe('boolean');
     expect(inferType([true, false])).toBe('boolean');
-    expect(inferType(['yes', '1'])).toBe('text');
+    // Codes that would read back as true or false once the column widens to text.
+    expect(inferType(['F', 'f'])).toBe('text');
+    expect(inferType(['t'])).toBe('text');
+    expect(inferType(['yes', 'no'])).toBe('text');
     expect(inferType(['y'])).toBe('text');
+    expect(inferType(['true', '1'])).toBe('text');
   });
 
   it('gives date and timestamp, a mix of the two being timestamp', () => {
     expect(inferType(['2026-11-01', '2024-02-29'])).toBe('date');
-    expect(inferType(['2026-11-01 10:00', '2026-11-01T10:00:05', '2026-11-01 10:00:05.123'])).toBe(
+    expect(inferType(['2026-11-01 10:00', '2026-11-01T10:00:05', '2026-11-01 10:00:05.123456'])).toBe(
       'timestamp',
     );
     expect(inferType(['2026-11-01', '2026-11-01 10:00'])).toBe('timestamp');
     expect(inferType([new Date('2026-11-01T10:00:00Z')])).toBe('timestamp');
   });
 
-  it('refuses impossible dates and times, and anything else, as text', () => {
+  it('refuses impossible dates and times, finer than microseconds, and anything else, as text', () => {
     expect(inferType(['2026-02-30'])).toBe('text');
     expect(inferType(['2025-02-29'])).toBe('text');
     expect(inferType(['2026-13-01'])).toBe('text');
+    expect(inferType(['0000-01-01'])).toBe('text');
     expect(inferType(['2026-11-01 24:00'])).toBe('text');
+    expect(inferType(['2026-11-01 10:60'])).toBe('text');
+    expect(inferType(['2026-11-01 10:00:00.1234567'])).toBe('text');
     expect(inferType(['2026-11-01 10:00:00Z'])).toBe('text');
     expect(inferType(['1', 'abc'])).toBe('text');
     expect(inferType(['1', '2026-11-01'])).toBe('text');
@@ -57,7 +88,7 @@ describe('createTypeInference', () => {
     inference.add(
       [
         ['x', '1', null, '2026-11-01'],
-        ['y', '2', null, 'true'],
+        ['y', '2', null, 'TRUE'],
       ],
       [1, 2, 3],
     );

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { describeError } from '../../../../src/core/errors.js';
 import { parsePipeline } from '../../../../src/core/spec.js';
 import { createRegistry } from '../../../../src/plugins/index.js';
-import { CopyTextDecoder } from '../../../../src/plugins/sources/sql/copy-text-decode.js';
+import { CopyTextDecoder } from '../../../../src/connectors/postgres/copy-text-decode.js';
 import { readFrom, sqlSourceOptions, withMode } from '../../../../src/plugins/sources/sql/sql-options.js';
 
 const registry = createRegistry();
@@ -61,6 +61,9 @@ describe('sql source: where a read starts', () => {
     );
     expect(problems('  table: t\nparse:\n  type: csv')).toMatch(
       /parse: the sql source gives records: leave parse out/,
+    );
+    expect(problems('  table: t\n  tinyint1AsBoolean: true')).toMatch(
+      /source\.tinyint1AsBoolean: tinyint1AsBoolean is for mysql:\/\/ and mariadb:\/\/ sources/,
     );
     expect(problems('  table: t\nrun:\n  refreshEvery: soon')).toMatch(
       /run\.refreshEvery: a duration such as/,

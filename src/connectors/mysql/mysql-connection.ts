@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { SluiceError } from '../../../core/errors.js';
+import { SluiceError } from '../../core/errors.js';
 import { classifyMysqlError } from './mysql-errors.js';
 
 /** What a `mysql://` or `mariadb://` URL gives. */
@@ -70,30 +70,42 @@ export interface MysqlConnection {
 const SQL_MODE =
   'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION';
 
+/**
+ * The mysql2 options every Sluice connection shares: utf8mb4, and values as MySQL prints them (dates, decimals
+ * and big integers as text, never through a JS Date or float).
+ */
+export function mysqlDriverOptions(target: MysqlTarget) {
+  return {
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    ...(target.password !== undefined ? { password: target.password } : {}),
+    ...(target.database !== undefined ? { database: target.database } : {}),
+    charset: 'utf8mb4_general_ci',
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    decimalNumbers: false,
+    dateStrings: true,
+    connectTimeout: 10_000,
+  };
+}
+
 /** Opens a connection (mysql2 is imported here, lazily) with a strict, predictable session. */
 export async function connectMysql(
   target: MysqlTarget,
-  options: { multipleStatements?: boolean } = {},
+  options: { multipleStatements?: boolean; urlKey?: string } = {},
 ): Promise<MysqlConnection> {
   const { default: mysql } = await import('mysql2/promise');
   const where = target.location;
+  const classify = (error: unknown) => classifyMysqlError(error, where, options.urlKey);
   let conn: import('mysql2/promise').Connection;
   try {
     conn = await mysql.createConnection({
-      host: target.host,
-      port: target.port,
-      user: target.user,
-      ...(target.password !== undefined ? { password: target.password } : {}),
-      ...(target.database !== undefined ? { database: target.database } : {}),
-      charset: 'utf8mb4_general_ci',
+      ...mysqlDriverOptions(target),
       multipleStatements: options.multipleStatements ?? false,
-      supportBigNumbers: true,
-      bigNumberStrings: true,
-      dateStrings: true,
-      connectTimeout: 10_000,
     });
   } catch (error) {
-    throw classifyMysqlError(error, where);
+    throw classify(error);
   }
   // An idle connection the server drops emits 'error': the next statement reports it; this only keeps the
   // event from ending the process.
@@ -102,7 +114,7 @@ export async function connectMysql(
     try {
       return await work();
     } catch (error) {
-      throw classifyMysqlError(error, where);
+      throw classify(error);
     }
   };
   const header = (result: unknown): WriteResult => {

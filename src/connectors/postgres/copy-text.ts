@@ -1,5 +1,5 @@
-import type { Row, Value } from '../../../core/records.js';
-import { copyTextValue } from '../../../core/sql.js';
+import type { Row, Value } from '../../core/records.js';
+import { copyTextValue, firstRefused, POSTGRES_TEXT, type CharacterRule } from '../../core/sql.js';
 
 /** Text of a cell that is not a string, in COPY text format (escaped where needed). */
 function otherCell(value: Exclude<Value, string | null>): string {
@@ -19,17 +19,37 @@ export function createCopyScratch(): CopyScratch {
 }
 
 /**
+ * Decides about a string cell holding a character PostgreSQL text cannot store (NUL, a lone surrogate): the
+ * text to write instead, or null to leave the whole row out. `index` is the cell's index in the row.
+ */
+export type RefusedCell = (
+  row: number,
+  index: number,
+  text: string,
+  at: number,
+  rule: CharacterRule,
+) => string | null;
+
+/**
  * Rows as COPY text bytes, picking `indexes` of each row in order. ASCII cells with nothing to escape are
  * copied byte by byte into the buffer; others go through `copyTextValue` and UTF-8 encoding. Writing bytes
  * directly, rather than building a string that the socket then encodes, measured ~20 % faster end to end.
+ * A string PostgreSQL cannot store goes to `refused` (without it, the COPY fails on it); a row it leaves
+ * out is not written.
  */
-export function toCopyBytes(rows: readonly Row[], indexes: readonly number[], scratch: CopyScratch): Buffer {
+export function toCopyBytes(
+  rows: readonly Row[],
+  indexes: readonly number[],
+  scratch: CopyScratch,
+  refused?: RefusedCell,
+): Buffer {
   // `buf` and `pos` stay plain locals (no closure captures them): V8 keeps them in registers.
   let buf = scratch.buf;
   let pos = 0;
   const last = indexes.length - 1;
-  for (let r = 0; r < rows.length; r++) {
+  nextRow: for (let r = 0; r < rows.length; r++) {
     const row = rows[r]!;
+    const rowStart = pos;
     for (let i = 0; i <= last; i++) {
       const value = row[indexes[i]!] ?? null;
       if (value === null) {
@@ -37,18 +57,30 @@ export function toCopyBytes(rows: readonly Row[], indexes: readonly number[], sc
         buf[pos++] = 92; // \N
         buf[pos++] = 78;
       } else {
-        const text = typeof value === 'string' ? value : otherCell(value);
+        let text = typeof value === 'string' ? value : otherCell(value);
         const n = text.length;
         if (pos + n + 1 > buf.length) buf = grow(buf, pos, n + 1);
         let k = 0;
         for (; k < n; k++) {
           const c = text.charCodeAt(k);
-          if (c >= 128 || c === 92 || c === 9 || c === 10 || c === 13) break;
+          if (c >= 128 || c === 92 || c === 9 || c === 10 || c === 13 || c === 0) break;
           buf[pos + k] = c;
         }
         if (k === n) pos += n;
         else {
-          // Not plain ASCII: escape (strings only: otherCell already escaped) and encode the whole cell.
+          // Not plain ASCII: check what PostgreSQL cannot store (otherCell's JSON escapes it), then escape
+          // (strings only: otherCell already escaped) and encode the whole cell.
+          if (refused && typeof value === 'string') {
+            const at = firstRefused(text, POSTGRES_TEXT);
+            if (at >= 0) {
+              const replacement = refused(r, indexes[i]!, text, at, POSTGRES_TEXT);
+              if (replacement === null) {
+                pos = rowStart;
+                continue nextRow;
+              }
+              text = replacement;
+            }
+          }
           const escaped = typeof value === 'string' ? copyTextValue(text) : text;
           if (pos + escaped.length * 3 + 1 > buf.length) buf = grow(buf, pos, escaped.length * 3 + 1);
           pos += buf.write(escaped, pos, 'utf8');
