@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   SOURCE_IO: 'reading from or acting on the source failed',
   LAYOUT_MISMATCH: 'a file does not have the expected layout',
   PARSE_FAILED: 'a file could not be parsed',
+  FILE_EMPTY: 'a file (or the sheet read) holds nothing: not even a header',
   TARGET_MISMATCH:
     "a file's columns or values cannot go into the target (too many columns, names that collide)",
   DATABASE_UNREACHABLE: 'the database could not be reached',

@@ -158,6 +158,17 @@ export interface ParserPlugin<S extends z.ZodType = z.ZodType> extends PluginBas
    * the line; a bad row becomes a reject and the rest goes on.
    */
   parse(input: ParseInput, options: z.output<S>, context: PluginContext): AsyncIterable<BatchResult>;
+  /**
+   * The text of one cell of the file (1-based row and column, as a person counts them in a spreadsheet or
+   * a text editor), read with the file's format options but none of its layout (no header, nothing
+   * skipped): what a dataset date taken from a cell reads. Undefined when the cell is empty or missing.
+   */
+  readCell?(
+    input: ParseInput,
+    options: z.output<S>,
+    cell: { row: number; column: number },
+    context: PluginContext,
+  ): Promise<string | undefined>;
 }
 
 // ---- checks ----------------------------------------------------------------------------------------
@@ -194,6 +205,12 @@ export interface LoaderCapabilities {
   maxIdentifierLength: number;
   /** What `maxIdentifierLength` counts: UTF-8 bytes (PostgreSQL) or characters (MySQL); bytes when not given. */
   identifierLengthUnit?: 'bytes' | 'characters';
+  /**
+   * Keeps datasets (a pipeline's `dataset:` section): each row of a unit gets the dataset's id in column
+   * `dataset_id` (added to the table when it lacks it, whatever the schema strategy), and `load` reports
+   * where each source column went (`LoadResult.columns`).
+   */
+  datasets?: boolean;
 }
 
 /** One unit of load (a file), inside the transaction the runner opened. */
@@ -219,10 +236,14 @@ export interface LoadUnit {
    * unit's other rejects and counts the rows as rejected. Without it a loader fails the unit instead.
    */
   reject?(rejects: readonly Reject[]): Promise<void>;
+  /** The dataset the unit's rows belong to (only for loaders that keep datasets). */
+  dataset?: { id: string };
 }
 
 export interface LoadResult {
   rowsLoaded: number;
+  /** For a dataset: each source column and the target column it went to (null: the table does not take it). */
+  columns?: { source: string; target: string | null }[];
 }
 
 export interface RunInfo {
@@ -231,6 +252,8 @@ export interface RunInfo {
 }
 
 export interface LoadSession {
+  /** Where the rows go, said to people and recorded with datasets (a table name). */
+  readonly target?: string;
   /** Runs once when a run starts, in its own transaction (setup SQL such as CREATE TABLE IF NOT EXISTS). */
   startRun(tx: SqlClient, run: RunInfo): Promise<void>;
   /**

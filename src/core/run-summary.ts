@@ -20,6 +20,18 @@ export interface FileReport {
   ledgerId?: string;
   /** State a record unit saved with its load (its watermark). */
   state?: Record<string, unknown>;
+  /** The dataset the file became (pipelines with `dataset:`). */
+  dataset?: DatasetReport;
+}
+
+/** What a file's dataset came to. */
+export interface DatasetReport {
+  id: string;
+  label: string;
+  date: string | null;
+  status: 'active' | 'empty' | 'failed';
+  /** Datasets this one replaced (now inactive). */
+  superseded: string[];
 }
 
 /**

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigReader, type Env, type KeyPath } from './config-file.js';
+import { datasetSectionSchema, type DatasetSpec } from './dataset-spec.js';
 import { durationSchema } from './duration.js';
 import { SluiceError } from './errors.js';
 import { editorJsonSchema } from './json-schema.js';
@@ -57,6 +58,8 @@ export interface PipelineSpec {
   load: StageSpec;
   archive?: ArchiveSpec;
   notify?: NotifySpec;
+  /** Each file becomes a dataset (`sluice.datasets`); the loader must keep datasets. */
+  dataset?: DatasetSpec;
   /** The file it was read from, for messages; `<inline>` otherwise. */
   file: string;
 }
@@ -125,6 +128,7 @@ const envelope = z.strictObject({
   load: section.describe('Where rows go.'),
   notify: notifySchema.optional().describe('Notices on failure and on rejects, by e-mail or webhook.'),
   archive: archiveSchema,
+  dataset: datasetSectionSchema.optional(),
 });
 
 /** The `check:` section, built from the registered rules. */
@@ -302,6 +306,7 @@ function checkPipeline(reader: ConfigReader, registry: Registry): Checked | unde
       });
   }
   const check = raw.check === undefined ? undefined : checkSection(reader, registry, raw.check);
+  if (top?.dataset) checkDataset(reader, registry, top.dataset, loadStage, parseStage, givesRecords);
 
   const stages = [
     sourceType,
@@ -337,6 +342,7 @@ function checkPipeline(reader: ConfigReader, registry: Registry): Checked | unde
       load: loadStage,
       ...(top.archive ? { archive: top.archive } : {}),
       ...(top.notify ? { notify: top.notify } : {}),
+      ...(top.dataset ? { dataset: top.dataset } : {}),
     },
   };
 }
@@ -375,6 +381,28 @@ function inferSourceType(reader: ConfigReader, registry: Registry, source: unkno
     return undefined;
   }
   return plugin.name;
+}
+
+/** A `dataset:` section needs a loader that keeps datasets, files, and a parser that reads cells if asked. */
+function checkDataset(
+  reader: ConfigReader,
+  registry: Registry,
+  dataset: DatasetSpec,
+  load: StageSpec | undefined,
+  parse: StageSpec | undefined,
+  givesRecords: boolean,
+) {
+  const loader = load ? registry.find('loader', load.type) : undefined;
+  if (loader && !loader.capabilities.datasets)
+    reader.add({ path: ['dataset'], message: `the ${loader.name} loader does not keep datasets` });
+  if (givesRecords)
+    reader.add({ path: ['dataset'], message: 'datasets are made of files: the source gives records' });
+  const parser = parse ? registry.find('parser', parse.type) : undefined;
+  if (dataset.date?.from === 'cell' && parser && !parser.readCell)
+    reader.add({
+      path: ['dataset', 'date', 'from'],
+      message: `the ${parser.name} parser cannot read a single cell; take the date from a column`,
+    });
 }
 
 function checkSection(reader: ConfigReader, registry: Registry, value: unknown): CheckSpec | undefined {

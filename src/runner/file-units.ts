@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { sqlState } from '../core/database-errors.js';
-import { isSluiceError, SluiceError } from '../core/errors.js';
+import { describeError, isSluiceError, SluiceError } from '../core/errors.js';
 import type {
   FetchedFile,
   FileOutcome,
@@ -25,6 +25,7 @@ import { recordFileReject } from '../store/rejects.js';
 import { addRunCounts } from '../store/runs.js';
 import { saveState } from '../store/state.js';
 import { addToZip, archiveName } from './archive.js';
+import { FileDataset } from './datasets.js';
 import { sha256File } from './file-hash.js';
 import type { RunScope } from './run-scope.js';
 import type { RunUnit, UnitSource } from './run-unit.js';
@@ -47,6 +48,8 @@ export async function fileUnits(
   session: FileSourceSession,
   parser: ParserPlugin,
   parseOptions: unknown,
+  /** Where the loader puts the rows, recorded with datasets. */
+  target: string,
 ): Promise<UnitSource> {
   const { spec, log } = scope;
   const files: SourceFile[] = [];
@@ -90,6 +93,7 @@ export async function fileUnits(
     let fetched: FetchedFile | undefined;
     let ledgerBase: Omit<NewLedgerEntry, 'status' | 'reason' | 'duplicateOf'> | undefined;
     let archiveAs: string | undefined;
+    const dataset = spec.dataset ? new FileDataset(spec.dataset, spec.name, file.name, target) : undefined;
 
     // Content loaded before (under any name) is skipped; the ledger says which entry it repeats.
     const skip = async (loaded: LedgerEntry): Promise<FileReport> => {
@@ -110,7 +114,7 @@ export async function fileUnits(
     const rejectWhole = async (error: SluiceError): Promise<FileReport> => {
       const reason = error.message;
       const line = Number(/:(\d+)(?::\d+)?$/.exec(error.where ?? '')?.[1]) || null;
-      await scope.inTransaction(async (tx) => {
+      const fileId = await scope.inTransaction(async (tx) => {
         const fileId = await recordFile(tx, { ...ledgerBase!, status: 'rejected', reason });
         await recordFileReject(tx, {
           runId: scope.runId,
@@ -122,8 +126,20 @@ export async function fileUnits(
         });
         await addRunCounts(tx, scope.runId, scope.claimer, { filesRejected: 1 });
         if (file.state) await saveState(tx, spec.name, scope.runId, file.state);
+        return fileId;
       });
-      return { name: file.name, status: 'rejected', reason, rowsRead: 0, rowsLoaded: 0, rowsRejected: 0 };
+      return {
+        name: file.name,
+        status: 'rejected',
+        reason,
+        rowsRead: 0,
+        rowsLoaded: 0,
+        rowsRejected: 0,
+        ledgerId: fileId,
+        ...(dataset
+          ? { dataset: await dataset.failed(scope.db, { reason, fileId, runId: scope.runId }) }
+          : {}),
+      };
     };
 
     return {
@@ -143,37 +159,52 @@ export async function fileUnits(
           sha256,
         };
         const loaded = await findLoaded(scope.db, spec.name, sha256);
-        return loaded ? skip(loaded) : undefined;
+        if (loaded) return skip(loaded);
+        await dataset?.prepare(got.path, parser, parseOptions, scope.context);
+        return undefined;
       },
       async begin(tx) {
         const firstOfRun = !(await runHasLoads(tx, scope.runId));
         const fileId = await recordFile(tx, { ...ledgerBase!, status: 'loaded' });
-        return { fileId, firstOfRun, key: ledgerBase!.sha256 };
+        return {
+          fileId,
+          firstOfRun,
+          key: ledgerBase!.sha256,
+          ...(dataset ? { dataset: await dataset.open(tx) } : {}),
+        };
       },
-      read: () =>
-        parser.parse(
+      read: () => {
+        const rows = parser.parse(
           { stream: createReadStream(fetched!.path, { highWaterMark: 1 << 18 }), origin: file.name },
           parseOptions,
           scope.context,
-        ),
-      async end(tx, start, counts) {
-        await setFileCounts(tx, start.fileId!, counts);
+        );
+        return dataset ? dataset.read(rows) : rows;
+      },
+      async end(tx, start, loaded) {
+        await setFileCounts(tx, start.fileId!, loaded);
         if (file.state) await saveState(tx, spec.name, scope.runId, file.state);
+        const made = dataset
+          ? await dataset.close(tx, { ...loaded, fileId: start.fileId, runId: scope.runId })
+          : undefined;
         return {
-          report: { status: 'loaded', ledgerId: start.fileId! },
+          report: { status: 'loaded', ledgerId: start.fileId!, ...(made ? { dataset: made } : {}) },
           counts: { filesLoaded: 1 },
           ...(file.state ? { state: file.state } : {}),
         };
       },
       async failed(error) {
-        if (isLedgerConflict(error)) {
+        if (ledgerBase && isLedgerConflict(error)) {
           // Another process committed the same content while this one was loading it.
-          const first = await findLoaded(scope.db, spec.name, ledgerBase!.sha256);
+          const first = await findLoaded(scope.db, spec.name, ledgerBase.sha256);
           if (first) return skip(first);
         }
         if (scope.context.signal.aborted) return undefined;
-        const whole = fileLevelProblem(error);
-        return whole ? rejectWhole(whole) : undefined;
+        const whole = ledgerBase ? fileLevelProblem(error) : undefined;
+        if (whole) return rejectWhole(whole);
+        // The run fails; the file stays at the source to be tried again, and its dataset says why.
+        await dataset?.failed(scope.db, { reason: describeError(error), fileId: null, runId: scope.runId });
+        return undefined;
       },
       async done(report) {
         scope.state.committed(file.state);
@@ -216,7 +247,7 @@ function isLedgerConflict(error: unknown): boolean {
  * 22 data exception, 23 integrity constraint, 54 program limit such as too many columns).
  */
 function fileLevelProblem(error: unknown): SluiceError | undefined {
-  if (isSluiceError(error, 'LAYOUT_MISMATCH', 'PARSE_FAILED', 'TARGET_MISMATCH')) return error;
+  if (isSluiceError(error, 'LAYOUT_MISMATCH', 'PARSE_FAILED', 'TARGET_MISMATCH', 'FILE_EMPTY')) return error;
   const state = sqlState(error);
   if (isSluiceError(error, 'DATABASE_ERROR') && state && /^(22|23|54)/.test(state)) return error;
   return undefined;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { BatchResult, LoadSession, LoadUnit, PluginContext } from '../core/plugin.js';
+import type { BatchResult, LoadResult, LoadSession, LoadUnit, PluginContext } from '../core/plugin.js';
 import type { RecordBatch } from '../core/records.js';
 import type { SqlClient } from '../core/sql.js';
 import { abortError } from './abort.js';
@@ -25,6 +25,11 @@ export interface RowCounts {
   rowsRejected: number;
 }
 
+/** What a unit's load gives back: its counts, and for a dataset where each source column went. */
+export interface RowsLoaded extends RowCounts {
+  columns?: LoadResult['columns'];
+}
+
 export interface RowsInput {
   origin: string;
   key: string;
@@ -32,6 +37,7 @@ export interface RowsInput {
   fileId: string | null;
   read: () => AsyncIterable<BatchResult>;
   uniqueBy?: readonly string[];
+  dataset?: { id: string };
 }
 
 /**
@@ -39,7 +45,7 @@ export interface RowsInput {
  * rejects (the checks' and the loader's) are spooled and copied into `sluice.rejects` in the same
  * transaction, then the loader's SQL steps run.
  */
-export async function loadRows(tx: SqlClient, stages: LoadStages, input: RowsInput): Promise<RowCounts> {
+export async function loadRows(tx: SqlClient, stages: LoadStages, input: RowsInput): Promise<RowsLoaded> {
   const { context } = stages;
   const spool = new RejectSpool(path.join(context.workDir, `rejects-${randomUUID()}.copy`), {
     runId: stages.runId,
@@ -69,6 +75,7 @@ export async function loadRows(tx: SqlClient, stages: LoadStages, input: RowsInp
       key: input.key,
       firstOfRun: input.firstOfRun,
       ...(input.uniqueBy ? { uniqueBy: input.uniqueBy } : {}),
+      ...(input.dataset ? { dataset: input.dataset } : {}),
       // Rows the loader refuses (a null merge key) are rejects of this unit like the check's.
       reject: async (rejects) => {
         rowsRejected += rejects.length;
@@ -76,10 +83,10 @@ export async function loadRows(tx: SqlClient, stages: LoadStages, input: RowsInp
         await spool.add(rejects);
       },
     };
-    const { rowsLoaded } = await stages.loader.load(tx, batches(), unit);
+    const { rowsLoaded, columns } = await stages.loader.load(tx, batches(), unit);
     await spool.flush(tx);
     await stages.loader.afterLoad(tx, unit);
-    return { rowsRead, rowsLoaded, rowsRejected };
+    return { rowsRead, rowsLoaded, rowsRejected, ...(columns ? { columns } : {}) };
   } finally {
     await spool.discard();
   }

@@ -283,7 +283,7 @@ async function execute(
       registry.get('transform', t.type).create(t.options, context),
     );
     const loader: LoadSession = await loaderPlugin.open(spec.load.options, context);
-    source = await time('connect', () => openUnits(scope, options));
+    source = await time('connect', () => openUnits(scope, options, loader.target ?? spec.load.type));
     log.info(`source ${source.location}`);
     filesTotal = source.total;
     await inTransaction(async (tx) => {
@@ -383,7 +383,7 @@ async function execute(
 }
 
 /** Opens the source (with retries) and sees it as units. */
-async function openUnits(scope: RunScope, options: RunOptions): Promise<UnitSource> {
+async function openUnits(scope: RunScope, options: RunOptions, target: string): Promise<UnitSource> {
   const { spec, registry } = options;
   const plugin = registry.get('source', spec.source.type);
   const open = <T>(work: () => Promise<T>) => withRetry(work, scope.retry('connecting to the source'));
@@ -398,7 +398,7 @@ async function openUnits(scope: RunScope, options: RunOptions): Promise<UnitSour
   const parser = registry.get('parser', spec.parse.type);
   const session = await open(() => plugin.open(spec.source.options, scope.context));
   try {
-    return await fileUnits(scope, session, parser, spec.parse.options);
+    return await fileUnits(scope, session, parser, spec.parse.options, target);
   } catch (error) {
     await session.close().catch(() => undefined);
     throw error;
@@ -411,9 +411,9 @@ async function openUnits(scope: RunScope, options: RunOptions): Promise<UnitSour
  */
 async function runUnit(scope: RunScope, stages: LoadStages, unit: RunUnit): Promise<FileReport> {
   const signal = scope.context.signal;
-  const prepared = await unit.prepare();
-  if (prepared) return prepared;
   try {
+    const prepared = await unit.prepare();
+    if (prepared) return prepared;
     return await withRetry(
       () =>
         scope.time('load', () =>
@@ -425,15 +425,21 @@ async function runUnit(scope: RunScope, stages: LoadStages, unit: RunUnit): Prom
               fileName: unit.name,
               fileId: start.fileId,
             });
-            const counts = await loadRows(tx, stages, {
+            const loaded = await loadRows(tx, stages, {
               origin: unit.name,
               key: start.key,
               firstOfRun: start.firstOfRun,
               fileId: start.fileId,
               read: () => unit.read(),
               ...(unit.uniqueBy ? { uniqueBy: unit.uniqueBy } : {}),
+              ...(start.dataset ? { dataset: start.dataset } : {}),
             });
-            const end = await unit.end(tx, start, counts);
+            const end = await unit.end(tx, start, loaded);
+            const counts = {
+              rowsRead: loaded.rowsRead,
+              rowsLoaded: loaded.rowsLoaded,
+              rowsRejected: loaded.rowsRejected,
+            };
             await addRunCounts(tx, scope.runId, scope.claimer, { ...counts, ...end.counts });
             return { name: unit.name, status: 'loaded' as const, ...counts, ...end.report };
           }),

@@ -1,7 +1,7 @@
 import type { BatchResult } from '../core/plugin.js';
 import type { FileCounts, FileReport } from '../core/run-summary.js';
 import type { SqlClient } from '../core/sql.js';
-import type { RowCounts } from './load-rows.js';
+import type { RowsLoaded } from './load-rows.js';
 
 /** What a unit's transaction opens with: its ledger entry, and whether it is the run's first load. */
 export interface UnitStart {
@@ -9,6 +9,8 @@ export interface UnitStart {
   firstOfRun: boolean;
   /** The key the loader records the unit under (see `LoadUnit.key`). */
   key: string;
+  /** The dataset the unit's rows belong to. */
+  dataset?: { id: string };
 }
 
 /** What a unit's transaction closes with, beside its rows. */
@@ -27,14 +29,17 @@ export interface UnitEnd {
  */
 export interface RunUnit {
   name: string;
-  /** Work before the load; a report settles the unit without loading it (a duplicate skipped). */
+  /**
+   * Work before the load; a report settles the unit without loading it (a duplicate skipped). Its errors
+   * go through `failed` like the load's.
+   */
   prepare(): Promise<FileReport | undefined>;
   /** In the unit's transaction, before its rows. Called once per attempt. */
   begin(tx: SqlClient): Promise<UnitStart>;
   read(): AsyncIterable<BatchResult>;
   uniqueBy?: readonly string[];
   /** In the unit's transaction, after its rows and rejects. */
-  end(tx: SqlClient, start: UnitStart, counts: RowCounts): Promise<UnitEnd>;
+  end(tx: SqlClient, start: UnitStart, loaded: RowsLoaded): Promise<UnitEnd>;
   /** A failed load: the report when the failure is the unit's alone (a file rejected), or undefined. */
   failed(error: unknown): Promise<FileReport | undefined>;
   /** After the unit's outcome committed (archive, act at the source). */

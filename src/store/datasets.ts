@@ -110,3 +110,17 @@ export async function listDatasets(
   );
   return rows;
 }
+
+/** The failed dataset a run recorded for a file, if it did. */
+export async function failedDatasetOf(
+  db: SqlClient,
+  runId: string,
+  fileName: string,
+): Promise<string | undefined> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id::text FROM sluice.datasets WHERE run_id = $1 AND file_name = $2 AND status = 'failed'
+      ORDER BY id DESC LIMIT 1`,
+    [runId, fileName],
+  );
+  return rows[0]?.id;
+}

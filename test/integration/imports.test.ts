@@ -7,6 +7,7 @@ import { importFile } from '../../src/runner/import-file.js';
 import { openStore } from '../../src/store/connect.js';
 import type { Database } from '../../src/store/database.js';
 import { listDatasets } from '../../src/store/datasets.js';
+import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/pipeline-harness.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import { writeXls, writeXlsx } from '../helpers/workbooks.js';
@@ -309,5 +310,78 @@ describe('importFile', () => {
     expect(bad).toMatchObject({ status: 'rejected', datasetStatus: 'failed' });
     expect(bad.reason).toMatch(/1 parts split on "_", no part 2/);
     expect(await ls(path.join(named.inbox, 'rejected'))).toEqual(['named.csv']);
+  });
+});
+
+// The same datasets from a pipeline file: `dataset:` is a section any pipeline can have.
+describe('a pipeline with a dataset section', () => {
+  let testDb: TestDatabase;
+  let home: string;
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    home = await tempDir();
+  });
+  afterAll(async () => {
+    await testDb.drop();
+  });
+
+  it('makes each file a dataset labelled from its name, dated from it, its rows carrying its id', async () => {
+    const dir = await tempDir('sluice-dataset-pipeline-');
+    const inbox = path.join(dir, 'inbox');
+    await mkdir(inbox, { recursive: true });
+    await writeFile(path.join(inbox, 'north_20260105.csv'), 'sku,qty\na,1\nb,2\n');
+    await writeFile(path.join(inbox, 'south_20260105.csv'), 'sku,qty\nc,3\n');
+    const pipeline = path.join(dir, 'stock.yaml');
+    const yaml = (extra: string) =>
+      [
+        'name: stock',
+        'source:',
+        '  url: inbox',
+        '  glob: "*.csv"',
+        '  stableFor: 0s',
+        'parse:',
+        '  type: csv',
+        'load:',
+        '  type: postgres',
+        '  table: stock',
+        '  schema: evolve',
+        'dataset:',
+        '  label: "stock-{region}"',
+        "  match: '^(?<region>[a-z]+)_'",
+        '  date: { from: filename, delimiter: _, token: 2, format: yyyyMMdd }',
+        extra,
+      ].join('\n') + '\n';
+    await writeFile(pipeline, yaml(''));
+    const env = { DATABASE_URL: testDb.url, SLUICE_HOME: home };
+    const first = await runCli(['run', pipeline], env);
+    expect(first.code, first.stderr).toBe(0);
+    const db = await openStore({ databaseUrl: testDb.url, home });
+    try {
+      const datasets = await listDatasets(db, { rule: 'stock' });
+      expect(
+        datasets.map((d) => ({ label: d.label, date: d.date, status: d.status, rows: d.row_count })),
+      ).toEqual([
+        { label: 'stock-south', date: '2026-01-05', status: 'active', rows: 1 },
+        { label: 'stock-north', date: '2026-01-05', status: 'active', rows: 2 },
+      ]);
+      const rows = await db.query<{ sku: string; dataset_id: string }>(
+        'SELECT sku, dataset_id::text FROM stock ORDER BY sku',
+      );
+      expect(rows.rows.map((r) => r.dataset_id)).toEqual([datasets[1]!.id, datasets[1]!.id, datasets[0]!.id]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('is refused with a loader that does not keep datasets', async () => {
+    const dir = await tempDir('sluice-dataset-mysql-');
+    const pipeline = path.join(dir, 'p.yaml');
+    await writeFile(
+      pipeline,
+      'name: p\nsource: { url: ., glob: "*.csv" }\nparse: { type: csv }\nload: { type: mysql, url: "mysql://root@127.0.0.1/x", table: t }\ndataset: { label: x }\n',
+    );
+    const result = await runCli(['validate', pipeline]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/dataset: the mysql loader does not keep datasets/);
   });
 });

@@ -73,9 +73,7 @@ describe('malformed inputs through sluice run', () => {
   }
 
   malformedCorpus.forEach((input, index) => {
-    const test = input.waitsFor === undefined ? it : it.fails;
-    // A test marked `fails` waits for the work its input names (input.waitsFor): flip it once that lands.
-    test(input.name, async () => {
+    it(input.name, async () => {
       const { result, runs, files } = await runInput(input, index);
       const output = result.stdout + result.stderr;
       expect(result.stderr, output).not.toMatch(/\n\s+at /);

@@ -3,9 +3,10 @@ import { StringDecoder } from 'node:string_decoder';
 import iconv from 'iconv-lite';
 import { z } from 'zod';
 import { SluiceError } from '../../core/errors.js';
-import { defineParser, type BatchResult } from '../../core/plugin.js';
+import { defineParser, type BatchResult, type ParseInput, type PluginContext } from '../../core/plugin.js';
 import { BatchBuilder } from './batch-builder.js';
 import {
+  cellText,
   compileExpected,
   expectHeaderOption,
   headerProblem,
@@ -72,29 +73,54 @@ export const csvParser = defineParser({
   name: 'csv',
   summary: 'Delimited text (CSV, TSV, …) with quotes, any encoding, an optional header check.',
   options,
-  async *parse(input, opts, context) {
-    const reader = new CsvReader(opts, input.origin);
-    let warned = !isUtf8(opts.encoding);
-    for await (const text of decode(input.stream, opts.encoding, input.origin)) {
-      if (context.signal.aborted) throw new SluiceError('ABORTED', `reading ${input.origin} was aborted`);
-      // Bytes that are not UTF-8 decode as U+FFFD instead of failing: usually the encoding option is wrong.
-      const bad = warned ? -1 : text.indexOf('\uFFFD');
-      if (bad >= 0) {
-        warned = true;
-        const line = reader.lineAt(text, bad);
-        context.logger.warn(
-          `${input.origin}:${line} has bytes that are not valid UTF-8 (read as "\uFFFD"); the file is ` +
-            'probably in another encoding: set encoding: latin1 (or windows-1252) in its parse options',
-          { origin: input.origin, line },
-        );
+  parse: parseCsv,
+  async readCell(input, opts, cell, context) {
+    // Every line as data, blank ones included, so that line numbers are the file's.
+    const raw = {
+      ...opts,
+      header: false,
+      expectHeader: undefined,
+      columns: undefined,
+      skipBlankLines: false,
+    };
+    for await (const { batch } of parseCsv(input, raw, context)) {
+      for (let i = 0; i < batch.lines.length; i++) {
+        const line = batch.lines[i]!;
+        if (line === cell.row) return cellText(batch.rows[i]?.[cell.column - 1]);
+        if (line > cell.row) return undefined;
       }
-      reader.push(text, false);
-      yield* reader.take();
     }
-    reader.push('', true);
-    yield* reader.take();
+    return undefined;
   },
 });
+
+/** The rows of a delimited text file, decoded chunk by chunk as it arrives. */
+async function* parseCsv(
+  input: ParseInput,
+  opts: CsvOptions,
+  context: PluginContext,
+): AsyncGenerator<BatchResult> {
+  const reader = new CsvReader(opts, input.origin);
+  let warned = !isUtf8(opts.encoding);
+  for await (const text of decode(input.stream, opts.encoding, input.origin)) {
+    if (context.signal.aborted) throw new SluiceError('ABORTED', `reading ${input.origin} was aborted`);
+    // Bytes that are not UTF-8 decode as U+FFFD instead of failing: usually the encoding option is wrong.
+    const bad = warned ? -1 : text.indexOf('\uFFFD');
+    if (bad >= 0) {
+      warned = true;
+      const line = reader.lineAt(text, bad);
+      context.logger.warn(
+        `${input.origin}:${line} has bytes that are not valid UTF-8 (read as "\uFFFD"); the file is ` +
+          'probably in another encoding: set encoding: latin1 (or windows-1252) in its parse options',
+        { origin: input.origin, line },
+      );
+    }
+    reader.push(text, false);
+    yield* reader.take();
+  }
+  reader.push('', true);
+  yield* reader.take();
+}
 
 function isUtf8(encoding: string): boolean {
   return /^utf-?8$/i.test(encoding);
@@ -556,7 +582,7 @@ class CsvReader {
 
   private finish(): void {
     if (this.names === undefined && this.opts.header) {
-      throw new SluiceError('LAYOUT_MISMATCH', 'the file is empty: expected a header line', {
+      throw new SluiceError('FILE_EMPTY', 'the file is empty: expected a header line', {
         where: `${this.origin}:1`,
       });
     }

@@ -210,7 +210,7 @@ class JsonRecordReader {
       throw this.syntaxError(error as Error);
     }
     if (this.opts.format === 'json' && this.chunkStart === 0) {
-      throw new SluiceError('PARSE_FAILED', 'the file is empty: expected a JSON document', {
+      throw new SluiceError('FILE_EMPTY', 'the file is empty: expected a JSON document', {
         where: `${this.origin}:1`,
       });
     }

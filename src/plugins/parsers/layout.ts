@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Value } from '../../core/records.js';
 
 // The layout contract every tabular parser shares (csv, xlsx, xls): the header a file must have and how a
 // header that differs is described.
@@ -129,3 +130,16 @@ export const batchSizeOption = z
   .max(1_000_000)
   .default(500)
   .describe('Rows per batch. Small batches die young in the garbage collector (bench/README.md).');
+
+/** A cell's value as text for `readCell`: trimmed, and undefined when it holds nothing. */
+export function cellText(value: Value | undefined): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  const text = (
+    value instanceof Date
+      ? value.toISOString().slice(0, 10)
+      : typeof value === 'object'
+        ? JSON.stringify(value)
+        : String(value)
+  ).trim();
+  return text === '' ? undefined : text;
+}

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { SluiceError } from '../../core/errors.js';
 import type { BatchResult } from '../../core/plugin.js';
 import {
+  cellText,
   compileExpected,
   expectHeaderOption,
   headerProblem,
@@ -161,6 +162,26 @@ export async function* sheetBatches(
   }
 }
 
+/** One cell's text of the sheet `opts.sheet` picks (1-based row and column); the workbook is closed. */
+export async function sheetCell(
+  workbook: Workbook,
+  opts: SheetOptions,
+  origin: string,
+  cell: { row: number; column: number },
+): Promise<string | undefined> {
+  try {
+    const name = pickSheet(workbook.sheetNames, opts.sheet);
+    if (name === undefined) throw missingSheet(origin, opts.sheet ?? 1, workbook.sheetNames);
+    for await (const row of workbook.rows(name)) {
+      if (row.number === cell.row) return cellText(row.cells[cell.column - 1]);
+      if (row.number > cell.row) return undefined;
+    }
+    return undefined;
+  } finally {
+    workbook.close();
+  }
+}
+
 /**
  * Turns the rows of a sheet into batches, with the same layout contract as the csv parser: the header row
  * names the columns (or must match expectHeader), blank rows are skipped, trailing blank cells are ignored,
@@ -212,7 +233,7 @@ export class SheetBatcher {
   finish(): BatchResult | undefined {
     if (this.names === undefined) {
       throw new SluiceError(
-        'LAYOUT_MISMATCH',
+        'FILE_EMPTY',
         `sheet "${this.sheetName}" has no header: row ${this.opts.headerRow} is empty or missing`,
         { where: `${this.origin}:${this.opts.headerRow}`, hint: 'Check parse.sheet and parse.headerRow.' },
       );

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { SluiceError } from '../../core/errors.js';
 import { defineParser } from '../../core/plugin.js';
-import { sheetBatches, sheetOptionFields } from './sheet-common.js';
+import { sheetBatches, sheetCell, sheetOptionFields } from './sheet-common.js';
 import { openXlsWorkbook } from './xls-workbook.js';
 
 const options = z.strictObject({
@@ -28,6 +28,11 @@ export const xlsParser = defineParser({
     const bytes = await readAll(input.stream, opts.maxBytes, input.origin);
     const workbook = await openXlsWorkbook(bytes, input.origin, (message) => context.logger.warn(message));
     yield* sheetBatches(workbook, opts, input.origin, context.signal);
+  },
+  async readCell(input, opts, cell, context) {
+    const bytes = await readAll(input.stream, opts.maxBytes, input.origin);
+    const workbook = await openXlsWorkbook(bytes, input.origin, (message) => context.logger.warn(message));
+    return sheetCell(workbook, opts, input.origin, cell);
   },
 });
 

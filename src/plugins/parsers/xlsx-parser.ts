@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import { defineParser } from '../../core/plugin.js';
-import { sheetBatches, sheetOptionFields } from './sheet-common.js';
+import { defineParser, type ParseInput } from '../../core/plugin.js';
+import { sheetBatches, sheetCell, sheetOptionFields } from './sheet-common.js';
 import { openXlsxWorkbook } from './xlsx-workbook.js';
 
 const options = z.strictObject(sheetOptionFields);
@@ -21,13 +21,26 @@ export const xlsxParser = defineParser({
   async *parse(input, opts, context) {
     const dir = await mkdtemp(path.join(context.workDir, 'xlsx-'));
     try {
-      const file = path.join(dir, 'book.xlsx');
-      // An error reading the input is the source's (or the disk's), not the file's: it goes on as it is.
-      await pipeline(input.stream, createWriteStream(file));
-      const workbook = await openXlsxWorkbook(file, input.origin);
+      const workbook = await openCopy(input, dir);
       yield* sheetBatches(workbook, opts, input.origin, context.signal);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   },
+  async readCell(input, opts, cell, context) {
+    const dir = await mkdtemp(path.join(context.workDir, 'xlsx-'));
+    try {
+      return await sheetCell(await openCopy(input, dir), opts, input.origin, cell);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
 });
+
+/** The workbook, from a copy of the input in `dir`. */
+async function openCopy(input: ParseInput, dir: string) {
+  const file = path.join(dir, 'book.xlsx');
+  // An error reading the input is the source's (or the disk's), not the file's: it goes on as it is.
+  await pipeline(input.stream, createWriteStream(file));
+  return openXlsxWorkbook(file, input.origin);
+}

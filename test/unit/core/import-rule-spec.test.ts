@@ -1,14 +1,12 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeError } from '../../../src/core/errors.js';
+import { datasetLabel, dateFromFileName, dateFromValue, parseDate } from '../../../src/core/dataset-spec.js';
 import {
   checkImportRule,
-  datasetLabel,
-  dateFromFileName,
-  dateFromValue,
-  parseDate,
   parseImportRule,
   parseImportRulesYaml,
+  ruleDataset,
 } from '../../../src/core/import-rule-spec.js';
 import { createRegistry } from '../../../src/plugins/index.js';
 
@@ -234,7 +232,11 @@ describe('dataset dates and labels', () => {
 
   it('fills the label template from the pattern groups', () => {
     const rule = parseImportRule({ ...valid, datasetLabel: 'sales-{client}-{2}-{rule}' }, registry);
-    expect(datasetLabel(rule, 'acme_north_20240131.csv')).toBe('sales-north-20240131-acme-sales');
-    expect(datasetLabel(parseImportRule(valid, registry), 'x.csv')).toBe('acme-sales');
+    expect(datasetLabel(ruleDataset(rule), 'import.acme-sales', 'acme_north_20240131.csv')).toBe(
+      'sales-north-20240131-acme-sales',
+    );
+    expect(datasetLabel(ruleDataset(parseImportRule(valid, registry)), 'import.acme-sales', 'x.csv')).toBe(
+      'acme-sales',
+    );
   });
 });

@@ -12,6 +12,7 @@ import {
   tableName,
   tableWriteOptions,
 } from '../table-options.js';
+import { DATASET_ID_COLUMN } from '../../../core/dataset-spec.js';
 import { sqlState } from '../../../core/database-errors.js';
 import { isSluiceError, SluiceError } from '../../../core/errors.js';
 import { defineLoader, type LoadSession, type LoadUnit, type Logger } from '../../../core/plugin.js';
@@ -37,6 +38,7 @@ import { createTypeInference, widenType } from './infer-types.js';
 import {
   addColumn,
   changeColumnType,
+  ensureColumn,
   columnTypeOf,
   createTable,
   POSTGRES_MAX_COLUMNS,
@@ -75,6 +77,7 @@ export const postgresLoader = defineLoader({
   capabilities: {
     modes: ['append', 'replace', 'merge'],
     transactional: true,
+    datasets: true,
     ...identifierCapabilities(POSTGRES_IDENTIFIERS),
   },
   writeMode: (o) => o.mode,
@@ -502,14 +505,25 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
   }
 
   return {
+    target: opts.table,
+
     async startRun(tx) {
       await runSql(tx, opts.setup);
     },
 
     async load(tx, batches, unit) {
-      const iterator = batches[Symbol.asyncIterator]();
-      const first = await iterator.next();
+      let iterator = batches[Symbol.asyncIterator]();
+      let first = await iterator.next();
       if (first.done) throw new Error('a load unit must carry at least one (possibly empty) batch');
+      const sourceColumns = first.value.columns;
+      if (unit.dataset) {
+        // An empty file of a dataset has no columns: an empty dataset, nothing to create or load.
+        if (sourceColumns.length === 0) return { rowsLoaded: 0, columns: [] };
+        if (await tableColumns(tx, table)) await ensureColumn(tx, table, DATASET_COLUMN);
+        iterator = withDatasetId(first.value, iterator, unit.dataset.id)[Symbol.asyncIterator]();
+        first = await iterator.next();
+        if (first.done) throw new Error('unreachable: the dataset id wraps every batch');
+      }
       const names = nameColumns(first.value.columns, unit.origin);
       const columns: Column[] = first.value.columns.map((c, i) => ({ ...c, name: names[i]! }));
       if (opts.schema !== 'ignore_new')
@@ -522,7 +536,17 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
             ? await loadFixed(tx, first.value, iterator, names, columns, unit, unstorable, lines)
             : await loadWithSchema(tx, first.value, iterator, names, columns, unit, unstorable);
         unstorable.finish();
-        return result;
+        if (!unit.dataset) return result;
+        // Where each source column went: the table may leave some out (ignore_new).
+        const has = (await tableColumns(tx, table))!;
+        const targets = names.slice(1);
+        return {
+          ...result,
+          columns: sourceColumns.map((c, i) => ({
+            source: c.name,
+            target: has.has(targets[i]!) ? targets[i]! : null,
+          })),
+        };
       } catch (error) {
         throw asTargetMismatch(error, unit, lines);
       }
@@ -539,6 +563,22 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
       await runSql(tx, opts.afterRun);
     },
   };
+}
+
+const DATASET_COLUMN: Column = { name: DATASET_ID_COLUMN, type: 'bigint' };
+
+/** The batches (`first`, then the rest) with the dataset's id first in every row and column list. */
+async function* withDatasetId(
+  first: RecordBatch,
+  rest: AsyncIterator<RecordBatch>,
+  id: string,
+): AsyncIterable<RecordBatch> {
+  for (let batch: RecordBatch | undefined = first; batch;) {
+    for (const row of batch.rows) row.unshift(id);
+    yield { ...batch, columns: [DATASET_COLUMN, ...batch.columns] };
+    const next = await rest.next();
+    batch = next.done ? undefined : next.value;
+  }
 }
 
 /** The guard `toCopyBytes` calls for a value PostgreSQL cannot store; `refused` gathers the rows left out. */

@@ -66,6 +66,13 @@ export async function addColumn(db: SqlClient, table: TableName, column: Column)
   return type;
 }
 
+/** Adds a column the table lacks (concurrent loads may race: IF NOT EXISTS). */
+export async function ensureColumn(db: SqlClient, table: TableName, column: Column): Promise<void> {
+  await db.query(
+    `ALTER TABLE ${quoteTable(table)} ADD COLUMN IF NOT EXISTS ${quoteIdent(column.name)} ${postgresColumnType(column)}`,
+  );
+}
+
 /** ALTER TABLE … ALTER COLUMN … TYPE, converting the values already there through a cast. */
 export async function changeColumnType(
   db: SqlClient,

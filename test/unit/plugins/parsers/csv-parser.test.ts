@@ -301,7 +301,7 @@ describe('csv parser', () => {
     ['only white space', '  \r\n\n \t\n'],
   ])('refuses an empty file (%s) when a header is expected', async (_name, text) => {
     const error = await parseError(text);
-    expect(error.code).toBe('LAYOUT_MISMATCH');
+    expect(error.code).toBe('FILE_EMPTY');
     expect(error.message).toBe('the file is empty: expected a header line');
     expect(error.where).toBe('f.csv:1');
   });

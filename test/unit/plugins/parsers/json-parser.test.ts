@@ -149,7 +149,7 @@ describe('json parser', () => {
   });
 
   it('refuses an empty file and a truncated one', async () => {
-    expect((await parseError('')).code).toBe('PARSE_FAILED');
+    expect((await parseError('')).code).toBe('FILE_EMPTY');
     expect((await parseError('[{"a":1},{"a"')).code).toBe('PARSE_FAILED');
   });
 
@@ -190,7 +190,7 @@ describe('json parser on a file that breaks off', () => {
         const error = await parseError(head, options).catch((e: unknown) => e);
         expect(error, `${format} cut at ${cut}`).toBeInstanceOf(SluiceError);
         const { code, where } = error as SluiceError;
-        expect(['PARSE_FAILED', 'LAYOUT_MISMATCH'], `${format} cut at ${cut}`).toContain(code);
+        expect(['PARSE_FAILED', 'LAYOUT_MISMATCH', 'FILE_EMPTY'], `${format} cut at ${cut}`).toContain(code);
         expect(where, `${format} cut at ${cut}`).toMatch(/^f\.json(:\d+)?$/);
       }
     }

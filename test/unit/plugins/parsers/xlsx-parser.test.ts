@@ -220,7 +220,7 @@ describe('xlsx parser', () => {
     expect(results).toHaveLength(1);
     expect(results[0]!.batch.columns.map((c) => c.name)).toEqual(['a', 'b']);
     expect(results[0]!.batch.rows).toEqual([]);
-    expect((await failure(await book({ S: [] }))).code).toBe('LAYOUT_MISMATCH');
+    expect((await failure(await book({ S: [] }))).code).toBe('FILE_EMPTY');
   });
 
   it('splits rows into batches of batchSize', async () => {
