@@ -6,12 +6,13 @@ import { cleanupStaleRuns } from '../runner/cleanup.js';
 import { runGroup } from '../runner/run-group.js';
 import { latestFailedRuns } from '../store/runs.js';
 import { formatGroup } from './run-command.js';
-import { EXIT, readPipeline, withStore } from './shared.js';
+import { plural } from './format.js';
+import { EXIT, readPipeline, wholeNumber, withStore } from './shared.js';
 
 interface CleanupFlags {
   retry?: boolean;
   maxRunTime?: string;
-  maxConcurrent: string;
+  maxConcurrent: number;
   json?: boolean;
 }
 
@@ -23,7 +24,7 @@ export function registerCleanup(program: Command, exit: (code: number) => void) 
     )
     .option('--retry', 'then rerun (incrementally) every pipeline whose latest run failed')
     .option('--max-run-time <duration>', 'for runs whose pipeline sets none (default 30m)')
-    .option('--max-concurrent <n>', 'pipelines rerun at once', '1')
+    .option('--max-concurrent <n>', 'pipelines rerun at once', wholeNumber(1), 1)
     .option('--json', 'print the result as JSON')
     .action(async (flags: CleanupFlags) => {
       const defaultMaxRunMs = flags.maxRunTime ? parseDuration(flags.maxRunTime) : undefined;
@@ -34,48 +35,51 @@ export function registerCleanup(program: Command, exit: (code: number) => void) 
         );
       }
       const registry = createRegistry();
-      const code = await withStore(async (db, home) => {
-        const cleaned = await cleanupStaleRuns(db, defaultMaxRunMs ? { defaultMaxRunMs } : {});
-        const out: string[] = [];
-        for (const r of cleaned.reaped)
-          out.push(`reaped run ${r.id} of ${r.pipeline}: no heartbeat since ${r.heartbeatAt}`);
-        for (const r of cleaned.alive)
-          out.push(
-            `left run ${r.id} of ${r.pipeline}: its heartbeat is late but its process (${r.pid} on ${r.host}) is still there`,
-          );
-        if (out.length === 0) out.push('nothing to clean up');
-        let retried;
-        if (flags.retry) {
-          const failed = await latestFailedRuns(db);
-          const specs = [];
-          for (const f of failed) {
-            if (!f.specFile) {
-              out.push(`cannot retry ${f.pipeline}: its run did not record a pipeline file`);
-              continue;
+      const code = await withStore(
+        async (db, home) => {
+          const cleaned = await cleanupStaleRuns(db, defaultMaxRunMs ? { defaultMaxRunMs } : {});
+          const out: string[] = [];
+          for (const r of cleaned.reaped)
+            out.push(`reaped run ${r.id} of ${r.pipeline}: no heartbeat since ${r.heartbeatAt}`);
+          for (const r of cleaned.alive)
+            out.push(
+              `left run ${r.id} of ${r.pipeline}: its heartbeat is late but its process (${r.pid} on ${r.host}) is still there`,
+            );
+          if (out.length === 0) out.push('nothing to clean up');
+          let retried;
+          if (flags.retry) {
+            const failed = await latestFailedRuns(db);
+            const specs = [];
+            for (const f of failed) {
+              if (!f.specFile) {
+                out.push(`cannot retry ${f.pipeline}: its run did not record a pipeline file`);
+                continue;
+              }
+              try {
+                specs.push(await readPipeline(f.specFile, registry));
+              } catch (error) {
+                out.push(`cannot retry ${f.pipeline}: ${describeError(error)}`);
+              }
             }
-            try {
-              specs.push(await readPipeline(f.specFile, registry));
-            } catch (error) {
-              out.push(`cannot retry ${f.pipeline}: ${describeError(error)}`);
-            }
+            if (specs.length > 0) {
+              retried = await runGroup(specs, {
+                db,
+                registry,
+                home,
+                force: true,
+                maxConcurrent: flags.maxConcurrent,
+              });
+              out.push(`retried ${plural(specs.length, 'pipeline')}:`, formatGroup(retried).trimEnd());
+            } else out.push('no failed pipeline to retry');
           }
-          if (specs.length > 0) {
-            retried = await runGroup(specs, {
-              db,
-              registry,
-              home,
-              force: true,
-              maxConcurrent: Math.max(1, Number(flags.maxConcurrent) || 1),
-            });
-            out.push(`retried ${specs.length} pipelines:`, formatGroup(retried).trimEnd());
-          } else out.push('no failed pipeline to retry');
-        }
-        if (flags.json) process.stdout.write(JSON.stringify({ ...cleaned, retried }, null, 2) + '\n');
-        else process.stdout.write(out.join('\n') + '\n');
-        return retried && retried.some((r) => r.status !== 'succeeded' && r.status !== 'skipped')
-          ? EXIT.failed
-          : EXIT.ok;
-      });
+          if (flags.json) process.stdout.write(JSON.stringify({ ...cleaned, retried }, null, 2) + '\n');
+          else process.stdout.write(out.join('\n') + '\n');
+          return retried && retried.some((r) => r.status !== 'succeeded' && r.status !== 'skipped')
+            ? EXIT.failed
+            : EXIT.ok;
+        },
+        { existing: true },
+      );
       exit(code);
     });
 }

@@ -12,6 +12,7 @@ import {
   saveImportRules,
   setImportRuleActive,
 } from '../store/import-rules.js';
+import { plural } from './format.js';
 import { readConfigText, withStore } from './shared.js';
 
 async function readRulesFile(file: string, registry: Registry): Promise<ImportRule[]> {
@@ -55,12 +56,16 @@ export function registerRules(program: Command) {
     .option('--json', 'as JSON')
     .action(async (flags: { json?: boolean }) => {
       const registry = createRegistry();
-      const stored = await withStore((db) => listImportRules(db, registry));
+      const stored = await withStore((db) => listImportRules(db, registry), { existing: true });
       if (flags.json) {
         const out = stored.map((s) => ({ ...s.definition, ...(s.problem ? { problem: s.problem } : {}) }));
         process.stdout.write(JSON.stringify(out, null, 2) + '\n');
         return;
       }
+      if (stored.length === 0)
+        process.stdout.write(
+          'No import rules yet: `sluice rules add FILE` saves the rules of a YAML file.\n',
+        );
       for (const s of stored) {
         const d = s.definition;
         const state = s.problem ? 'INVALID' : d.active ? 'active' : 'inactive';
@@ -80,7 +85,7 @@ export function registerRules(program: Command) {
       const loaded = await readRulesFile(file, createRegistry());
       await withStore((db) => saveImportRules(db, loaded, flags.replace ? 'upsert' : 'insert'));
       process.stdout.write(
-        `saved ${loaded.length} ${loaded.length === 1 ? 'rule' : 'rules'}: ${loaded.map((r) => r.name).join(', ')}\n`,
+        `saved ${plural(loaded.length, 'rule')}: ${loaded.map((r) => r.name).join(', ')}\n`,
       );
     });
 
@@ -100,21 +105,24 @@ export function registerRules(program: Command) {
       const registry = createRegistry();
       if (!flags.file && flags.set.length === 0)
         throw new SluiceError('CONFIG_INVALID', 'nothing to change: give --set key=value or --file FILE');
-      const rule = await withStore(async (db) => {
-        let next: Record<string, unknown>;
-        if (flags.file) {
-          const fromFile = (await readRulesFile(flags.file, registry)).find((r) => r.name === name);
-          if (!fromFile)
-            throw new SluiceError('CONFIG_INVALID', `${flags.file} has no rule named "${name}"`, {
-              where: flags.file,
-            });
-          next = { ...fromFile };
-        } else {
-          next = await getImportRuleDefinition(db, name);
-        }
-        for (const assignment of flags.set) applySet(next, assignment);
-        return replaceImportRule(db, name, next, registry);
-      });
+      const rule = await withStore(
+        async (db) => {
+          let next: Record<string, unknown>;
+          if (flags.file) {
+            const fromFile = (await readRulesFile(flags.file, registry)).find((r) => r.name === name);
+            if (!fromFile)
+              throw new SluiceError('CONFIG_INVALID', `${flags.file} has no rule named "${name}"`, {
+                where: flags.file,
+              });
+            next = { ...fromFile };
+          } else {
+            next = await getImportRuleDefinition(db, name);
+          }
+          for (const assignment of flags.set) applySet(next, assignment);
+          return replaceImportRule(db, name, next, registry);
+        },
+        { existing: true },
+      );
       process.stdout.write(`saved rule ${rule.name}\n`);
     });
 
@@ -126,7 +134,7 @@ export function registerRules(program: Command) {
       .command(`${command} <name>`)
       .description(active ? 'Make a rule match files again' : 'Keep a rule but stop matching files with it')
       .action(async (name: string) => {
-        await withStore((db) => setImportRuleActive(db, name, active));
+        await withStore((db) => setImportRuleActive(db, name, active), { existing: true });
         process.stdout.write(`rule ${name} ${active ? 'enabled' : 'disabled'}\n`);
       });
   }
@@ -137,8 +145,9 @@ export function registerRules(program: Command) {
     .option('--out <file>', 'write to this file instead of stdout')
     .action(async (names: string[], flags: { out?: string }) => {
       const registry = createRegistry();
-      const stored = await withStore((db) =>
-        listImportRules(db, registry, names.length > 0 ? { names } : {}),
+      const stored = await withStore(
+        (db) => listImportRules(db, registry, names.length > 0 ? { names } : {}),
+        { existing: true },
       );
       const missing = names.filter((n) => !stored.some((s) => s.name === n));
       if (missing.length > 0)

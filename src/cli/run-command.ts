@@ -9,6 +9,7 @@ import { runPipeline, type RunSummary } from '../runner/run-pipeline.js';
 import { SIGNAL_EXIT, stopOnSignals } from '../runner/stop-signals.js';
 import type { Database } from '../store/database.js';
 import { createProgressView } from './progress-view.js';
+import { formatDuration, plural } from './format.js';
 import { EXIT, formatCount, pipelineFiles, readPipeline, withStore } from './shared.js';
 
 /** Pipelines run at once at most: each needs its own database connections (see `connectionsFor`). */
@@ -174,20 +175,29 @@ export function formatGroup(results: GroupMemberResult[]): string {
       r.status === 'skipped'
         ? (s?.skipReason ?? '')
         : s && r.status !== 'failed'
-          ? `${formatCount(s.rowsLoaded)} rows loaded, ${formatCount(s.rowsRejected)} rejected in ${(s.durationMs / 1000).toFixed(1)} s`
+          ? `${plural(s.rowsLoaded, 'row')} loaded, ${formatCount(s.rowsRejected)} rejected in ${formatDuration(s.durationMs)}`
           : (r.error?.message ?? '');
-    return `  ${r.pipeline.padEnd(width)}  ${r.status.padEnd(9)}  ${detail}`;
+    const warned = s && s.warnings.length > 0 ? ` (${plural(s.warnings.length, 'warning')})` : '';
+    return `  ${r.pipeline.padEnd(width)}  ${r.status.padEnd(9)}  ${detail}${warned}`.trimEnd();
   });
   const ok = results.filter((r) => r.status === 'succeeded' || r.status === 'skipped').length;
-  return [`${ok} of ${results.length} pipelines succeeded or were skipped`, ...lines].join('\n') + '\n';
+  const warnings = results.flatMap((r) =>
+    (r.summary?.warnings ?? []).map((w) => `  warning: ${r.pipeline}: ${w}`),
+  );
+  return (
+    [
+      `${formatCount(ok)} of ${plural(results.length, 'pipeline')} succeeded or were skipped`,
+      ...lines,
+      ...warnings,
+    ].join('\n') + '\n'
+  );
 }
 
 export function formatSummary(s: RunSummary): string {
   if (s.status === 'skipped') return `Skipped ${s.pipeline}: ${s.skipReason}\n`;
-  const secs = (s.durationMs / 1000).toFixed(1);
   const lines = [
-    `${s.dryRun ? 'Dry run' : 'Run'} ${s.runId} of ${s.pipeline} ${s.status} in ${secs} s (as of ${s.asOf}${s.resumed ? ', resumed' : ''})`,
-    `  files: ${s.filesLoaded} loaded, ${s.filesSkipped} skipped, ${s.filesRejected} rejected`,
+    `${s.dryRun ? 'Dry run' : 'Run'} ${s.runId} of ${s.pipeline} ${s.status} in ${formatDuration(s.durationMs)} (as of ${s.asOf}${s.resumed ? ', resumed' : ''})`,
+    `  files: ${formatCount(s.filesLoaded)} loaded, ${formatCount(s.filesSkipped)} skipped, ${formatCount(s.filesRejected)} rejected`,
     `  rows:  ${formatCount(s.rowsRead)} read, ${formatCount(s.rowsLoaded)} loaded, ${formatCount(s.rowsRejected)} rejected`,
   ];
   for (const f of s.files) {
@@ -195,10 +205,13 @@ export function formatSummary(s: RunSummary): string {
     else if (f.status === 'skipped') lines.push(`  skipped  ${f.name}: ${f.reason}`);
     else
       lines.push(
-        `  loaded   ${f.name}: ${formatCount(f.rowsLoaded)} rows${f.rowsRejected ? `, ${formatCount(f.rowsRejected)} rejected` : ''}`,
+        `  loaded   ${f.name}: ${plural(f.rowsLoaded, 'row')}${f.rowsRejected ? `, ${formatCount(f.rowsRejected)} rejected` : ''}`,
       );
   }
   if (s.archive) lines.push(`  archive: ${s.archive}`);
+  // Printed whatever stderr is (cron, systemd, a pipe): the live notes of the progress view are only for
+  // a terminal, so the summary is where warnings are sure to be seen.
+  for (const w of s.warnings ?? []) lines.push(`  warning: ${w}`);
   if (s.dryRun) lines.push('  nothing was committed: this was a dry run');
   else if (s.rowsRejected > 0) lines.push(`  rejected rows: sluice rejects --run ${s.runId}`);
   if (s.error) lines.push('', `The run failed: ${s.error.message}`);

@@ -1,10 +1,15 @@
-import { appendFile, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { access, appendFile, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { InvalidArgumentError } from 'commander';
 import { describeError, isSluiceError, SluiceError } from '../core/errors.js';
 import type { Registry } from '../core/registry.js';
-import { parsePipeline, type PipelineSpec } from '../core/spec.js';
+import type { PipelineSpec } from '../core/spec.js';
 import { openStore, sluiceHome } from '../store/connect.js';
 import { connectionsFor, type Database } from '../store/database.js';
+import { findRuns, hasPipeline, pipelineNames } from '../store/run-lookup.js';
+import { formatTime } from './format.js';
+
+export { formatCount } from './format.js';
 
 /** Exit codes: 0 done, 1 the run failed, 2 the command or configuration is wrong. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -32,19 +37,24 @@ export async function readConfigText(file: string): Promise<string> {
 }
 
 export async function readPipeline(file: string, registry: Registry): Promise<PipelineSpec> {
+  // Imported here: zod and yaml cost a fifth of a second that `sluice runs` and `--help` need not pay.
+  const { parsePipeline } = await import('../core/spec.js');
   return parsePipeline(await readConfigText(file), { file, env: process.env, registry });
 }
 
 /**
  * Opens the store named by DATABASE_URL, or the embedded one under SLUICE_HOME (`.sluice/`). `lanes`:
- * pipelines the command runs at once, which sizes the connection pool.
+ * pipelines the command runs at once, which sizes the connection pool. With `existing`, for commands that
+ * only look, an embedded database that is not there is an error saying where it was looked for and how to
+ * point at one, rather than a new empty database in whatever folder this is.
  */
 export async function withStore<T>(
   work: (db: Database, home: string) => Promise<T>,
-  options: { lanes?: number } = {},
+  options: { lanes?: number; existing?: boolean } = {},
 ): Promise<T> {
   const home = sluiceHome();
   const databaseUrl = process.env.DATABASE_URL;
+  if (options.existing && !databaseUrl) await requireEmbeddedDatabase(home);
   const db = await openStore({
     home,
     poolSize: connectionsFor(options.lanes ?? 1),
@@ -55,6 +65,21 @@ export async function withStore<T>(
   } finally {
     await db.close();
   }
+}
+
+/** Refuses to go on when the embedded database in `home` does not exist, saying where and what to do. */
+export async function requireEmbeddedDatabase(home: string): Promise<void> {
+  const found = await access(path.join(home, 'pgdata', 'PG_VERSION')).then(
+    () => true,
+    () => false,
+  );
+  if (found) return;
+  throw new SluiceError('CONFIG_NOT_FOUND', `no Sluice database in ${home}: nothing has run here yet`, {
+    hint:
+      'Run this in the folder where `sluice run` ran, or set SLUICE_HOME to the folder holding the embedded ' +
+      'database (a `.sluice` folder) or DATABASE_URL to your PostgreSQL server. `sluice run PIPELINE` creates ' +
+      'the embedded database.',
+  });
 }
 
 /**
@@ -71,9 +96,11 @@ export async function reportError(error: unknown): Promise<number> {
       ? EXIT.usage
       : EXIT.failed;
   }
-  const dir = path.join(sluiceHome(), 'logs');
+  const home = sluiceHome();
+  const dir = path.join(home, 'logs');
   const file = path.join(dir, 'errors.log');
   try {
+    await access(home); // a command run outside a project leaves no `.sluice/` behind, even on a bug
     await mkdir(dir, { recursive: true });
     const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
     await appendFile(file, `${new Date().toISOString()} ${stack}\n`, { mode: 0o660 });
@@ -84,7 +111,56 @@ export async function reportError(error: unknown): Promise<number> {
   return EXIT.failed;
 }
 
-export const formatCount = (n: number) => n.toLocaleString('en-US');
+/**
+ * Reads an option value that must be a whole number of at least `min` (`--limit 20`); for commander's
+ * argParser, so that `--limit abc` or `--limit 0` is a usage error (exit 2) naming the option.
+ */
+export function wholeNumber(min = 1) {
+  return (value: string): number => {
+    const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n) || n < min)
+      throw new InvalidArgumentError(`expected a whole number of at least ${min}, found "${value}".`);
+    return n;
+  };
+}
+
+/**
+ * The full id of the run a user named by any unique prefix of its id (`3f2a`, like git), or an error that
+ * says none or which runs match; never a database error for text that is no id.
+ */
+export async function resolveRunId(db: Database, given: string): Promise<string> {
+  const prefix = given.trim().toLowerCase();
+  if (!/^[0-9a-f-]+$/.test(prefix) || prefix.replaceAll('-', '').length === 0)
+    throw new SluiceError('CONFIG_INVALID', `"${given}" is not a run id (or the start of one)`, {
+      hint: 'Run ids are shown by `sluice runs`: hexadecimal digits, any unique start of them will do.',
+    });
+  const runs = await findRuns(db, prefix, 6);
+  if (runs.length === 1) return runs[0]!.id;
+  if (runs.length === 0)
+    throw new SluiceError('CONFIG_NOT_FOUND', `no run id starts with ${prefix}`, {
+      hint: '`sluice runs` lists the latest runs with their ids.',
+    });
+  const listed = runs
+    .slice(0, 5)
+    .map((r) => `  ${r.id}  ${r.pipeline}  ${formatTime(r.started_at)}`)
+    .join('\n');
+  throw new SluiceError(
+    'CONFIG_INVALID',
+    `${prefix} is the start of more than one run id; give more of it:\n${listed}${runs.length > 5 ? '\n  …' : ''}`,
+  );
+}
+
+/** Refuses a pipeline name the ledger has never seen, listing those it has. */
+export async function knownPipeline(db: Database, name: string): Promise<void> {
+  if (await hasPipeline(db, name)) return;
+  const names = await pipelineNames(db);
+  throw new SluiceError('CONFIG_NOT_FOUND', `no pipeline named "${name}" has run here`, {
+    hint:
+      names.length > 0
+        ? `Pipelines in the run ledger: ${names.join(', ')}.`
+        : 'The run ledger is empty: no pipeline has run yet.',
+  });
+}
 
 /** The files given, with folders replaced by the YAML files in them (sorted). */
 export async function pipelineFiles(paths: string[]): Promise<string[]> {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { SluiceError } from '../core/errors.js';
 import { listState, resetState } from '../store/state.js';
+import { plural } from './format.js';
 import { withStore } from './shared.js';
 
 export function registerState(program: Command) {
@@ -11,7 +12,7 @@ export function registerState(program: Command) {
     .argument('[pipeline]', 'pipeline name')
     .option('--json', 'as JSON')
     .action(async (pipeline: string | undefined, flags: { json?: boolean }) => {
-      const entries = await withStore((db) => listState(db, pipeline));
+      const entries = await withStore((db) => listState(db, pipeline), { existing: true });
       if (flags.json) {
         process.stdout.write(JSON.stringify(entries, null, 2) + '\n');
         return;
@@ -33,20 +34,23 @@ export function registerState(program: Command) {
     .argument('[keys...]', 'only these keys')
     .option('--yes', 'do it (without it, only say what would go)')
     .action(async (pipeline: string, keys: string[], flags: { yes?: boolean }) => {
-      await withStore(async (db) => {
-        const entries = (await listState(db, pipeline)).filter(
-          (e) => keys.length === 0 || keys.includes(e.key),
-        );
-        if (entries.length === 0)
-          throw new SluiceError('CONFIG_INVALID', `no such state saved for ${pipeline}`);
-        if (!flags.yes) {
-          process.stdout.write(
-            `would forget ${entries.map((e) => e.key).join(', ')} of ${pipeline}; add --yes to do it\n`,
+      await withStore(
+        async (db) => {
+          const entries = (await listState(db, pipeline)).filter(
+            (e) => keys.length === 0 || keys.includes(e.key),
           );
-          return;
-        }
-        const n = await resetState(db, pipeline, keys);
-        process.stdout.write(`forgot ${n} state entr${n === 1 ? 'y' : 'ies'} of ${pipeline}\n`);
-      });
+          if (entries.length === 0)
+            throw new SluiceError('CONFIG_INVALID', `no such state saved for ${pipeline}`);
+          if (!flags.yes) {
+            process.stdout.write(
+              `would forget ${entries.map((e) => e.key).join(', ')} of ${pipeline}; add --yes to do it\n`,
+            );
+            return;
+          }
+          const n = await resetState(db, pipeline, keys);
+          process.stdout.write(`forgot ${plural(n, 'state entry', 'state entries')} of ${pipeline}\n`);
+        },
+        { existing: true },
+      );
     });
 }

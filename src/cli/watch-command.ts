@@ -3,8 +3,10 @@ import { SluiceError } from '../core/errors.js';
 import type { Logger } from '../core/plugin.js';
 import { createRegistry } from '../plugins/index.js';
 import { startWatcher, watchOnce, type WatchResult } from '../runner/watch-imports.js';
-import { listDatasets } from '../store/datasets.js';
-import { EXIT, withStore } from './shared.js';
+import type { Database } from '../store/database.js';
+import { listRejects } from '../store/rejects.js';
+import { plural } from './format.js';
+import { EXIT, wholeNumber, withStore } from './shared.js';
 
 /** Progress to stderr, one line each. */
 const logger: Logger = {
@@ -13,6 +15,27 @@ const logger: Logger = {
   warn: (message) => process.stderr.write(`${new Date().toISOString()} warn: ${message}\n`),
   error: (message) => process.stderr.write(`${new Date().toISOString()} error: ${message}\n`),
 };
+
+/** How many of a file's rejected rows are logged; `sluice rejects --run ID` shows them all. */
+const LOGGED_REJECTS = 10;
+
+/** Logs the rejected rows of an imported file (file, line, column, rule, why), the first few of them. */
+async function logRejects(db: Database, r: WatchResult): Promise<void> {
+  if (r.kind !== 'imported' || r.result.rowsRejected === 0) return;
+  const { result } = r;
+  const name = result.file.split(/[\\/]/).pop();
+  logger.warn(
+    `${name}: ${plural(result.rowsRejected, 'row')} rejected (all of them: sluice rejects --run ${result.runId})`,
+  );
+  const rejects = await listRejects(db, { runId: result.runId, limit: LOGGED_REJECTS });
+  for (const j of rejects) {
+    const column = j.column_name ? `${j.column_name}: ` : '';
+    const value = j.value !== null ? ` (value ${JSON.stringify(j.value)})` : '';
+    logger.warn(`  ${j.file}:${j.line ?? '-'} ${j.rule} ${column}${j.message}${value}`);
+  }
+  if (result.rowsRejected > rejects.length)
+    logger.warn(`  … and ${plural(result.rowsRejected - rejects.length, 'more row')}`);
+}
 
 const failed = (r: WatchResult) =>
   r.kind === 'error' ||
@@ -27,20 +50,23 @@ export function registerWatch(program: Command, exit: (code: number) => void) {
     .option('--once', 'handle the files there now, then exit')
     .option(
       '--stability <ms>',
-      'how long a file must stay unchanged (size and time) before it is read',
-      '2000',
+      'how long a file must stay unchanged (size and time) before it is read, in milliseconds',
+      wholeNumber(0),
+      2000,
     )
-    .action(async (flags: { once?: boolean; stability: string }) => {
-      const stabilityMs = Number(flags.stability);
-      if (!Number.isInteger(stabilityMs) || stabilityMs < 0)
-        throw new SluiceError(
-          'CONFIG_INVALID',
-          `--stability ${flags.stability}: expected milliseconds, such as 2000`,
-        );
+    .action(async (flags: { once?: boolean; stability: number }) => {
+      const stabilityMs = flags.stability;
       const registry = createRegistry();
       const abort = new AbortController();
       await withStore(async (db, home) => {
-        const options = { db, registry, home, logger, stabilityMs, signal: abort.signal };
+        // Logged as each file is done; awaited before the database closes.
+        let logging = Promise.resolve();
+        const onResult = (r: WatchResult) => {
+          logging = logging
+            .then(() => logRejects(db, r))
+            .catch((error: unknown) => logger.error(`listing the rejected rows failed: ${String(error)}`));
+        };
+        const options = { db, registry, home, logger, stabilityMs, signal: abort.signal, onResult };
         if (flags.once) {
           const results = await watchOnce(options);
           const counts = new Map<string, number>();
@@ -48,8 +74,9 @@ export function registerWatch(program: Command, exit: (code: number) => void) {
             const key = r.kind === 'imported' ? r.result.status : r.kind;
             counts.set(key, (counts.get(key) ?? 0) + 1);
           }
+          await logging;
           const summary = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
-          process.stdout.write(`${results.length} files: ${summary || 'nothing to do'}\n`);
+          process.stdout.write(`${plural(results.length, 'file')}: ${summary || 'nothing to do'}\n`);
           if (results.some(failed)) exit(EXIT.failed);
           return;
         }
@@ -66,31 +93,7 @@ export function registerWatch(program: Command, exit: (code: number) => void) {
           process.once('SIGTERM', stop);
         });
         await watcher.close();
+        await logging;
       });
-    });
-
-  program
-    .command('datasets')
-    .description('List the imported datasets, newest first')
-    .option('--rule <name>', 'only those of this import rule')
-    .option('--label <label>', 'only those of this label')
-    .option('--limit <n>', 'at most this many', '50')
-    .option('--json', 'as JSON')
-    .action(async (flags: { rule?: string; label?: string; limit: string; json?: boolean }) => {
-      const rows = await withStore((db) =>
-        listDatasets(db, {
-          ...(flags.rule ? { rule: flags.rule } : {}),
-          ...(flags.label ? { label: flags.label } : {}),
-          limit: Number(flags.limit) || 50,
-        }),
-      );
-      if (flags.json) {
-        process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-        return;
-      }
-      for (const d of rows)
-        process.stdout.write(
-          `${d.id.padStart(6)} ${d.status.padEnd(8)} ${d.label} ${d.date ?? '-'} ${String(d.row_count).padStart(8)} rows  ${d.target_table} ← ${d.file_name}${d.error ? `  ${d.error.split('\n')[0]}` : ''}\n`,
-        );
     });
 }

@@ -1,0 +1,101 @@
+import type { Command } from 'commander';
+
+/** Adds a command (and its subcommands) to the program; `exit` sets the exit code once the action is done. */
+export type RegisterCommand = (program: Command, exit: (code: number) => void) => void;
+
+export interface CommandEntry {
+  name: string;
+  /** The command's description, shown by `sluice --help` without loading the command's module. */
+  summary: string;
+  load: () => Promise<RegisterCommand>;
+}
+
+/**
+ * Every command, in the order `sluice --help` lists them. A command's module (and through it pg, PGlite,
+ * exceljs…) is imported only when that command runs, so that `sluice --help` and `sluice runs` start fast.
+ * A test checks each summary against the description its module registers.
+ */
+export const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: 'run',
+    summary: 'Run a pipeline once, or the pipelines of a group side by side',
+    load: async () => (await import('./run-command.js')).registerRun,
+  },
+  {
+    name: 'validate',
+    summary: 'Check pipeline files without running them',
+    load: async () => (await import('./validate-command.js')).registerValidate,
+  },
+  {
+    name: 'runs',
+    summary: 'List recent runs from the run ledger, or show one run',
+    load: async () => (await import('./runs-command.js')).registerRuns,
+  },
+  {
+    name: 'rejects',
+    summary: "Show rejected rows with their reasons (by default the latest run's)",
+    load: async () => (await import('./rejects-command.js')).registerRejects,
+  },
+  {
+    name: 'sql',
+    summary: "Run SQL on Sluice's database (embedded or DATABASE_URL) and print the result",
+    load: async () => (await import('./sql-command.js')).registerSql,
+  },
+  {
+    name: 'state',
+    summary: "A pipeline's saved state: watermarks, ETags",
+    load: async () => (await import('./state-command.js')).registerState,
+  },
+  {
+    name: 'cleanup',
+    summary:
+      'Mark runs whose heartbeat stopped for longer than their maximum run time as failed, drop their leases; --retry reruns the pipelines whose last run failed',
+    load: async () => (await import('./cleanup-command.js')).registerCleanup,
+  },
+  {
+    name: 'plugins',
+    summary: 'List every plugin with its options',
+    load: async () => (await import('./plugins-command.js')).registerPlugins,
+  },
+  {
+    name: 'schema',
+    summary: 'Print the JSON Schema of pipeline files (for editors: yaml-language-server)',
+    load: async () => (await import('./schema-command.js')).registerSchema,
+  },
+  {
+    name: 'convert',
+    summary: 'Convert a sheet of an Excel workbook (.xls or .xlsx) to CSV, as an import would read it',
+    load: async () => (await import('./convert-command.js')).registerConvert,
+  },
+  {
+    name: 'rules',
+    summary: 'Import rules: which files of an inbox folder go to which table (see docs/imports.md)',
+    load: async () => (await import('./rules-command.js')).registerRules,
+  },
+  {
+    name: 'watch',
+    summary:
+      "Import the files arriving in the active import rules' source folders (see `sluice rules`, docs/imports.md)",
+    load: async () => (await import('./watch-command.js')).registerWatch,
+  },
+  {
+    name: 'datasets',
+    summary: 'List the imported datasets, newest first',
+    load: async () => (await import('./datasets-command.js')).registerDatasets,
+  },
+  {
+    name: 'report',
+    summary: 'Mailed reports: SQL grids and attachments',
+    load: async () => (await import('./report-command.js')).registerReport,
+  },
+  {
+    name: 'inbox',
+    summary: 'Mail in: accounts and inbox rules, and polling them into folders',
+    load: async () => (await import('./inbox-command.js')).registerInbox,
+  },
+  {
+    name: 'demo',
+    summary: 'Run the visitor ETL example on sample data (what `npm start` does)',
+    load: async () => (await import('./demo-command.js')).registerDemo,
+  },
+];
