@@ -29,6 +29,7 @@ import {
 } from './bench-lib.js';
 import { DEFAULT_GENERATE, type GeneratedFiles } from './visits-data.js';
 import { runSqlSyncBench } from './sql-sync.js';
+import { runStartupBench } from './startup.js';
 import { runXlsxImportBench } from './xlsx-import.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? DEFAULT_GENERATE.rows);
@@ -422,4 +423,14 @@ if (process.env.BENCH_SYNC !== '0') {
     },
   );
   if (!met) process.exitCode = 1;
+}
+
+// Start-up of the bin (bench/startup.ts): reported, never asserted; BENCH_STARTUP=0 leaves it out.
+if (process.env.BENCH_STARTUP !== '0') {
+  await runStartupBench().catch((error: unknown) => {
+    process.stderr.write(
+      `bench (startup): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  });
 }

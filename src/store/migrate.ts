@@ -12,6 +12,7 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.
  */
 export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<string[]> {
   const files = (await readdir(dir)).filter((f) => /^\d+_.+\.sql$/.test(f)).sort();
+  if (await allApplied(db, files)) return [];
   const applied: string[] = [];
   await db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', ['sluice:migrate']);
@@ -33,4 +34,21 @@ export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<strin
     });
   }
   return applied;
+}
+
+/**
+ * Whether every file is recorded as applied: two reads instead of a locked transaction per file, for the
+ * common case (every command opens the store; `sluice runs` should start fast).
+ */
+async function allApplied(db: Database, files: string[]): Promise<boolean> {
+  const { rows: table } = await db.query<{ present: boolean }>(
+    `SELECT to_regclass('sluice.migrations') IS NOT NULL AS present`,
+  );
+  if (!table[0]?.present) return false;
+  const versions = files.map((f) => Number.parseInt(f, 10));
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM sluice.migrations WHERE version = ANY($1::int[])',
+    [versions],
+  );
+  return rows[0]?.n === versions.length;
 }

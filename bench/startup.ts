@@ -1,0 +1,124 @@
+/**
+ * Start-up of the `sluice` bin: how long a short command takes from process start to exit, warm (the first
+ * run of each is not counted). Reported, never asserted: the figures depend on the machine and its load.
+ * Part of `npm run bench` (BENCH_STARTUP=0 leaves it out); alone: `node --import tsx bench/startup.ts`.
+ *
+ *   BENCH_STARTUP_RUNS=10   timed runs of each command; the median and the fastest are reported
+ *
+ * Target: `sluice --help` and `sluice runs` under 300 ms warm. `sluice runs` on the embedded database
+ * includes starting PGlite (WebAssembly PostgreSQL), which no change to the CLI can avoid.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  ADMIN_URL,
+  dropDatabase,
+  ensureBuilt,
+  psql,
+  ROOT,
+  runOk,
+  SLUICE,
+  timed,
+  withDatabase,
+} from './bench-lib.js';
+
+const RUNS = Math.max(1, Math.floor(Number(process.env.BENCH_STARTUP_RUNS ?? 10)));
+const TARGET_MS = 300;
+const DATABASE = 'sluice_bench_startup';
+
+const started = performance.now();
+const log = (line: string) =>
+  process.stdout.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}\n`);
+
+interface StartupCase {
+  case: string;
+  medianMs: number;
+  fastestMs: number;
+  peakRssMb: number;
+  /** Whether the median is under the target (only for the commands the target names). */
+  underTarget?: boolean;
+  samplesMs: number[];
+}
+
+export async function runStartupBench(): Promise<StartupCase[]> {
+  await ensureBuilt(log);
+  const tmp = await mkdtemp(path.join(tmpdir(), 'sluice-bench-startup-'));
+  try {
+    const home = path.join(tmp, 'home');
+    await mkdir(home, { recursive: true });
+    const embedded: NodeJS.ProcessEnv = { ...process.env, SLUICE_HOME: home, DATABASE_URL: '' };
+    log('creating the embedded database (sluice demo)');
+    await runOk('node', [SLUICE, 'demo'], { env: embedded });
+
+    await dropDatabase(DATABASE);
+    await psql(ADMIN_URL, `CREATE DATABASE ${DATABASE}`);
+    const server: NodeJS.ProcessEnv = { ...embedded, DATABASE_URL: withDatabase(ADMIN_URL, DATABASE) };
+    await runOk('node', [SLUICE, 'runs'], { env: server }); // Sluice's schema, before anything is timed
+
+    const cases: [string, string[], NodeJS.ProcessEnv, boolean][] = [
+      ['sluice --version', ['--version'], embedded, false],
+      ['sluice --help', ['--help'], embedded, true],
+      ['sluice runs (PostgreSQL server)', ['runs'], server, true],
+      ['sluice runs (embedded PGlite)', ['runs'], embedded, true],
+      ['sluice plugins (every plugin loaded)', ['plugins'], embedded, false],
+    ];
+    const results: StartupCase[] = [];
+    for (const [name, args, env, targeted] of cases) {
+      log(`${name}: ${RUNS} runs after a warm-up`);
+      // The bin itself, as a user runs it: its first line starts node with the CLI's flags.
+      await timed(SLUICE, args, { env });
+      const samples = [];
+      for (let i = 0; i < RUNS; i++) {
+        const t = await timed(SLUICE, args, { env });
+        if (t.code !== 0) throw new Error(`${name} exited with ${t.code}: ${t.stderr.slice(-1000)}`);
+        samples.push(t);
+      }
+      const ms = samples.map((s) => Math.round(s.seconds * 1000)).sort((a, b) => a - b);
+      const medianMs = ms[Math.floor((ms.length - 1) / 2)]!;
+      results.push({
+        case: name,
+        medianMs,
+        fastestMs: ms[0]!,
+        peakRssMb: Math.round(Math.max(...samples.map((s) => s.peakRssKb)) / 1024),
+        ...(targeted ? { underTarget: medianMs < TARGET_MS } : {}),
+        samplesMs: ms,
+      });
+    }
+
+    process.stdout.write(
+      `\nStart-up, warm (median of ${RUNS}; target for --help and runs: < ${TARGET_MS} ms)\n`,
+    );
+    const width = Math.max(...results.map((r) => r.case.length));
+    for (const r of results) {
+      const mark = r.underTarget === undefined ? '' : r.underTarget ? '  under target' : '  OVER target';
+      process.stdout.write(
+        `  ${r.case.padEnd(width)}  ${String(r.medianMs).padStart(5)} ms median, ${String(r.fastestMs).padStart(5)} ms fastest, ${r.peakRssMb} MB${mark}\n`,
+      );
+    }
+    const out = path.join(ROOT, 'bench', 'out');
+    await mkdir(out, { recursive: true });
+    await writeFile(
+      path.join(out, 'startup.json'),
+      JSON.stringify(
+        {
+          finishedAt: new Date().toISOString(),
+          node: process.version,
+          runs: RUNS,
+          targetMs: TARGET_MS,
+          results,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    log('results in bench/out/startup.json');
+    return results;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+    await dropDatabase(DATABASE).catch(() => undefined);
+  }
+}
+
+// Alone: node --import tsx bench/startup.ts
+if (import.meta.url === `file://${process.argv[1]}`) await runStartupBench();
