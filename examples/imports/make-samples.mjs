@@ -1,11 +1,15 @@
-// Writes the sample workbooks of this example (inbox/globex_stock_2024-01.xlsx, inbox/initech_visits.xls).
-// Run: node examples/imports/make-samples.mjs
-import { writeFile } from 'node:fs/promises';
+// Writes the sample workbooks of this example (globex_stock_2024-01.xlsx, initech_visits.xls) into the
+// folder given, by default .sluice/imports/samples (the copies in inbox/ were written with
+// `node examples/imports/make-samples.mjs examples/imports/inbox`).
+// Run: node examples/imports/make-samples.mjs [FOLDER]
+/* global process, console */
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as XLSX from '@e965/xlsx';
 import ExcelJS from 'exceljs';
 
-const inbox = path.join(import.meta.dirname, 'inbox');
+const inbox = path.resolve(process.argv[2] ?? path.join('.sluice', 'imports', 'samples'));
+await mkdir(inbox, { recursive: true });
 
 const wb = new ExcelJS.Workbook();
 wb.addWorksheet('Notes').addRow(['Stock as counted at the end of the month']);
@@ -32,3 +36,5 @@ await writeFile(
   path.join(inbox, 'initech_visits.xls'),
   XLSX.write(book, { bookType: 'biff8', type: 'buffer' }),
 );
+
+console.log(`wrote globex_stock_2024-01.xlsx and initech_visits.xls in ${inbox}`);

@@ -1,9 +1,13 @@
-// A tiny event site for the scan example: `node examples/scan/site.mjs [port]` serves it on 127.0.0.1.
+// A tiny event site for the scan example: `node examples/scan/site.mjs [port] [--background]` serves it on
+// 127.0.0.1 (the port of SCAN_SITE, or 8080, when none is given); --background returns once it is up.
 // Events 101–106: public with a file, public without, private, an "event not found" page, a 404, and one
 // more with a file. Files carry an ETag, so a second scan downloads nothing.
 /* global URL, Buffer, process, console */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const attendees = {
@@ -76,7 +80,35 @@ export function startSite(port = 0) {
   });
 }
 
+/** The port: the one given, else SCAN_SITE's (the URL scan.yaml reads), else 8080. */
+function portToServe() {
+  const given = process.argv.slice(2).find((a) => /^\d+$/.test(a));
+  if (given) return Number(given);
+  const site = process.env.SCAN_SITE ? new URL(process.env.SCAN_SITE) : undefined;
+  return site?.port ? Number(site.port) : 8080;
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { origin } = await startSite(Number(process.argv[2] ?? 8080));
+  if (process.argv.includes('--background')) {
+    // Start a detached copy and return once it listens, so that the next command finds the site up.
+    const pidFile = path.resolve('.sluice', 'scan', 'site.pid');
+    const child = spawn(process.execPath, [process.argv[1], String(portToServe())], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const line = await new Promise((resolve, reject) => {
+      child.stdout.setEncoding('utf8').once('data', resolve);
+      child.once('exit', (code) => reject(new Error(`the site stopped at once (exit ${code})`)));
+    });
+    await mkdir(path.dirname(pidFile), { recursive: true });
+    await writeFile(pidFile, `${child.pid}\n`);
+    console.log(
+      `${String(line).trim()}; process ${child.pid} (kill $(cat ${path.relative('.', pidFile)}) stops it)`,
+    );
+    child.stdout.destroy();
+    child.unref();
+    process.exit(0);
+  }
+  const { origin } = await startSite(portToServe());
   console.log(`event site on ${origin} (event pages at ${origin}/event/101 … /event/106)`);
 }
