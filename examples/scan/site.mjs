@@ -68,7 +68,8 @@ export function startSite(port = 0) {
     res.writeHead(404);
     res.end();
   });
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject); // the port is taken, say
     server.listen(port, '127.0.0.1', () => {
       const origin = `http://127.0.0.1:${server.address().port}`;
       resolve({
@@ -94,21 +95,28 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     const pidFile = path.resolve('.sluice', 'scan', 'site.pid');
     const child = spawn(process.execPath, [process.argv[1], String(portToServe())], {
       detached: true,
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const line = await new Promise((resolve, reject) => {
+    child.stderr.pipe(process.stderr); // why it could not start, if it cannot
+    const line = await new Promise((resolve) => {
       child.stdout.setEncoding('utf8').once('data', resolve);
-      child.once('exit', (code) => reject(new Error(`the site stopped at once (exit ${code})`)));
+      child.once('exit', (code) => process.exit(code ?? 1));
     });
     await mkdir(path.dirname(pidFile), { recursive: true });
     await writeFile(pidFile, `${child.pid}\n`);
     console.log(
       `${String(line).trim()}; process ${child.pid} (kill $(cat ${path.relative('.', pidFile)}) stops it)`,
     );
+    // Let go of the site: it keeps running with no pipe to this process (or to whoever ran it).
     child.stdout.destroy();
+    child.stderr.destroy();
     child.unref();
     process.exit(0);
   }
-  const { origin } = await startSite(portToServe());
+  const port = portToServe();
+  const { origin } = await startSite(port).catch((error) => {
+    console.error(`cannot serve the event site on port ${port}: ${error.code ?? error.message}`);
+    process.exit(1);
+  });
   console.log(`event site on ${origin} (event pages at ${origin}/event/101 … /event/106)`);
 }
