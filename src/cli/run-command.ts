@@ -186,7 +186,7 @@ export function formatGroup(results: GroupMemberResult[]): string {
   );
   return (
     [
-      `${formatCount(ok)} of ${plural(results.length, 'pipeline')} succeeded or were skipped`,
+      `${formatCount(ok)} of ${plural(results.length, 'pipeline')} succeeded or ${ok === 1 ? 'was' : 'were'} skipped`,
       ...lines,
       ...warnings,
     ].join('\n') + '\n'

@@ -69,11 +69,13 @@ export async function withStore<T>(
 
 /** Refuses to go on when the embedded database in `home` does not exist, saying where and what to do. */
 export async function requireEmbeddedDatabase(home: string): Promise<void> {
-  const found = await access(path.join(home, 'pgdata', 'PG_VERSION')).then(
-    () => true,
-    () => false,
-  );
-  if (found) return;
+  const exists = (file: string) =>
+    access(path.join(home, file)).then(
+      () => true,
+      () => false,
+    );
+  // A held lock: another process is creating or using it (opening it then says which process).
+  if ((await exists('pgdata/PG_VERSION')) || (await exists('sluice.lock'))) return;
   throw new SluiceError('CONFIG_NOT_FOUND', `no Sluice database in ${home}: nothing has run here yet`, {
     hint:
       'Run this in the folder where `sluice run` ran, or set SLUICE_HOME to the folder holding the embedded ' +

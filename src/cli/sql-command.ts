@@ -4,7 +4,7 @@ import { isSluiceError, SluiceError } from '../core/errors.js';
 import { sluiceHome } from '../store/connect.js';
 import { openSqlConsole, type SqlConsole, type StatementResult } from '../store/sql-console.js';
 import { formatTable, plural } from './format.js';
-import { EXIT, requireEmbeddedDatabase } from './shared.js';
+import { EXIT, requireEmbeddedDatabase, withStore } from './shared.js';
 import { positionInScript, splitStatements, type Statement } from './sql-statements.js';
 
 interface SqlFlags {
@@ -35,7 +35,9 @@ Examples:
       if (flags.json && flags.csv) throw new SluiceError('CONFIG_INVALID', 'give --json or --csv, not both');
       const home = sluiceHome();
       const databaseUrl = process.env.DATABASE_URL;
-      if (!databaseUrl) await requireEmbeddedDatabase(home);
+      // Sluice's tables first (a server database may be new); an embedded one got them when it was made.
+      if (databaseUrl) await withStore(async () => undefined);
+      else await requireEmbeddedDatabase(home);
       const session = await openSqlConsole({ home, ...(databaseUrl ? { databaseUrl } : {}) });
       try {
         if (statements !== undefined) exit(await runScript(session, statements, flags));
@@ -149,11 +151,14 @@ function printResults(results: StatementResult[], flags: SqlFlags): void {
     }
     return;
   }
-  results.forEach((r, i) => {
-    if (i > 0) process.stdout.write('\n');
+  for (const r of results) {
+    if (printedBefore) process.stdout.write('\n'); // a blank line between the results of statements
     process.stdout.write(formatResult(r));
-  });
+    printedBefore = true;
+  }
 }
+
+let printedBefore = false;
 
 /** An aligned table and its row count, or the command tag (`INSERT 3`, `CREATE TABLE`). */
 export function formatResult(r: StatementResult): string {

@@ -1,5 +1,6 @@
-import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startCli } from '../helpers/cli.js';
 import { REPO, tempDir, VISITS_PIPELINE } from '../helpers/pipeline-harness.js';
@@ -7,6 +8,11 @@ import { createTestDatabase, type TestDatabase } from '../helpers/test-database.
 import { visitsFile } from '../helpers/visits-fixtures.js';
 
 const noStack = /\n\s+at .+:\d+:\d+/;
+
+/** Waits until `condition` holds: for a state another process reaches, never for a fixed time. */
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((r) => setTimeout(r, 50));
+}
 
 describe('sluice CLI', () => {
   let testDb: TestDatabase;
@@ -58,7 +64,13 @@ load: { type: postgres, table: t, setup: "SELECT pg_sleep(3)" }
 `,
     );
     const first = startCli(['run', file], { SLUICE_HOME: home, DATABASE_URL: '' });
-    await new Promise((r) => setTimeout(r, 1500));
+    // The first takes the folder's lock before it creates the database, and keeps it to the end.
+    await until(() =>
+      stat(path.join(home, 'sluice.lock')).then(
+        () => true,
+        () => false,
+      ),
+    );
     const second = await runCli(['runs'], { SLUICE_HOME: home, DATABASE_URL: '' });
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(/the embedded database in .* is in use by process \d+/);
@@ -75,16 +87,33 @@ load: { type: postgres, table: t, setup: "SELECT pg_sleep(3)" }
       `name: slow-server
 source: { url: ${path.join(home, 'inbox')} }
 parse: { type: csv }
-load: { type: postgres, table: t, setup: "SELECT pg_sleep(4)" }
+load:
+  type: postgres
+  table: t
+  # Holds the run until the test has seen the second start refused.
+  setup: "DO $$ BEGIN WHILE NOT EXISTS (SELECT 1 FROM release_slow) LOOP PERFORM pg_sleep(0.05); END LOOP; END $$"
 `,
     );
     const env = { SLUICE_HOME: home, DATABASE_URL: testDb.url };
-    const first = startCli(['run', file], env);
-    await new Promise((r) => setTimeout(r, 2000));
-    const second = await runCli(['run', file], env);
-    expect(second.code).toBe(1);
-    expect(second.stderr).toMatch(/pipeline slow-server is already running since .*, run [0-9a-f-]{36}/);
-    expect((await first.done).code).toBe(0);
+    const db = new pg.Client({ connectionString: testDb.url });
+    await db.connect();
+    try {
+      await db.query('CREATE TABLE release_slow (x int)');
+      const first = startCli(['run', file], env);
+      await until(async () => {
+        const { rows } = await db
+          .query(`SELECT 1 FROM sluice.runs WHERE pipeline = 'slow-server' AND status = 'running'`)
+          .catch(() => ({ rows: [] }));
+        return rows.length > 0;
+      });
+      const second = await runCli(['run', file], env);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(/pipeline slow-server is already running since .*, run [0-9a-f-]{36}/);
+      await db.query('INSERT INTO release_slow VALUES (1)');
+      expect((await first.done).code).toBe(0);
+    } finally {
+      await db.end();
+    }
   });
 
   it('validates pipeline files, naming file, line, key path, what was found and what was expected', async () => {

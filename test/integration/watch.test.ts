@@ -215,7 +215,7 @@ describe('the import watcher', () => {
     expect(await count(`SELECT count(*)::int AS n FROM sluice.files WHERE pipeline = 'import.big'`)).toBe(0);
 
     const rerun = await runCli(['watch', '--once', '--stability', '50'], env);
-    expect(rerun.stdout).toBe('1 files: 1 loaded\n');
+    expect(rerun.stdout).toBe('1 file: 1 loaded\n');
     expect(await count('SELECT count(*)::int AS n FROM big')).toBe(400_000);
     expect((await listDatasets(db, { rule: 'big' })).map((d) => [d.status, d.row_count])).toEqual([
       ['active', 400_000],

@@ -1,0 +1,379 @@
+import { chmod, chown, cp, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, ensureBuilt, pathWithNode, runBin } from '../helpers/bin.js';
+import { REPO, tempDir, VISITS_PIPELINE } from '../helpers/pipeline-harness.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+
+// The command line a new user meets, through the built bin (dist/cli/main.js) as a user's shell runs it.
+
+const noStack = /\n\s+at .+:\d+:\d+/;
+const version = (JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')) as { version: string })
+  .version;
+
+beforeAll(async () => {
+  await ensureBuilt();
+}, 300_000);
+
+describe('installing the command', () => {
+  it('runs from a link in ~/.local/bin, as the README installs it, for root and for a user', async () => {
+    const home = await tempDir('sluice-user-home-');
+    await chmod(home, 0o755);
+    const bin = path.join(home, '.local', 'bin');
+    await mkdir(bin, { recursive: true });
+    await symlink(BIN, path.join(bin, 'sluice'));
+    const env = { HOME: home, PATH: pathWithNode(bin) };
+
+    const mine = await runBin(['--version'], { command: 'sluice', env });
+    expect(mine).toMatchObject({ code: 0, stdout: `${version}\n` });
+
+    // Another user (nobody, when the tests run as root): the checkout is only read, the data is its own.
+    if (process.getuid?.() !== 0) return;
+    const work = path.join(home, 'work');
+    await mkdir(work);
+    await chown(work, 65534, 65534);
+    const asNobody = (args: string[]) =>
+      runBin(['-u', 'nobody', '--', 'env', `HOME=${home}`, `PATH=${env.PATH}`, 'sluice', ...args], {
+        command: 'runuser',
+        cwd: work,
+      });
+    expect(await asNobody(['--version'])).toMatchObject({ code: 0, stdout: `${version}\n` });
+    const demo = await asNobody(['demo']);
+    expect(demo.code, demo.stderr).toBe(0);
+    expect(demo.stdout).toContain('files: 3 loaded, 0 skipped, 1 rejected');
+    expect((await stat(path.join(work, '.sluice', 'pgdata'))).uid).toBe(65534);
+  }, 300_000);
+
+  it('loads only the modules of the command that runs', async () => {
+    const dir = await tempDir();
+    const log = path.join(dir, 'modules.log');
+    await writeFile(
+      path.join(dir, 'hooks.mjs'),
+      `import { appendFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const resolved = await next(specifier, context);
+  appendFileSync(${JSON.stringify(log)}, resolved.url + '\\n');
+  return resolved;
+}
+`,
+    );
+    await writeFile(
+      path.join(dir, 'register.mjs'),
+      `import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n`,
+    );
+    const loaded = async (args: string[], env: Record<string, string> = {}) => {
+      await writeFile(log, '');
+      const result = await runBin(['--import', path.join(dir, 'register.mjs'), BIN, ...args], {
+        command: process.execPath,
+        cwd: dir,
+        env,
+      });
+      expect(result.code, result.stderr).toBe(0);
+      return await readFile(log, 'utf8');
+    };
+    const heavy = (name: string) => new RegExp(`/node_modules/${name}/`);
+    const help = await loaded(['--help']);
+    expect(help).toContain('/commander/');
+    for (const name of ['pg', '@electric-sql/pglite', 'exceljs', '@e965/xlsx', 'zod', 'yaml', 'imapflow'])
+      expect(help, name).not.toMatch(heavy(name));
+    expect(help).not.toMatch(/cli\/run-command\.js/);
+
+    const db = await createTestDatabase();
+    try {
+      const runs = await loaded(['runs'], { DATABASE_URL: db.url });
+      expect(runs).toMatch(heavy('pg'));
+      for (const name of ['@electric-sql/pglite', 'exceljs', '@e965/xlsx', 'zod', 'imapflow', 'mysql2'])
+        expect(runs, name).not.toMatch(heavy(name));
+    } finally {
+      await db.drop();
+    }
+  }, 120_000);
+});
+
+describe('exit codes', () => {
+  const cases: [string[], number, RegExp][] = [
+    [['--help'], 0, /Usage: sluice/],
+    [['--version'], 0, new RegExp(version.replaceAll('.', '\\.'))],
+    [['help', 'runs'], 0, /Usage: sluice runs/],
+    [['runs', '--help'], 0, /--limit <n>/],
+    [[], 2, /Usage: sluice/],
+    [['nope'], 2, /unknown command 'nope'/],
+    [['rn'], 2, /Did you mean run\?/],
+    [['run'], 2, /missing required argument 'pipelines'/],
+    [['runs', '--bogus'], 2, /unknown option '--bogus'/],
+    [['rejects', '--run'], 2, /option '--run <id>' argument missing/],
+    [['runs', '--limit', 'abc'], 2, /--limit .*expected a whole number of at least 1, found "abc"/],
+    [['runs', '--limit', '0'], 2, /expected a whole number of at least 1, found "0"/],
+    [['datasets', '--limit', '-3'], 2, /expected a whole number/],
+    [['watch', '--stability', 'soon'], 2, /--stability .*expected a whole number of at least 0/],
+    [['state'], 2, /Usage: sluice state/],
+  ];
+  it.each(cases)('sluice %j exits %i', async (args, code, shown) => {
+    const dir = await tempDir();
+    const result = await runBin(args, { cwd: dir });
+    expect(result.code, result.stderr).toBe(code);
+    expect(result.stdout + result.stderr).toMatch(shown);
+    expect(result.stderr).not.toMatch(noStack);
+  });
+});
+
+describe('outside a project', () => {
+  it.each([
+    ['runs'],
+    ['rejects'],
+    ['runs', '3f2a'],
+    ['state', 'show'],
+    ['datasets'],
+    ['rules', 'list'],
+    ['sql', 'SELECT 1'],
+    ['cleanup'],
+  ])('sluice %j says there is no database here and creates none', async (...args) => {
+    const dir = await tempDir();
+    const result = await runBin(args, { cwd: dir, env: { DATABASE_URL: '', SLUICE_HOME: '' } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`no Sluice database in ${path.join(dir, '.sluice')}`);
+    expect(result.stderr).toMatch(/SLUICE_HOME/);
+    expect(result.stderr).toMatch(/DATABASE_URL/);
+    expect(result.stderr).toMatch(/sluice run PIPELINE/);
+    expect(result.stderr).not.toMatch(noStack);
+    await expect(stat(path.join(dir, '.sluice'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('names the folder SLUICE_HOME points at', async () => {
+    const dir = await tempDir();
+    const home = path.join(dir, 'elsewhere');
+    const result = await runBin(['runs'], { cwd: dir, env: { DATABASE_URL: '', SLUICE_HOME: home } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`no Sluice database in ${home}`);
+    await expect(stat(home)).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('on a PostgreSQL server', () => {
+  let testDb: TestDatabase;
+  let dir: string;
+  let env: Record<string, string>;
+  const LONG = 'a.pipeline.with.a.rather.long.name';
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    dir = await tempDir();
+    env = { DATABASE_URL: testDb.url, SLUICE_HOME: path.join(dir, 'home') };
+    // Runs whose ids share their first digits, a long name, large counts and known durations.
+    const insert = await runBin(
+      [
+        'sql',
+        `INSERT INTO sluice.runs (id, pipeline, status, as_of, started_at, ended_at, rows_loaded, rows_rejected, files_loaded, files_rejected)
+         VALUES ('abcd0000-0000-4000-8000-000000000001', 'visits', 'succeeded', '2026-11-27',
+                 '2026-11-27 06:00:00+00', '2026-11-27 06:02:05+00', 1234567, 3, 2, 1),
+                ('abcd1111-0000-4000-8000-000000000002', '${LONG}', 'failed', '2026-11-28',
+                 '2026-11-28 06:00:00+00', '2026-11-28 06:00:00.5+00', 0, 0, 0, 0)`,
+      ],
+      { env },
+    );
+    expect(insert.code, insert.stderr).toBe(0);
+    expect(insert.stdout).toBe('INSERT 2\n');
+  });
+  afterAll(async () => {
+    await testDb?.drop();
+  });
+
+  it('lists runs under a header, aligned, with durations and thousands separators', async () => {
+    const result = await runBin(['runs'], { env });
+    expect(result.code, result.stderr).toBe(0);
+    const [header, ...rows] = result.stdout.trimEnd().split('\n');
+    expect(header).toMatch(
+      /^RUN\s+STARTED\s+PIPELINE\s+STATUS\s+AS OF\s+TOOK\s+ROWS LOADED\s+REJECTED\s+FILES$/,
+    );
+    expect(rows).toHaveLength(2);
+    const status = header!.indexOf('STATUS');
+    const took = header!.indexOf('TOOK');
+    for (const row of rows) expect(row.slice(status - 2, status)).toBe('  '); // columns line up
+    expect(rows[0]!.slice(status)).toMatch(/^failed /);
+    expect(rows[1]!.slice(status)).toMatch(/^succeeded /);
+    expect(rows[0]).toMatch(new RegExp(`^abcd1111  \\S+ \\S+  ${LONG.replaceAll('.', '\\.')}  failed`));
+    expect(rows[1]).toMatch(/ 2 min 05 s +1,234,567 +3 +2 files loaded \(1 rejected\)$/);
+    expect(rows[0]).toMatch(/500 ms/);
+    expect(rows[0]!.length >= took).toBe(true);
+  });
+
+  it('takes any unique start of a run id, and says so when there is none or several', async () => {
+    const one = await runBin(['runs', 'abcd0'], { env });
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toMatch(/^Run abcd0000-0000-4000-8000-000000000001 of visits: succeeded/);
+    expect(one.stdout).toContain('rows     0 read, 1,234,567 loaded, 3 rejected');
+
+    const rejects = await runBin(['rejects', '--run', 'ABCD1'], { env });
+    expect(rejects.code, rejects.stderr).toBe(0);
+    expect(rejects.stdout).toBe('No rejected rows in run abcd1111-0000-4000-8000-000000000002.\n');
+
+    const both = await runBin(['rejects', '--run', 'abcd'], { env });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('abcd is the start of more than one run id; give more of it');
+    expect(both.stderr).toContain('abcd0000-0000-4000-8000-000000000001  visits');
+    expect(both.stderr).toContain(`abcd1111-0000-4000-8000-000000000002  ${LONG}`);
+
+    const none = await runBin(['runs', 'ffff'], { env });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/no run id starts with ffff\n`sluice runs` lists/);
+
+    for (const args of [
+      ['rejects', '--run', "3f2a' OR 1=1"],
+      ['runs', 'latest'],
+    ]) {
+      const wrong = await runBin(args, { env });
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toMatch(/is not a run id \(or the start of one\)/);
+      expect(wrong.stderr).not.toMatch(/uuid|SQLSTATE/);
+    }
+  });
+
+  it('says when a pipeline is not in the ledger, naming those that are', async () => {
+    for (const args of [
+      ['runs', '--pipeline', 'nope'],
+      ['rejects', '--pipeline', 'nope'],
+    ]) {
+      const result = await runBin(args, { env });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('no pipeline named "nope" has run here');
+      expect(result.stderr).toContain(`Pipelines in the run ledger: ${LONG}, visits.`);
+    }
+  });
+
+  it('runs SQL: a table, JSON, CSV, statements from stdin, and an error as one line', async () => {
+    const table = await runBin(
+      ['sql', "SELECT pipeline, rows_loaded FROM sluice.runs ORDER BY pipeline; SELECT 'x' AS y WHERE false"],
+      { env },
+    );
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toBe(
+      [
+        `${'pipeline'.padEnd(LONG.length)}  rows_loaded`,
+        `${LONG}  ${'0'.padStart(11)}`,
+        `${'visits'.padEnd(LONG.length)}  ${'1234567'.padStart(11)}`,
+        '(2 rows)',
+        '',
+        'y',
+        '(0 rows)',
+        '',
+      ].join('\n'),
+    );
+
+    const json = await runBin(
+      [
+        'sql',
+        '--json',
+        "SELECT 1 AS n, 't'::bool AS ok, NULL AS none, '{\"a\":[1]}'::jsonb AS doc, 1.50 AS price",
+      ],
+      { env },
+    );
+    expect(JSON.parse(json.stdout)).toEqual([{ n: 1, ok: true, none: null, doc: { a: [1] }, price: '1.50' }]);
+
+    const csv = await runBin(['sql', '--csv', `SELECT 'a,b' AS x, 'say "hi"' AS y, NULL AS z`], { env });
+    expect(csv.stdout).toBe('x,y,z\r\n"a,b","say ""hi""",\r\n');
+
+    const piped = await runBin(['sql'], {
+      env,
+      input:
+        "CREATE TABLE notes (t text);\nINSERT INTO notes VALUES ('a;b'), ($$c;d$$);\n-- a comment; still a comment\nSELECT count(*) AS n FROM notes",
+    });
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout).toBe('CREATE\n\nINSERT 2\n\nn\n2\n(1 row)\n');
+
+    const error = await runBin(['sql'], { env, input: 'SELECT 1;\nSELECT x\n  FROM nowhere;\n' });
+    expect(error.code).toBe(1);
+    expect(error.stderr).toBe(
+      'sluice: ERROR at line 3, column 8: relation "nowhere" does not exist [SQLSTATE 42P01]\n',
+    );
+    const syntax = await runBin(['sql', 'SELEC 1'], { env });
+    expect(syntax.code).toBe(1);
+    expect(syntax.stderr).toBe(
+      'sluice: ERROR at line 1, column 1: syntax error at or near "SELEC" [SQLSTATE 42601]\n',
+    );
+  });
+
+  it('shows the warnings of a run in its summary off a terminal, and in --json', async () => {
+    const inbox = path.join(dir, 'latin1');
+    await mkdir(inbox);
+    await writeFile(path.join(inbox, 'one.csv'), Buffer.from('name\ncaf\xe9\n', 'latin1'));
+    const file = path.join(dir, 'latin1.yaml');
+    await writeFile(
+      file,
+      `name: latin1\nsource: { url: ${inbox} }\nparse: { type: csv }\nload: { type: postgres, table: latin1 }\n`,
+    );
+    const text = await runBin(['run', file, '--dry-run'], { env });
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/loaded {3}one\.csv: 1 row\n/);
+    expect(text.stdout).toMatch(/ {2}warning: .*one\.csv has bytes that are not valid UTF-8/);
+    const json = await runBin(['run', file, '--dry-run', '--json'], { env });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      warnings: [expect.stringMatching(/not valid UTF-8/)],
+    });
+  });
+
+  it('sluice watch logs the rejected rows of each file it imports', async () => {
+    const inbox = path.join(dir, 'watched');
+    await mkdir(inbox);
+    await writeFile(path.join(inbox, 'orders_1.csv'), 'id,total\n1,9.5\n2\n3,1,extra\n');
+    const rules = path.join(dir, 'rules.yaml');
+    await writeFile(
+      rules,
+      `rules:
+  - name: orders
+    filePattern: '^orders_\\d+\\.csv$'
+    fileType: csv
+    sourceFolder: ${inbox}
+    archiveFolder: ${inbox}/archive
+    targetTable: orders
+`,
+    );
+    expect((await runBin(['rules', 'add', rules], { env })).stdout).toBe('saved 1 rule: orders\n');
+    const result = await runBin(['watch', '--once', '--stability', '50'], { env });
+    expect(result.stdout).toBe('1 file: 1 loaded\n');
+    expect(result.stderr).toMatch(
+      /warn: orders_1\.csv: 2 rows rejected \(all of them: sluice rejects --run [0-9a-f-]{36}\)/,
+    );
+    expect(result.stderr).toMatch(/warn: {3}orders_1\.csv:3 field_count expected 2 fields, found 1/);
+    expect(result.stderr).toMatch(/warn: {3}orders_1\.csv:4 field_count expected 2 fields, found 3/);
+  });
+
+  it('lists the options nested in plugin options: auth, pagination, check rules', async () => {
+    const text = await runBin(['plugins'], { env });
+    expect(text.code).toBe(0);
+    const http = text.stdout.slice(text.stdout.indexOf('  http — '));
+    expect(http).toMatch(
+      /\n {6}auth: object — [^\n]*\n {10}with type: "bearer":\n {14}token: string \(required\)/,
+    );
+    expect(http).toMatch(/\n {10}with type: "offset":\n(?: {14}.*\n)*? {14}limit: integer \(required\)/);
+    expect(text.stdout).toMatch(/\n {6}regex: string \| object — [^\n]*\n {10}pattern: string \(required\)/);
+
+    const json = JSON.parse((await runBin(['plugins', '--json'], { env })).stdout) as {
+      name: string;
+      options: { name: string; variants?: { name: string; options: { name: string }[] }[] }[];
+    }[];
+    const auth = json.find((p) => p.name === 'http')!.options.find((o) => o.name === 'auth')!;
+    expect(auth.variants!.map((v) => v.name)).toEqual(['type: "bearer"', 'type: "basic"', 'type: "apiKey"']);
+    expect(auth.variants![1]!.options.map((o) => o.name)).toEqual(['username', 'password']);
+  });
+});
+
+describe('on the embedded database', () => {
+  it('runs SQL on it, the way the README shows', async () => {
+    const dir = await tempDir();
+    const env = { DATABASE_URL: '', SLUICE_HOME: path.join(dir, '.sluice') };
+    const inbox = path.join(dir, 'inbox');
+    await cp(path.join(REPO, 'examples/visits/data'), inbox, { recursive: true });
+    const run = await runBin(['run', VISITS_PIPELINE, '--as-of', '2026-11-27'], {
+      env: { ...env, VISITS_SOURCE: inbox, VISITS_BACKUP_DIR: path.join(dir, 'backup') },
+      cwd: dir,
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const result = await runBin(['sql', 'SELECT count(*) AS runs FROM sluice.runs'], { env, cwd: dir });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('runs\n   1\n(1 row)\n');
+    const error = await runBin(['sql', 'SELECT * FROM nowhere'], { env, cwd: dir });
+    expect(error).toMatchObject({
+      code: 1,
+      stderr: 'sluice: ERROR at line 1, column 15: relation "nowhere" does not exist [SQLSTATE 42P01]\n',
+    });
+  }, 120_000);
+});

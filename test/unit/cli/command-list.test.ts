@@ -1,0 +1,23 @@
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../../src/cli/command-list.js';
+
+// `sluice --help` lists the commands from COMMANDS without loading their modules: each summary must say
+// what the command's own description says.
+describe('the list of commands', () => {
+  it.each(COMMANDS.map((c) => [c.name, c] as const))(
+    '%s: its summary is its description',
+    async (_, entry) => {
+      const program = new Command();
+      (await entry.load())(program, () => undefined);
+      const command = program.commands.find((c) => c.name() === entry.name);
+      expect(command, `${entry.name} is registered by its module`).toBeDefined();
+      expect(entry.summary).toBe(command!.description());
+    },
+  );
+
+  it('names each command once', () => {
+    const names = COMMANDS.map((c) => c.name);
+    expect(new Set(names).size).toBe(names.length);
+  });
+});
