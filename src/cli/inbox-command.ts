@@ -16,8 +16,7 @@ import {
   setInboxRuleActive,
 } from '../store/mail-store.js';
 import { EXIT, readConfigText, withStore } from './shared.js';
-
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+import { plural } from './format.js';
 
 const HOW_TO_ADD =
   'Add accounts and rules with `sluice inbox load FILE.yaml` (an `accounts:` and a `rules:` list; docs/mail.md shows one).';
@@ -60,7 +59,7 @@ export function registerInbox(program: Command, exit: (code: number) => void) {
     .description('List the inbox rules')
     .option('--json', 'as JSON')
     .action(async (flags: { json?: boolean }) => {
-      const rules = await withStore((db) => listInboxRules(db));
+      const rules = await withStore((db) => listInboxRules(db), { existing: true });
       if (flags.json) {
         process.stdout.write(JSON.stringify(rules, null, 2) + '\n');
         return;
@@ -86,7 +85,7 @@ export function registerInbox(program: Command, exit: (code: number) => void) {
     .description('Each account with its rules, messages handled and last successful poll')
     .option('--json', 'as JSON')
     .action(async (flags: { json?: boolean }) => {
-      const accounts = await withStore((db) => listAccountStatus(db));
+      const accounts = await withStore((db) => listAccountStatus(db), { existing: true });
       if (flags.json) {
         process.stdout.write(JSON.stringify(accounts, null, 2) + '\n');
         return;
@@ -107,7 +106,7 @@ export function registerInbox(program: Command, exit: (code: number) => void) {
       .command(`${command} <rule>`)
       .description(`${active ? 'Use' : 'Stop using'} an inbox rule (it is kept)`)
       .action(async (name: string) => {
-        const found = await withStore((db) => setInboxRuleActive(db, name, active));
+        const found = await withStore((db) => setInboxRuleActive(db, name, active), { existing: true });
         if (!found)
           throw new SluiceError('CONFIG_NOT_FOUND', `no inbox rule is named ${name}`, {
             hint: '`sluice inbox list` shows the rules.',
@@ -126,7 +125,7 @@ export function registerInbox(program: Command, exit: (code: number) => void) {
     .option('-v, --verbose', 'say what is done to each message')
     .action(async (flags: { account?: string; verbose?: boolean }) => {
       const logger = cliLogger(flags.verbose ?? false);
-      const results = await withStore((db) => pollAccounts(db, flags.account, logger));
+      const results = await withStore((db) => pollAccounts(db, flags.account, logger), { existing: true });
       let failed = false;
       for (const r of results) {
         if ('error' in r) {

@@ -4,8 +4,7 @@ import { dueOf, reportSchedules, sendDueReports, type ReportSchedule } from '../
 import { readReportsFile, saveReports, sendReport } from '../notify/reports.js';
 import { listReports } from '../store/reports.js';
 import { EXIT, withStore } from './shared.js';
-
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+import { plural } from './format.js';
 
 /** What `report due` says when nothing is due: which reports it looked at, and when each is due next. */
 function nothingDue(schedules: readonly ReportSchedule[]): string {
@@ -52,7 +51,7 @@ export function registerReport(program: Command, exit: (code: number) => void) {
     .description('List the saved reports')
     .option('--json', 'as JSON')
     .action(async (flags: { json?: boolean }) => {
-      const reports = await withStore((db) => listReports(db));
+      const reports = await withStore((db) => listReports(db), { existing: true });
       if (flags.json) {
         process.stdout.write(JSON.stringify(reports, null, 2) + '\n');
         return;
@@ -73,8 +72,9 @@ export function registerReport(program: Command, exit: (code: number) => void) {
     .option('--dry-run', 'write the message as an .eml file instead of sending it')
     .option('--out <dir>', 'where --dry-run writes the .eml', '.')
     .action(async (name: string, flags: { dryRun?: boolean; out: string }) => {
-      const result = await withStore((db) =>
-        sendReport(db, name, { logger, dryRun: flags.dryRun ?? false, outDir: flags.out }),
+      const result = await withStore(
+        (db) => sendReport(db, name, { logger, dryRun: flags.dryRun ?? false, outDir: flags.out }),
+        { existing: true },
       );
       const rows = Object.entries(result.rowsPerQuery)
         .map(([k, n]) => `${k}: ${n === null ? 'failed' : plural(n, 'row')}`)
@@ -100,7 +100,7 @@ export function registerReport(program: Command, exit: (code: number) => void) {
     .option('--json', 'as JSON')
     .action(async (flags: { send?: boolean; json?: boolean }) => {
       if (!flags.send) {
-        const schedules = await withStore((db) => reportSchedules(db));
+        const schedules = await withStore((db) => reportSchedules(db), { existing: true });
         const due = dueOf(schedules);
         if (flags.json) {
           process.stdout.write(JSON.stringify(due, null, 2) + '\n');
@@ -113,10 +113,13 @@ export function registerReport(program: Command, exit: (code: number) => void) {
           );
         return;
       }
-      const { sends, schedules } = await withStore(async (db) => ({
-        sends: await sendDueReports(db, { logger }),
-        schedules: await reportSchedules(db),
-      }));
+      const { sends, schedules } = await withStore(
+        async (db) => ({
+          sends: await sendDueReports(db, { logger }),
+          schedules: await reportSchedules(db),
+        }),
+        { existing: true },
+      );
       if (sends === undefined) {
         process.stderr.write('another `sluice report due --send` is running: nothing sent\n');
         return;

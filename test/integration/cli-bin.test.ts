@@ -118,16 +118,24 @@ describe('exit codes', () => {
 });
 
 describe('outside a project', () => {
-  it.each([
-    ['runs'],
-    ['rejects'],
-    ['runs', '3f2a'],
-    ['state', 'show'],
-    ['datasets'],
-    ['rules', 'list'],
-    ['sql', 'SELECT 1'],
-    ['cleanup'],
-  ])('sluice %j says there is no database here and creates none', async (...args) => {
+  it.each(
+    (
+      [
+        ['runs'],
+        ['rejects'],
+        ['runs', '3f2a'],
+        ['state', 'show'],
+        ['datasets'],
+        ['rules', 'list'],
+        ['sql', 'SELECT 1'],
+        ['cleanup'],
+        ['report', 'due', '--send'],
+        ['report', 'list'],
+        ['inbox', 'status'],
+        ['inbox', 'poll'],
+      ] as string[][]
+    ).map((args) => [args.join(' '), args] as const),
+  )('sluice %s says there is no database here and creates none', async (_, args) => {
     const dir = await tempDir();
     const result = await runBin(args, { cwd: dir, env: { DATABASE_URL: '', SLUICE_HOME: '' } });
     expect(result.code).toBe(2);
