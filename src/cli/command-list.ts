@@ -49,7 +49,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'cleanup',
     summary:
-      'Mark runs whose heartbeat stopped for longer than their maximum run time as failed, drop their leases; --retry reruns the pipelines whose last run failed',
+      'Mark runs whose heartbeat stopped for longer than their maximum run time as failed, releasing their claims; --retry reruns the pipelines whose last run failed',
     load: async () => (await import('./cleanup-command.js')).registerCleanup,
   },
   {

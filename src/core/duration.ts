@@ -1,5 +1,3 @@
-import { z } from 'zod';
-
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 /** `90s`, `30m`, `6h`, `1d`, `1h30m` in milliseconds; undefined when the text is not a duration. */
@@ -12,16 +10,6 @@ export function parseDuration(text: string): number | undefined {
     parts.reduce((sum, [, n, unit]) => sum + Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS], 0),
   );
 }
-
-/** A zod field for a duration written as `30m`, `6h`, `1d` (or a number of seconds), giving milliseconds. */
-export const durationSchema = z.union([z.number().positive(), z.string()]).transform((value, ctx) => {
-  const ms = typeof value === 'number' ? Math.round(value * 1000) : parseDuration(value);
-  if (ms === undefined || ms <= 0) {
-    ctx.addIssue({ code: 'custom', message: 'a duration such as "90s", "30m", "6h" or "1d"' });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 /** Milliseconds said the short way: `6h`, `1h30m`, `45s`. */
 export function formatDuration(ms: number): string {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConfigReader, type Env, type KeyPath } from './config-file.js';
 import { datasetSectionSchema, type DatasetSpec } from './dataset-spec.js';
-import { durationSchema } from './duration.js';
+import { durationSchema } from './duration-schema.js';
 import { SluiceError } from './errors.js';
 import { editorJsonSchema } from './json-schema.js';
 import { notifySchema, type NotifySpec } from './notify-spec.js';
