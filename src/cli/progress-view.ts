@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { Progress } from '../core/run-summary.js';
+import { formatCount } from './format.js';
 
 /**
  * A one-line progress bar on the terminal: files, rows, rows/s. Disabled (stderr not a terminal, --json),
@@ -29,9 +30,9 @@ export function createProgressView(options: { enabled: boolean }) {
       const total = Math.max(p.filesTotal ?? p.filesSeen, p.filesSeen, 1);
       const secs = (performance.now() - started) / 1000;
       const payload = {
-        rows: p.rowsRead.toLocaleString('en-US'),
-        rate: secs > 0 ? Math.round(p.rowsRead / secs).toLocaleString('en-US') : '0',
-        rejected: p.rowsRejected.toLocaleString('en-US'),
+        rows: formatCount(p.rowsRead),
+        rate: secs > 0 ? formatCount(Math.round(p.rowsRead / secs)) : '0',
+        rejected: formatCount(p.rowsRejected),
         file: p.file ?? '',
       };
       if (!running) {
