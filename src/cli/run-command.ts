@@ -209,8 +209,8 @@ export function formatSummary(s: RunSummary): string {
       );
   }
   if (s.archive) lines.push(`  archive: ${s.archive}`);
-  // Printed whatever stderr is (cron, systemd, a pipe): the live notes of the progress view are only for
-  // a terminal, so the summary is where warnings are sure to be seen.
+  // The summary is the run's full record (stdout may go to a file of its own): its warnings belong in it,
+  // whatever was noted on stderr while it ran.
   for (const w of s.warnings ?? []) lines.push(`  warning: ${w}`);
   if (s.dryRun) lines.push('  nothing was committed: this was a dry run');
   else if (s.rowsRejected > 0) lines.push(`  rejected rows: sluice rejects --run ${s.runId}`);
