@@ -67,20 +67,14 @@ describe('examples', () => {
  * one fresh copy of the repository, one example after the other (reports mails over the tables visits
  * made): each must succeed, and `git status` must stay clean, on the embedded database and on a server.
  */
-const EXAMPLES: { name: string; shows: RegExp[]; serverOnly?: string }[] = [
+const EXAMPLES: { name: string; shows: RegExp[] }[] = [
   {
     name: 'visits',
     shows: [/Run [0-9a-f-]{36} of visits succeeded/, /files: 3 loaded, 0 skipped, 1 rejected/, /\(5 rows\)/],
   },
   { name: 'reports', shows: [/\.eml/] },
   { name: 'imports', shows: [/5 files: .*4 loaded/, /ID\s+STATUS\s+LABEL/, /\(\d+ rows?\)/] },
-  {
-    name: 'scan',
-    shows: [/Run [0-9a-f-]{36} of scan_attendees succeeded/, /\(6 rows\)/],
-    // The scan reads its download state (context.state) while the unit's load transaction is open; on
-    // PGlite that read waits for the transaction, which waits for the read: the run never ends.
-    serverOnly: 'the scan hangs on the embedded database (state read outside the open transaction)',
-  },
+  { name: 'scan', shows: [/Run [0-9a-f-]{36} of scan_attendees succeeded/, /\(6 rows\)/] },
   { name: 'sync', shows: [/5 of 5 pipelines succeeded/, /pulso\.dashboard_data {2}\S+ = /] },
 ];
 
@@ -126,23 +120,19 @@ describe.each(['embedded', 'postgres'] as const)('the examples as their READMEs 
   });
 
   for (const example of EXAMPLES) {
-    it.skipIf(kind === 'embedded' && example.serverOnly !== undefined)(
-      example.name,
-      { timeout: 700_000 },
-      async () => {
-        const file = `examples/${example.name}/README.md`;
-        const blocks = runnableBlocks(await readFile(path.join(copy, file), 'utf8'), file);
-        expect(blocks.length, `${file} has no runnable block`).toBeGreaterThan(0);
-        const run = () => runBlocks(blocks, { cwd: copy, home, env });
-        const result =
-          example.name === 'sync'
-            ? await withLock('sluice-test-pulso-source', () => withSyncSource(run))
-            : await run();
-        expect(result.code, `${file}:\n${result.output}`).toBe(0);
-        for (const shown of example.shows) expect(result.output, file).toMatch(shown);
-        expect(result.output, file).not.toMatch(/\n\s+at .+:\d+:\d+/); // no stack trace
-      },
-    );
+    it(example.name, { timeout: 700_000 }, async () => {
+      const file = `examples/${example.name}/README.md`;
+      const blocks = runnableBlocks(await readFile(path.join(copy, file), 'utf8'), file);
+      expect(blocks.length, `${file} has no runnable block`).toBeGreaterThan(0);
+      const run = () => runBlocks(blocks, { cwd: copy, home, env });
+      const result =
+        example.name === 'sync'
+          ? await withLock('sluice-test-pulso-source', () => withSyncSource(run))
+          : await run();
+      expect(result.code, `${file}:\n${result.output}`).toBe(0);
+      for (const shown of example.shows) expect(result.output, file).toMatch(shown);
+      expect(result.output, file).not.toMatch(/\n\s+at .+:\d+:\d+/); // no stack trace
+    });
   }
 
   it('leaves the repository as it was: git status is clean', async () => {
