@@ -64,7 +64,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'convert',
-    summary: 'Convert a sheet of an Excel workbook (.xls or .xlsx) to CSV, as an import would read it',
+    summary:
+      "Convert a sheet of an Excel workbook (.xls or .xlsx) to CSV: every row that holds a value, at the sheet's full width; with --header-row or --skip-rows, as an import would read it",
     load: async () => (await import('./convert-command.js')).registerConvert,
   },
   {
