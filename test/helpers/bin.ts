@@ -25,6 +25,8 @@ export function pathWithNode(...first: string[]): string {
   return [...first, path.dirname(process.execPath), process.env.PATH ?? '/usr/bin:/bin'].join(path.delimiter);
 }
 
+const LIMIT_MS = 150_000;
+
 export interface BinResult {
   code: number | null;
   stdout: string;
@@ -46,8 +48,16 @@ export function runBin(
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    // Only turns a hang into a failure that names the command; no test waits for it.
+    const limit = setTimeout(() => {
+      stderr += `\n[sluice ${args.join(' ')} still running after ${LIMIT_MS} ms: killed]\n`;
+      child.kill('SIGKILL');
+    }, LIMIT_MS);
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      clearTimeout(limit);
+      resolve({ code, stdout, stderr });
+    });
     if (options.input !== undefined) child.stdin!.end(options.input);
   });
 }
