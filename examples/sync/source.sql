@@ -1,4 +1,4 @@
--- A small warehouse in the shape of seed 004's collections dashboard: five tables in schema `pulso`,
+-- A small warehouse in the shape of a collections dashboard: five tables in schema `pulso`,
 -- with dates relative to today so that the lookback and sliding windows have something to do.
 -- Load it into the source database: psql "$PULSO_SOURCE_URL" -f examples/sync/source.sql
 DROP SCHEMA IF EXISTS pulso CASCADE;
