@@ -1,16 +1,6 @@
 /** Text formatting shared by every command: counts, plurals, durations, times and aligned tables. */
 
-/** `1,234`: thousands separators, whatever the locale of the machine. */
-export const formatCount = (n: number | string) => Number(n).toLocaleString('en-US');
-
-/**
- * `1 row`, `2 rows`, `1,234 rows`; pass the plural form when adding an s is wrong (`entry`, `entries`).
- * The one pluralising helper of the CLI: messages never say `1 rows`.
- */
-export function plural(n: number | string, singular: string, pluralForm = `${singular}s`): string {
-  const count = Number(n);
-  return `${formatCount(count)} ${count === 1 ? singular : pluralForm}`;
-}
+export { formatCount, plural } from '../core/text.js';
 
 /** `45 ms`, `12.3 s`, `4 min 05 s`, `2 h 03 min`. */
 export function formatDuration(ms: number): string {

@@ -94,7 +94,8 @@ async function runOne(spec: PipelineSpec, registry: Registry, flags: RunFlags): 
             process.stderr.write(
               `${entry.loggedAt} ${entry.level.padEnd(5)} #${entry.step} +${entry.stepMs}ms ${entry.message}\n`,
             );
-          else if (entry.level === 'warn' || entry.level === 'error')
+          // Off a terminal the summary carries the warnings (once); errors are said as they happen.
+          else if (entry.level === 'error' || (entry.level === 'warn' && process.stderr.isTTY === true))
             view.note(`${entry.level}: ${entry.message}`);
         },
       });

@@ -1,4 +1,5 @@
 import type { NotifySpec } from '../core/notify-spec.js';
+import { plural } from '../core/text.js';
 import type { FileCounts, RunSummary } from '../core/run-summary.js';
 
 /** What a notice says about a run: the parts of a run summary it shows. */
@@ -46,8 +47,6 @@ export interface ComposedNotice {
   /** Slack-compatible `text` of a webhook post (mrkdwn, `&<>` escaped). */
   slack: string;
 }
-
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /**
  * Whether a run calls for a notice under `notify`, and its summary parts. Pure. A failed run makes a

@@ -12,6 +12,7 @@ import type {
 } from '../core/plugin.js';
 import type { FileReport } from '../core/run-summary.js';
 import { withRetry } from '../core/retry.js';
+import { plural } from '../core/text.js';
 import {
   findLoaded,
   markArchived,
@@ -54,7 +55,7 @@ export async function fileUnits(
   const { spec, log } = scope;
   const files: SourceFile[] = [];
   for await (const file of session.list()) files.push(file);
-  log.info(`${files.length} ${files.length === 1 ? 'file' : 'files'} to consider`);
+  log.info(`${plural(files.length, 'file')} to consider`);
   const pending: Pending[] = [];
 
   const settleAll = async () => {
@@ -76,7 +77,7 @@ export async function fileUnits(
           zip,
         );
         archive.path = zip;
-        log.info(`archived ${toArchive.length} ${toArchive.length === 1 ? 'file' : 'files'} into ${zip}`);
+        log.info(`archived ${plural(toArchive.length, 'file')} into ${zip}`);
       }
     }
     for (const p of batch) {

@@ -7,6 +7,7 @@ import type { Logger } from '../core/plugin.js';
 import type { Registry } from '../core/registry.js';
 import type { Database } from '../store/database.js';
 import { listImportRules } from '../store/import-rules.js';
+import { plural } from '../core/text.js';
 import { importFile, type ImportResult } from './import-file.js';
 
 /** Where a file no active rule matches goes, inside its source folder. */
@@ -89,7 +90,7 @@ export async function handleFile(
       ...(options.signal ? { signal: options.signal } : {}),
     });
     const dataset = result.datasetId ? ` (dataset ${result.datasetId}, ${result.datasetStatus})` : '';
-    const line = `${name}: ${result.status} under rule ${rule.name}${dataset}, ${result.rowsLoaded} rows${result.reason ? `: ${result.reason}` : ''}`;
+    const line = `${name}: ${result.status} under rule ${rule.name}${dataset}, ${plural(result.rowsLoaded, 'row')}${result.reason ? `: ${result.reason}` : ''}`;
     if (result.status === 'failed') options.logger.error(`${line}; the file is left in place`);
     else if (result.status === 'rejected') options.logger.warn(`${line}; moved to rejected/`);
     else options.logger.info(line);

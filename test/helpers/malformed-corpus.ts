@@ -27,7 +27,7 @@ export interface MalformedInput {
     rowsRejected?: number;
     /** The ledger's reason for a rejected file. */
     reason?: RegExp;
-    /** A warning the run prints (on stderr). */
+    /** A warning the run prints (in its summary). */
     warning?: RegExp;
   };
 }
