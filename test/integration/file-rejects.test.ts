@@ -1,27 +1,23 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/connect.js';
 import type { Database } from '../../src/store/database.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/pipeline-harness.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { createTestStore, type TestStore } from '../helpers/test-store.js';
 
 // A problem tied to one file rejects that file, with its reason in the ledger, and the run goes on.
 
-let testDb: TestDatabase;
+let store: TestStore;
 let db: Database;
-let home: string;
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  home = await tempDir('sluice-file-rejects-');
-  db = await openStore({ databaseUrl: testDb.url, home });
+  store = await createTestStore({ prefix: 'sluice-file-rejects-' });
+  db = store.db;
 });
 
 afterAll(async () => {
-  await db?.close();
-  await testDb?.drop();
+  await store?.close();
 });
 
 async function runFolder(name: string, files: Record<string, string>, load: string[], check: string[]) {
@@ -48,7 +44,7 @@ async function runFolder(name: string, files: Record<string, string>, load: stri
       ...load.map((l) => `  ${l}`),
     ].join('\n') + '\n',
   );
-  const result = await runCli(['run', pipeline], { DATABASE_URL: testDb.url, SLUICE_HOME: home });
+  const result = await runCli(['run', pipeline], store.env);
   const ledger = await db.query<{ name: string; status: string; reason: string | null }>(
     `SELECT name, status, reason FROM sluice.files WHERE pipeline = $1 ORDER BY name`,
     [name],

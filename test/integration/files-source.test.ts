@@ -4,27 +4,24 @@ import { lstat, mkdir, readdir, readFile, symlink, utimes, writeFile } from 'nod
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/connect.js';
 import type { Database } from '../../src/store/database.js';
 import type { LogEntry } from '../../src/store/step-log.js';
-import { runPipelineFile, tempDir } from '../helpers/pipeline-harness.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { runPipelineFile } from '../helpers/pipeline-harness.js';
+import { createTestStore, type TestStore } from '../helpers/test-store.js';
 
 const run = promisify(execFile);
 
-let testDb: TestDatabase;
+let store: TestStore;
 let db: Database;
 let home: string;
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  home = await tempDir('sluice-files-source-');
-  db = await openStore({ databaseUrl: testDb.url, home });
+  store = await createTestStore({ prefix: 'sluice-files-source-' });
+  ({ db, home } = store);
 });
 
 afterAll(async () => {
-  await db?.close();
-  await testDb?.drop();
+  await store?.close();
 });
 
 let cases = 0;

@@ -2,7 +2,6 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/connect.js';
 import type { Database } from '../../src/store/database.js';
 import { openMailbox } from '../../src/plugins/sources/imap/connection.js';
 import { feedInbox } from '../../src/plugins/sources/imap/poller.js';
@@ -16,23 +15,22 @@ import { runPipelineFile, tempDir } from '../helpers/pipeline-harness.js';
 import { memoryLogger } from '../helpers/mail-server.js';
 import { startProxy } from '../helpers/tcp-proxy.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { createTestStore, type TestStore } from '../helpers/test-store.js';
 import { randomBytes } from 'node:crypto';
 
 let server: ImapServer;
-let testDb: TestDatabase;
+let store: TestStore;
 let db: Database;
 let home: string;
 
 beforeAll(async () => {
   server = await startImapServer();
-  testDb = await createTestDatabase();
-  home = await tempDir();
-  db = await openStore({ databaseUrl: testDb.url, home });
+  store = await createTestStore();
+  ({ db, home } = store);
 });
 
 afterAll(async () => {
-  await db?.close();
-  await testDb?.drop();
+  await store?.close();
   await server?.stop();
 });
 
@@ -43,7 +41,7 @@ function mailboxes() {
 }
 
 const cli = (args: string[], extra: Record<string, string> = {}) =>
-  runCli(args, { DATABASE_URL: testDb.url, SLUICE_HOME: home, IMAP_PASSWORD: server.password, ...extra });
+  runCli(args, { ...store.env, IMAP_PASSWORD: server.password, ...extra });
 
 const VISITS_CSV = 'email,visits\nana@example.com,3\nbob@example.com,5\n';
 

@@ -2,22 +2,20 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/connect.js';
 import type { Database } from '../../src/store/database.js';
 import type { LogEntry } from '../../src/store/step-log.js';
 import { runPipelineFile, tempDir } from '../helpers/pipeline-harness.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { createTestStore, type TestStore } from '../helpers/test-store.js';
 
 describe('a load whose connection dies', () => {
-  let testDb: TestDatabase;
+  let store: TestStore;
   let db: Database;
   beforeAll(async () => {
-    testDb = await createTestDatabase();
-    db = await openStore({ databaseUrl: testDb.url, home: await tempDir() });
+    store = await createTestStore();
+    db = store.db;
   });
   afterAll(async () => {
-    await db.close();
-    await testDb.drop();
+    await store?.close();
   });
 
   it('is retried in a new transaction and loads once', async () => {
@@ -34,7 +32,7 @@ parse: { type: csv }
 load: { type: postgres, table: people, afterLoad: "SELECT pg_sleep(1.5)" }
 `,
     );
-    const admin = new pg.Client({ connectionString: testDb.url });
+    const admin = new pg.Client({ connectionString: store.url! });
     await admin.connect();
     let killed = 0;
     const killer = (async () => {

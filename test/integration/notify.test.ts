@@ -9,12 +9,11 @@ import { parsePipeline, type PipelineSpec } from '../../src/core/spec.js';
 import { sendRunNotices } from '../../src/notify/send-notices.js';
 import { createRegistry } from '../../src/plugins/index.js';
 import { runPipeline, type RunSummary } from '../../src/runner/run-pipeline.js';
-import { openStore } from '../../src/store/connect.js';
 import type { Database } from '../../src/store/database.js';
 import { runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';
 import { tempDir, VISITS_PIPELINE } from '../helpers/pipeline-harness.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { createTestStore, type TestStore } from '../helpers/test-store.js';
 import { visitsFile } from '../helpers/visits-fixtures.js';
 import { csvRecords } from '../helpers/csv-records.js';
 import { memoryLogger, startMailServer, type MailServer } from '../helpers/mail-server.js';
@@ -22,7 +21,7 @@ import { writeSelfSignedCertificate } from '../helpers/self-signed.js';
 
 const FAST: RetryPolicy = { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 };
 
-let testDb: TestDatabase;
+let store: TestStore;
 let db: Database;
 let home: string;
 let inbox: string;
@@ -36,17 +35,15 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  testDb = await createTestDatabase();
-  home = await tempDir();
+  store = await createTestStore();
+  ({ db, home } = store);
   inbox = path.join(home, 'inbox');
   await mkdir(inbox, { recursive: true });
-  db = await openStore({ databaseUrl: testDb.url, home });
   smtp.received.length = 0;
 });
 
 afterEach(async () => {
-  await db.close();
-  await testDb.drop();
+  await store.close();
 });
 
 const visitsEnv = (extra: Record<string, string> = {}) => ({
@@ -255,8 +252,7 @@ notify:
   it('is sent by `sluice run`, which keeps the exit code of the run', async () => {
     await writeReportsWithRejects();
     const ok = await runCli(['run', VISITS_PIPELINE, '--as-of', '2026-11-27'], {
-      DATABASE_URL: testDb.url,
-      SLUICE_HOME: home,
+      ...store.env,
       ...visitsEnv(mailEnv(smtp.port)),
     });
     expect(ok.code, ok.stderr).toBe(0);
@@ -266,8 +262,7 @@ notify:
 
     await writeFile(path.join(inbox, 'report_3.txt'), visitsFile(['bad,row']));
     const refused = await runCli(['run', VISITS_PIPELINE, '--as-of', '2026-11-27'], {
-      DATABASE_URL: testDb.url,
-      SLUICE_HOME: home,
+      ...store.env,
       ...visitsEnv(mailEnv(await freePort())),
     });
     expect(refused.code, refused.stderr).toBe(0);

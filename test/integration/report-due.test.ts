@@ -4,28 +4,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dueReports, reportSchedules, sendDueReports } from '../../src/notify/report-schedule.js';
 import { parseReportsYaml, saveReports } from '../../src/notify/reports.js';
 import { listReportSends } from '../../src/store/reports.js';
-import { openStore } from '../../src/store/connect.js';
 import type { Database } from '../../src/store/database.js';
 import { runCli } from '../helpers/cli.js';
 import { memoryLogger, startMailServer, type MailServer } from '../helpers/mail-server.js';
-import { tempDir } from '../helpers/pipeline-harness.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { createTestStore, type TestStore } from '../helpers/test-store.js';
 
 let smtp: MailServer;
-let testDb: TestDatabase;
+let store: TestStore;
 let db: Database;
 let home: string;
 
 beforeAll(async () => {
   smtp = await startMailServer();
-  testDb = await createTestDatabase();
-  home = await tempDir();
-  db = await openStore({ databaseUrl: testDb.url, home });
+  store = await createTestStore();
+  ({ db, home } = store);
 });
 
 afterAll(async () => {
-  await db?.close();
-  await testDb?.drop();
+  await store?.close();
   await smtp?.stop();
 });
 
@@ -123,8 +119,7 @@ describe('sluice report due: reports sent on their cron schedule', () => {
       ['reports:', report('nightly', ["schedule: '0 0 * * *'", 'timezone: UTC'])].join('\n'),
     );
     const env = {
-      DATABASE_URL: testDb.url,
-      SLUICE_HOME: home,
+      ...store.env,
       REPORT_SMTP_PORT: String(smtp.port),
     };
     expect((await runCli(['report', 'load', file], env)).stdout).toBe('loaded 1 report: nightly\n');

@@ -5,12 +5,10 @@ import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cellText, parseReportsYaml, saveReports, sendReport } from '../../src/notify/reports.js';
 import { listReportSends, listReports } from '../../src/store/reports.js';
-import { openStore } from '../../src/store/connect.js';
 import type { Database } from '../../src/store/database.js';
 import { runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';
-import { tempDir } from '../helpers/pipeline-harness.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { createTestStore, type TestStore } from '../helpers/test-store.js';
 import { csvRecords } from '../helpers/csv-records.js';
 import { memoryLogger, startMailServer, type MailServer } from '../helpers/mail-server.js';
 
@@ -79,7 +77,7 @@ reports:
     smtp: { host: 127.0.0.1, port: '\${REPORT_SMTP_PORT}', security: none, from: sluice@example.com }
 `;
 
-let testDb: TestDatabase;
+let store: TestStore;
 let db: Database;
 let home: string;
 let smtp: MailServer;
@@ -94,9 +92,8 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  testDb = await createTestDatabase();
-  home = await tempDir();
-  db = await openStore({ databaseUrl: testDb.url, home });
+  store = await createTestStore();
+  ({ db, home } = store);
   smtp.received.length = 0;
   await db.exec(`
     CREATE TABLE report_visitor (email text PRIMARY KEY, visits integer NOT NULL, last_visit timestamp);
@@ -113,8 +110,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await db.close();
-  await testDb.drop();
+  await store.close();
 });
 
 describe('reports', () => {
@@ -246,7 +242,7 @@ describe('reports', () => {
   it('loads, lists and sends from the command line', async () => {
     const file = path.join(home, 'reports.yaml');
     await writeFile(file, reportsYaml);
-    const cliEnv = { ...env, DATABASE_URL: testDb.url, SLUICE_HOME: home };
+    const cliEnv = { ...env, ...store.env };
     const loaded = await runCli(['report', 'load', file], cliEnv);
     expect(loaded.stdout).toBe('loaded 2 reports: daily, broken\n');
     expect(loaded.code).toBe(0);
@@ -274,7 +270,7 @@ describe('reports', () => {
   });
 
   it('says so when no report is loaded, and names none that does not exist', async () => {
-    const cliEnv = { ...env, DATABASE_URL: testDb.url, SLUICE_HOME: home };
+    const cliEnv = { ...env, ...store.env };
     await db.query('DELETE FROM sluice.reports');
     const listed = await runCli(['report', 'list'], cliEnv);
     expect(listed.code).toBe(0);

@@ -6,28 +6,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePipeline } from '../../src/core/spec.js';
 import { createRegistry } from '../../src/plugins/index.js';
 import { runPipeline } from '../../src/runner/run-pipeline.js';
-import { openStore } from '../../src/store/connect.js';
 import type { Database } from '../../src/store/database.js';
 import { claimRun, newClaimer } from '../../src/store/run-claims.js';
 import { addRunCounts } from '../../src/store/runs.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/pipeline-harness.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { createTestStore, type TestStore } from '../helpers/test-store.js';
 
-let testDb: TestDatabase;
+let store: TestStore;
 let db: Database;
 let home: string;
 const registry = createRegistry();
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  home = await tempDir('sluice-claims-');
-  db = await openStore({ databaseUrl: testDb.url, home });
+  store = await createTestStore({ prefix: 'sluice-claims-' });
+  ({ db, home } = store);
 });
 
 afterAll(async () => {
-  await db?.close();
-  await testDb?.drop();
+  await store?.close();
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -80,7 +77,7 @@ const GATE_SQL = 'SELECT pg_advisory_lock(4242), pg_advisory_unlock(4242)';
 
 /** Holds the gate's lock on a connection of its own; `waitForWaiter` returns once a run waits on it. */
 async function closeGate() {
-  const holder = new pg.Client({ connectionString: testDb.url });
+  const holder = new pg.Client({ connectionString: store.url! });
   await holder.connect();
   await holder.query('SELECT pg_advisory_lock(4242)');
   return {
@@ -104,8 +101,7 @@ describe('one claim per pipeline run', () => {
     const dir = await tempDir('sluice-group16-');
     for (let i = 0; i < 16; i++) await filePipeline(dir, `lane-${i}`, { group: 'wide' });
     const result = await runCli(['run', '--group', 'wide', '--max-concurrent', '16', dir], {
-      DATABASE_URL: testDb.url,
-      SLUICE_HOME: home,
+      ...store.env,
     });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^16 of 16 pipelines succeeded/);
@@ -116,8 +112,7 @@ describe('one claim per pipeline run', () => {
     const dir = await tempDir('sluice-group-bad-');
     await filePipeline(dir, 'solo', { group: 'g' });
     const result = await runCli(['run', '--group', 'g', '--max-concurrent', '1000', dir], {
-      DATABASE_URL: testDb.url,
-      SLUICE_HOME: home,
+      ...store.env,
     });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/--max-concurrent must be a whole number from 1 to 64/);
@@ -127,7 +122,7 @@ describe('one claim per pipeline run', () => {
     const dir = await tempDir('sluice-two-');
     // The first run's setup waits for a lock this test holds: it keeps its claim until the test lets go.
     const file = await filePipeline(dir, 'twice', { setup: GATE_SQL, rows: 50 });
-    const env = { DATABASE_URL: testDb.url, SLUICE_HOME: home };
+    const env = store.env;
     const gate = await closeGate();
     const first = startCli(['run', file], env);
     await gate.waitForWaiter();
@@ -217,7 +212,7 @@ describe('one claim per pipeline run', () => {
 });
 
 describe('stopping a run', () => {
-  const env = () => ({ DATABASE_URL: testDb.url, SLUICE_HOME: home });
+  const env = () => store.env;
 
   async function startBigRun(name: string) {
     const dir = await tempDir(`sluice-stop-${name}-`);

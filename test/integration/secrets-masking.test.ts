@@ -4,13 +4,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { notifySchema } from '../../src/core/notify-spec.js';
 import { sendRunNotices } from '../../src/notify/send-notices.js';
 import type { RunSummary } from '../../src/runner/run-pipeline.js';
-import { openStore } from '../../src/store/connect.js';
 import type { Database } from '../../src/store/database.js';
 import type { LogEntry } from '../../src/store/step-log.js';
 import { sendJson, startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 import { memoryLogger, startMailServer } from '../helpers/mail-server.js';
-import { runPipelineFile, tempDir } from '../helpers/pipeline-harness.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { runPipelineFile } from '../helpers/pipeline-harness.js';
+import { createTestStore, type TestStore } from '../helpers/test-store.js';
 
 // Secrets with the characters each encoder writes its own way: `~` (kept by encodeURIComponent, %7E in a
 // form), a space (%20 or +), `!'()` (kept by encodeURIComponent, escaped in a form).
@@ -34,20 +33,18 @@ function expectMasked(texts: string[], secret: string) {
   for (const text of texts) for (const form of forms(secret)) expect(text, form).not.toContain(form);
 }
 
-let testDb: TestDatabase;
+let store: TestStore;
 let db: Database;
 let home: string;
 let servers: { close(): Promise<void> }[] = [];
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  home = await tempDir('sluice-secrets-');
-  db = await openStore({ databaseUrl: testDb.url, home });
+  store = await createTestStore({ prefix: 'sluice-secrets-' });
+  ({ db, home } = store);
 });
 
 afterAll(async () => {
-  await db?.close();
-  await testDb?.drop();
+  await store?.close();
 });
 
 afterEach(async () => {

@@ -2,29 +2,29 @@ import { appendFileSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/connect.js';
 import type { Database } from '../../src/store/database.js';
 import type { LogEntry } from '../../src/store/step-log.js';
-import { runPipelineFile, tempDir } from '../helpers/pipeline-harness.js';
+import { runPipelineFile } from '../helpers/pipeline-harness.js';
 import { startSftpServer, type SftpServer } from '../helpers/sshd.js';
 import { startProxy } from '../helpers/tcp-proxy.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { createTestStore, type TestStore } from '../helpers/test-store.js';
 
 let server: SftpServer;
-let testDb: TestDatabase;
+let store: TestStore;
 let db: Database;
 let home: string;
 
 beforeAll(async () => {
-  [server, testDb] = await Promise.all([startSftpServer(), createTestDatabase()]);
-  home = await tempDir('sluice-sftp-pipeline-');
-  db = await openStore({ databaseUrl: testDb.url, home });
+  [server, store] = await Promise.all([
+    startSftpServer(),
+    createTestStore({ prefix: 'sluice-sftp-pipeline-' }),
+  ]);
+  ({ db, home } = store);
 });
 
 afterAll(async () => {
-  await db?.close();
+  await store?.close();
   await server?.stop();
-  await testDb?.drop();
 });
 
 let cases = 0;

@@ -2,30 +2,27 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readEntries } from '../../src/runner/archive.js';
-import { openStore } from '../../src/store/connect.js';
 import type { Database } from '../../src/store/database.js';
-import { runPipelineFile, tempDir, VISITS_PIPELINE } from '../helpers/pipeline-harness.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { runPipelineFile, VISITS_PIPELINE } from '../helpers/pipeline-harness.js';
+import { createTestStore, type TestStore } from '../helpers/test-store.js';
 import { visitLine, visitsFile } from '../helpers/visits-fixtures.js';
 
-let testDb: TestDatabase;
+let store: TestStore;
 let db: Database;
 let home: string;
 let inbox: string;
 let backup: string;
 
 beforeEach(async () => {
-  testDb = await createTestDatabase();
-  home = await tempDir();
+  store = await createTestStore();
+  ({ db, home } = store);
   inbox = path.join(home, 'inbox');
   backup = path.join(home, 'backup');
   await mkdir(inbox, { recursive: true });
-  db = await openStore({ databaseUrl: testDb.url, home });
 });
 
 afterEach(async () => {
-  await db.close();
-  await testDb.drop();
+  await store?.close();
 });
 
 const run = (asOf = '2026-11-27', extra: { dryRun?: boolean } = {}) =>

@@ -5,13 +5,11 @@ import { parseImportRule } from '../../src/core/import-rule-spec.js';
 import { createRegistry } from '../../src/plugins/index.js';
 import { importFile } from '../../src/runner/import-file.js';
 import { startWatcher, watchOnce, type WatchResult } from '../../src/runner/watch-imports.js';
-import { openStore } from '../../src/store/connect.js';
 import type { Database } from '../../src/store/database.js';
 import { listDatasets } from '../../src/store/datasets.js';
 import { saveImportRules } from '../../src/store/import-rules.js';
 import { runCli, startCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/pipeline-harness.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { createTestStore, type TestStore } from '../helpers/test-store.js';
 import { writeXlsx } from '../helpers/workbooks.js';
 import { holdPipeline } from '../helpers/claims.js';
 
@@ -21,17 +19,15 @@ const ls = async (dir: string) => (await readdir(dir).catch(() => [])).sort();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('the import watcher', () => {
-  let testDb: TestDatabase;
+  let store: TestStore;
   let db: Database;
   let home: string;
   beforeAll(async () => {
-    testDb = await createTestDatabase();
-    home = await tempDir();
-    db = await openStore({ databaseUrl: testDb.url, home });
+    store = await createTestStore();
+    ({ db, home } = store);
   });
   afterAll(async () => {
-    await db.close();
-    await testDb.drop();
+    await store?.close();
   });
 
   const rule = (name: string, inbox: string, extra: Record<string, unknown> = {}) =>
@@ -73,7 +69,7 @@ describe('the import watcher', () => {
     await writeFile(path.join(inbox, '.partial.csv'), 'id\n');
 
     const result = await runCli(['watch', '--once', '--stability', '100'], {
-      DATABASE_URL: testDb.url,
+      DATABASE_URL: store.url!,
       SLUICE_HOME: path.join(home, 'cli-home'),
     });
     expect(result.stdout).toBe('4 files: 1 unmatched, 3 loaded\n');
@@ -197,7 +193,7 @@ describe('the import watcher', () => {
     const lines = ['id,name,amount'];
     for (let i = 1; i <= 400_000; i++) lines.push(`${i},name ${i},${i * 0.25}`);
     await writeFile(path.join(inbox, 'big.csv'), lines.join('\n') + '\n');
-    const env = { DATABASE_URL: testDb.url, SLUICE_HOME: path.join(home, 'kill-home') };
+    const env = { DATABASE_URL: store.url!, SLUICE_HOME: path.join(home, 'kill-home') };
 
     const { child, done } = startCli(['watch', '--once', '--stability', '50'], env);
     for (let waited = 0; waited < 60_000; waited += 50) {

@@ -2,24 +2,21 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/connect.js';
 import type { Database } from '../../src/store/database.js';
-import { runPipelineFile, tempDir } from '../helpers/pipeline-harness.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { runPipelineFile } from '../helpers/pipeline-harness.js';
+import { createTestStore, type TestStore } from '../helpers/test-store.js';
 
-let testDb: TestDatabase;
+let store: TestStore;
 let db: Database;
 let home: string;
 
 beforeEach(async () => {
-  testDb = await createTestDatabase();
-  home = await tempDir();
-  db = await openStore({ databaseUrl: testDb.url, home });
+  store = await createTestStore();
+  ({ db, home } = store);
 });
 
 afterEach(async () => {
-  await db.close();
-  await testDb.drop();
+  await store?.close();
 });
 
 describe('an .xlsx through a whole pipeline into PostgreSQL', () => {
