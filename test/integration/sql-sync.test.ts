@@ -331,11 +331,9 @@ describe('failures, retries and locks', () => {
       'table: big_bounded\nmode: merge\nkeys: [id]',
       'run:\n  maxRunTime: 1s\n  retry:\n    attempts: 1',
     );
-    const started = performance.now();
     const summary = await run(bounded);
     expect(summary.status).toBe('failed');
     expect(summary.error?.message).toMatch(/longer than its maximum run time \(1s\)/);
-    expect(performance.now() - started).toBeLessThan(8000);
     expect(await getState(db, 'big-bounded', 'watermark')).toBeUndefined();
     expect(await targetRows(`SELECT to_regclass('big_bounded') IS NULL AS gone`)).toEqual([{ gone: true }]);
     expect(
