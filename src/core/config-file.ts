@@ -14,7 +14,7 @@ import {
 import { z } from 'zod';
 import { interpolateEnv, isLoneReferenceWithDefault } from './env.js';
 import { errorMessage, SluiceError, type ErrorCode } from './errors.js';
-import { resolvePaths, type WalkableDef } from './path-option.js';
+import { resolvePaths, unwrapSchema } from './path-option.js';
 
 // The one way Sluice reads a configuration file (pipelines, import rules, inbox files, reports): YAML with
 // bounded aliases, `${VAR}` references filled from the environment, relative paths read from the file's
@@ -182,20 +182,8 @@ type Issue = z.core.$ZodIssue;
 
 /** The keys an object at `keys` inside `schema` may have (every branch of a union), for suggestions. */
 function knownKeysAt(schema: z.core.$ZodType, keys: KeyPath): string[] {
-  const def = schema._zod.def as unknown as WalkableDef;
+  const { def } = unwrapSchema(schema);
   switch (def.type) {
-    case 'optional':
-    case 'nullable':
-    case 'default':
-    case 'prefault':
-    case 'nonoptional':
-    case 'readonly':
-    case 'catch':
-      return knownKeysAt(def.innerType!, keys);
-    case 'pipe':
-      return knownKeysAt(def.in!, keys);
-    case 'lazy':
-      return knownKeysAt(def.getter!(), keys);
     case 'union':
       return [...new Set(def.options!.flatMap((o) => knownKeysAt(o, keys)))];
     case 'intersection':

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { isIsoDate } from './dates.js';
 import { SluiceError } from './errors.js';
+import { regexOption } from './regex.js';
 
 // Datasets: each file a pipeline loads becomes a dataset (`sluice.datasets`) with a label and a date; a
 // newer dataset of the same label and date supersedes the older one in the load's transaction. Import rules
@@ -97,18 +98,7 @@ export const datasetSectionSchema = z
       .describe(
         "The label of a file's dataset: {pipeline}, {rule}, {name} (the file name) and the groups of `match` ({1}, {client}) are filled in.",
       ),
-    match: z
-      .string()
-      .superRefine((pattern, ctx) => {
-        try {
-          new RegExp(pattern);
-        } catch (error) {
-          ctx.addIssue({
-            code: 'custom',
-            message: `the regular expression does not compile: ${(error as Error).message}`,
-          });
-        }
-      })
+    match: regexOption('a regular expression tested against the file name')
       .optional()
       .describe('A regular expression tested against the file name; its groups fill the label.'),
     rule: z

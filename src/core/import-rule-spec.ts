@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ConfigReader, type ConfigProblem, type KeyPath } from './config-file.js';
 import { datasetDateSchema, type DatasetSpec } from './dataset-spec.js';
 import { pathOption } from './path-option.js';
+import { regexOption } from './regex.js';
 import type { Registry } from './registry.js';
 
 // Import rules (seed 003's import configuration): which files of an inbox folder go to which table, how they
@@ -35,22 +36,9 @@ export const importRuleSchema = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'a name of letters, digits, "_", "." or "-" (at most 63)')
       .describe('Unique name of the rule.'),
     description: z.string().optional().describe('What the rule is for.'),
-    filePattern: z
-      .string({ error: 'a regular expression the file name must match' })
-      .min(1)
-      .superRefine((pattern, ctx) => {
-        try {
-          new RegExp(pattern);
-        } catch (error) {
-          ctx.addIssue({
-            code: 'custom',
-            message: `the regular expression does not compile: ${(error as Error).message}`,
-          });
-        }
-      })
-      .describe(
-        'A JavaScript regular expression tested against the base name, such as ^sales_\\d{8}\\.csv$.',
-      ),
+    filePattern: regexOption('a regular expression the file name must match').describe(
+      'A JavaScript regular expression tested against the base name, such as ^sales_\\d{8}\\.csv$.',
+    ),
     fileType: z
       .enum(FILE_TYPES, { error: `the file type: ${FILE_TYPES.join(', ')}` })
       .describe('How the file is read: csv, xlsx or xls.'),

@@ -41,6 +41,35 @@ export interface WalkableDef {
   valueType?: z.core.$ZodType;
 }
 
+/**
+ * The schema under any wrappers (optional, default, pipe, lazy…): the one whose definition says what is
+ * inside it, with that definition.
+ */
+export function unwrapSchema(schema: z.core.$ZodType): { schema: z.core.$ZodType; def: WalkableDef } {
+  for (;;) {
+    const def = schema._zod.def as unknown as WalkableDef;
+    switch (def.type) {
+      case 'optional':
+      case 'nullable':
+      case 'default':
+      case 'prefault':
+      case 'nonoptional':
+      case 'readonly':
+      case 'catch':
+        schema = def.innerType!;
+        break;
+      case 'pipe':
+        schema = def.in!;
+        break;
+      case 'lazy':
+        schema = def.getter!();
+        break;
+      default:
+        return { schema, def };
+    }
+  }
+}
+
 const isMapping = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -52,20 +81,9 @@ const isMapping = (v: unknown): v is Record<string, unknown> =>
 export function resolvePaths(schema: z.core.$ZodType, value: unknown, baseDir: string): unknown {
   if (value === undefined || value === null) return value;
   if (isPathOption(schema)) return typeof value === 'string' ? resolveLocalPath(baseDir, value) : value;
-  const def = schema._zod.def as unknown as WalkableDef;
+  const { schema: inner, def } = unwrapSchema(schema);
+  if (inner !== schema) return resolvePaths(inner, value, baseDir);
   switch (def.type) {
-    case 'optional':
-    case 'nullable':
-    case 'default':
-    case 'prefault':
-    case 'nonoptional':
-    case 'readonly':
-    case 'catch':
-      return resolvePaths(def.innerType!, value, baseDir);
-    case 'pipe':
-      return resolvePaths(def.in!, value, baseDir);
-    case 'lazy':
-      return resolvePaths(def.getter!(), value, baseDir);
     case 'union':
       return def.options!.reduce<unknown>((v, option) => resolvePaths(option, v, baseDir), value);
     case 'intersection':

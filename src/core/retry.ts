@@ -1,3 +1,4 @@
+import { sleep } from './sleep.js';
 import { isSluiceError } from './errors.js';
 
 export interface RetryPolicy {
@@ -36,21 +37,9 @@ export async function withRetry<T>(
         throw error;
       const delay = backoffDelay(attempt, policy);
       options.onRetry?.(error, attempt, delay);
-      await sleep(delay, options.signal);
+      // Stopped while waiting: the last failure is what the caller reports.
+      await sleep(delay, options.signal).catch(() => undefined);
       if (options.signal?.aborted) throw error;
     }
   }
-}
-
-/** Waits `ms`, or less when `signal` aborts meanwhile. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

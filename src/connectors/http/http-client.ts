@@ -6,6 +6,7 @@ import { errorMessage, SluiceError } from '../../core/errors.js';
 import type { Logger } from '../../core/plugin.js';
 import { backoffDelay, type RetryPolicy } from '../../core/retry.js';
 import { createMasker, type SecretPair } from '../../core/secrets.js';
+import { sleep } from '../../core/sleep.js';
 
 /** One request as the sources describe it. Headers and URL may carry secrets: see `redact`. */
 export interface HttpRequest {
@@ -176,24 +177,6 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(new SluiceError('ABORTED', 'the run was stopped'));
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new SluiceError('ABORTED', 'the run was stopped'));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 class TimeoutError extends Error {

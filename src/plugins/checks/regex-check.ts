@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineCheck } from '../../core/plugin.js';
+import { regexProblem } from '../../core/regex.js';
 
 const full = z
   .strictObject({
@@ -13,15 +14,8 @@ const full = z
       .describe('Regular expression flags, such as "i" to ignore case.'),
   })
   .superRefine((o, ctx) => {
-    try {
-      new RegExp(o.pattern, o.flags);
-    } catch (error) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['pattern'],
-        message: `not a valid regular expression: ${(error as Error).message}`,
-      });
-    }
+    const problem = regexProblem(o.pattern, o.flags);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['pattern'], message: problem });
   });
 
 /** The value matches a regular expression. */

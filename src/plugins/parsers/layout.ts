@@ -1,17 +1,9 @@
 import { z } from 'zod';
 import type { Value } from '../../core/records.js';
+import { regexProblem } from '../../core/regex.js';
 
 // The layout contract every tabular parser shares (csv, xlsx, xls): the header a file must have and how a
 // header that differs is described.
-
-function regexProblem(pattern: string): string | undefined {
-  try {
-    new RegExp(pattern, 'i');
-    return undefined;
-  } catch (error) {
-    return `not a valid regular expression: ${(error as Error).message}`;
-  }
-}
 
 const expectedColumn = z.union([
   z
@@ -27,7 +19,7 @@ const expectedColumn = z.union([
     matches: z
       .string()
       .superRefine((pattern, ctx) => {
-        const problem = regexProblem(pattern);
+        const problem = regexProblem(pattern, 'i');
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
       })
       .optional()

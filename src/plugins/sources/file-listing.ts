@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { SluiceError } from '../../core/errors.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
 import type { Logger } from '../../core/plugin.js';
+import { sleep } from '../../core/sleep.js';
 
 /** A duration as `30s`, `2m`… (or a number of seconds), where `0s` turns the check off. */
 const durationOrOff = z.union([z.number().min(0), z.string()]).transform((value, ctx) => {
@@ -160,23 +160,4 @@ function sequenceLength(lead: number): number {
   if (lead >= 0xe0 && lead <= 0xef) return 3;
   if (lead >= 0xf0 && lead <= 0xf4) return 4;
   return 0;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const stopped = () => new SluiceError('ABORTED', 'the run was stopped');
-    if (signal.aborted) {
-      reject(stopped());
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(stopped());
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

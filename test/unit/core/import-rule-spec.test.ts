@@ -44,7 +44,7 @@ describe('import rule spec', () => {
       error = e;
     }
     expect(describeError(error)).toMatch(
-      /^import rule "acme-sales": filePattern: the regular expression does not compile: .*Unterminated group/,
+      /^import rule "acme-sales": filePattern: not a valid regular expression: .*Unterminated group/,
     );
   });
 
@@ -189,7 +189,7 @@ describe('rules YAML', () => {
     }
     expect(message.split('\n')).toEqual([
       'rules.yaml: the import rules are invalid (2 problems):',
-      expect.stringMatching(/^ {2}9:18 rules\[1\]\.filePattern: the regular expression does not compile/),
+      expect.stringMatching(/^ {2}9:18 rules\[1\]\.filePattern: not a valid regular expression/),
       '  18:20 rules[2].archiveFolder: the archive folder must differ from the source folder (/in) (found "/in")',
     ]);
   });

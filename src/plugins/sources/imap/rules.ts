@@ -3,25 +3,14 @@ import type { FetchMessageObject, MessageStructureObject } from 'imapflow';
 import { z } from 'zod';
 import type { InboxRule } from '../../../core/mail-store.js';
 import { pathOption } from '../../../core/path-option.js';
+import { regexOption } from '../../../core/regex.js';
 import { MAX_FILE_NAME_BYTES, safeFileName } from '../safe-file-name.js';
 
 /** A regular expression given as text; checked when the config is read, so a bad one fails early. */
 export const regexText = (what: string) =>
-  z
-    .string()
-    .min(1)
-    .refine(
-      (text) => {
-        try {
-          new RegExp(text, 'iu');
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      { message: 'not a valid regular expression' },
-    )
-    .describe(`${what}, as a regular expression matched case-insensitively (anywhere unless anchored).`);
+  regexOption('a regular expression', 'iu').describe(
+    `${what}, as a regular expression matched case-insensitively (anywhere unless anchored).`,
+  );
 
 /** The fields every inbox rule has, inline in a pipeline or in `sluice.inbox_rules`. */
 export const ruleShape = {

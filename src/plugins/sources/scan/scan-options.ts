@@ -1,15 +1,7 @@
 import { z } from 'zod';
 import { transportOptions } from '../../../connectors/http/transport-options.js';
 import { pathOption } from '../../../core/path-option.js';
-
-function regexProblem(pattern: string): string | undefined {
-  try {
-    new RegExp(pattern, 'i');
-    return undefined;
-  } catch (error) {
-    return `not a valid regular expression: ${(error as Error).message}`;
-  }
-}
+import { regexProblem } from '../../../core/regex.js';
 
 /** A page test: a CSS selector that matches something, or a text pattern found in the page's text. */
 const pageRule = z
@@ -19,7 +11,7 @@ const pageRule = z
       .string()
       .min(1)
       .superRefine((p, ctx) => {
-        const problem = regexProblem(p);
+        const problem = regexProblem(p, 'i');
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
       })
       .optional()
