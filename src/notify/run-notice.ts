@@ -1,4 +1,5 @@
 import type { NotifySpec } from '../core/notify-spec.js';
+import type { Reject } from '../core/records.js';
 import { plural } from '../core/text.js';
 import type { FileCounts, RunSummary } from '../core/run-summary.js';
 
@@ -15,15 +16,7 @@ export type RunFacts = FileCounts &
 export const INLINE_REJECTS = 20;
 
 /** One rejected row (or file) as a notice shows it. */
-export interface NoticeReject {
-  file: string;
-  line: number | null;
-  column: string | null;
-  rule: string;
-  value: string | null;
-  message: string;
-  raw: string | null;
-}
+export type NoticeReject = Omit<Reject, 'origin'> & { file: string };
 
 /** A notice that is due for a run, before its rejects are filled in by {@link composeNotice}. */
 export interface Notice {

@@ -131,6 +131,17 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
     return { rowsLoaded };
   }
 
+  /** Merge keys must be columns of the load. */
+  function keysAmong(names: readonly string[]) {
+    const badKeys = opts.keys.filter((k) => !names.includes(k));
+    if (badKeys.length > 0) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `load.keys: ${badKeys.join(', ')} not among the columns ${names.join(', ')}`,
+      );
+    }
+  }
+
   /** A file's columns the table lacks: the file is rejected, naming them. */
   function missingColumns(missing: readonly string[], has: ReadonlyMap<string, string>, unit: LoadUnit) {
     return new SluiceError(
@@ -188,13 +199,7 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
       }
     }
     const names = indexes.map((i) => fileNames[i]!);
-    const badKeys = opts.keys.filter((k) => !names.includes(k));
-    if (badKeys.length > 0) {
-      throw new SluiceError(
-        'CONFIG_INVALID',
-        `load.keys: ${badKeys.join(', ')} not among the columns ${names.join(', ')}`,
-      );
-    }
+    keysAmong(names);
 
     const cols = names.map(quoteIdent).join(', ');
     await tx.query('DROP TABLE IF EXISTS pg_temp.sluice_raw');
@@ -441,13 +446,7 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
     const has = existing;
     const missing = names.filter((n) => !has.has(n));
     if (missing.length > 0) throw missingColumns(missing, has, unit);
-    const badKeys = opts.keys.filter((k) => !names.includes(k));
-    if (badKeys.length > 0) {
-      throw new SluiceError(
-        'CONFIG_INVALID',
-        `load.keys: ${badKeys.join(', ')} not among the columns ${names.join(', ')}`,
-      );
-    }
+    keysAmong(names);
 
     const cols = names.map(quoteIdent).join(', ');
     const indexes = names.map((_, i) => i);
