@@ -268,6 +268,13 @@ export interface LoadSession {
    * targets that no unit touched are emptied.
    */
   finishRun(tx: SqlClient, run: RunInfo & { loadedAny: boolean }): Promise<void>;
+  /**
+   * Runs once the run's units and its `finishRun` committed, outside any transaction, when the run did not
+   * fail and is not a dry run: makes what the run wrote visible where a transaction cannot (the lake flips
+   * its current-version pointer), like the archive and the moves at the source. A failure fails the run.
+   * It must be idempotent: a resumed run, or the next one, calls it again.
+   */
+  publish?(run: RunInfo): Promise<void>;
 }
 
 export interface LoaderPlugin<S extends z.ZodType = z.ZodType> extends PluginBase<'loader', S> {

@@ -327,6 +327,10 @@ async function execute(
         await loader.finishRun(tx, { runId: run.id, asOf: run.asOf, loadedAny });
       }),
     );
+    if (loader.publish && !dryRun) {
+      const publish = loader.publish.bind(loader);
+      await time('publish', () => publish({ runId: run.id, asOf: run.asOf }));
+    }
   } catch (error) {
     const failure = failureOf(error, abort.signal);
     const stopped = isSluiceError(failure, 'STOPPED');
