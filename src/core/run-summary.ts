@@ -58,6 +58,13 @@ export interface RunSummary extends FileCounts {
   skipReason?: string;
   /** Everything logged as a warning (decoding trouble, skipped entries, renamed columns), for the user. */
   warnings: string[];
+  /** The request the run was for (a queued job, an API call). */
+  requestId?: string;
+  /**
+   * True when the request had already been run: the summary is that run's, read back from the ledger
+   * (a job delivered twice runs its pipeline once).
+   */
+  replayed?: boolean;
 }
 
 /** How far a run is, for progress bars and live views. */

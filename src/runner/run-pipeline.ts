@@ -25,7 +25,15 @@ import {
   startDryRun,
   type ClaimedRun,
 } from '../store/run-claims.js';
-import { addRunCounts, finishRun, lastSuccessfulStart, runHasUnitLoads } from '../store/runs.js';
+import {
+  addRunCounts,
+  finishRun,
+  lastSuccessfulStart,
+  runHasUnitLoads,
+  runOfRequest,
+  type RunRow,
+} from '../store/runs.js';
+import { runFiles } from '../store/run-lookup.js';
 import { StateSnapshot } from '../store/state.js';
 import { StepLog, type LogEntry } from '../store/step-log.js';
 import { abortError, failureOf } from './abort.js';
@@ -58,6 +66,11 @@ export interface RunOptions {
   force?: boolean;
   /** The pipeline's notices after the run (default on); options for tests (TLS, retries), or false. */
   notices?: false | Partial<Omit<SendNoticesOptions, 'logger'>>;
+  /**
+   * The request the run is for (a queued job's key, an API call's id). A request whose run already ended
+   * is not run again: its summary is read back (`replayed`). One still running is resumed as any run is.
+   */
+  requestId?: string;
 }
 
 /** Rolls back the dry run's one transaction while carrying its result out. */
@@ -77,6 +90,11 @@ class DryRunDone extends Error {
  */
 export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   const { db, spec } = options;
+  if (options.requestId && !options.dryRun) {
+    const earlier = await runOfRequest(db, options.requestId);
+    if (earlier && earlier.status !== 'running' && earlier.status !== 'stopped')
+      return replayedSummary(db, earlier);
+  }
   const skipped = await insideRefreshWindow(options);
   if (skipped) return skipped;
   const claimer = newClaimer();
@@ -108,10 +126,41 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
       ...(spec.run.claimTimeoutMs ? { claimTimeoutMs: spec.run.claimTimeoutMs } : {}),
       ...(spec.run.maxRunTimeMs ? { maxRunMs: spec.run.maxRunTimeMs } : {}),
       ...(spec.file !== '<inline>' ? { specFile: path.resolve(spec.file) } : {}),
+      ...(options.requestId ? { requestId: options.requestId } : {}),
     });
     summary = await execute(options, run, claimer.id, db, (work) => db.transaction(work));
+    if (options.requestId) summary.requestId = options.requestId;
   }
   return summary;
+}
+
+/** The summary of a run that already ended, read back from the ledger. */
+async function replayedSummary(db: SqlClient, run: RunRow): Promise<RunSummary> {
+  const files = await runFiles(db, run.id);
+  return {
+    ...emptySummary(run.id, run.pipeline, run.as_of, run.dry_run),
+    status: run.status === 'succeeded' ? 'succeeded' : run.status === 'stopped' ? 'stopped' : 'failed',
+    resumed: run.attempts > 1,
+    files: files.map((f) => ({
+      name: f.name,
+      status: f.status,
+      ...(f.reason ? { reason: f.reason } : {}),
+      rowsRead: Number(f.rows_loaded) + Number(f.rows_rejected),
+      rowsLoaded: Number(f.rows_loaded),
+      rowsRejected: Number(f.rows_rejected),
+    })),
+    rowsRead: Number(run.rows_read),
+    rowsLoaded: Number(run.rows_loaded),
+    rowsRejected: Number(run.rows_rejected),
+    filesLoaded: run.files_loaded,
+    filesRejected: run.files_rejected,
+    filesSkipped: run.files_skipped,
+    durationMs: run.ended_at ? new Date(run.ended_at).getTime() - new Date(run.started_at).getTime() : 0,
+    timings: run.timings,
+    ...(run.error ? { error: { code: run.error_code ?? 'INTERNAL', message: run.error } } : {}),
+    ...(run.request_id ? { requestId: run.request_id } : {}),
+    replayed: true,
+  };
 }
 
 /** A skipped summary when the last successful run is more recent than `run.refreshEvery` (and not forced). */

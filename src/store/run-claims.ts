@@ -69,6 +69,8 @@ export async function claimRun(
     claimTimeoutMs?: number;
     maxRunMs?: number;
     specFile?: string;
+    /** The request (a queued job, an API call) the run is for; a resumed run keeps the one it had. */
+    requestId?: string;
   },
 ): Promise<ClaimedRun> {
   const timeout = options.claimTimeoutMs ?? DEFAULT_CLAIM_TIMEOUT_MS;
@@ -93,9 +95,17 @@ export async function claimRun(
         await tx.query(
           `UPDATE sluice.runs SET status = 'running', locked_by = $2, locked_at = now(), heartbeat_at = now(),
                   attempts = attempts + 1, host = $3, pid = $4, max_run_ms = $5, spec_file = $6,
-                  ended_at = NULL, error = NULL, error_code = NULL
+                  ended_at = NULL, error = NULL, error_code = NULL, request_id = coalesce(request_id, $7)
             WHERE id = $1`,
-          [resumable.id, c.id, c.host, c.pid, options.maxRunMs ?? null, options.specFile ?? null],
+          [
+            resumable.id,
+            c.id,
+            c.host,
+            c.pid,
+            options.maxRunMs ?? null,
+            options.specFile ?? null,
+            options.requestId ?? null,
+          ],
         );
         return {
           id: resumable.id,
@@ -115,9 +125,19 @@ export async function claimRun(
       const id = randomUUID();
       const asOf = options.asOf ?? options.today;
       await tx.query(
-        `INSERT INTO sluice.runs (id, pipeline, status, as_of, dry_run, host, pid, max_run_ms, spec_file, locked_by, locked_at)
-         VALUES ($1, $2, 'running', $3, false, $4, $5, $6, $7, $8, now())`,
-        [id, options.pipeline, asOf, c.host, c.pid, options.maxRunMs ?? null, options.specFile ?? null, c.id],
+        `INSERT INTO sluice.runs (id, pipeline, status, as_of, dry_run, host, pid, max_run_ms, spec_file, locked_by, locked_at, request_id)
+         VALUES ($1, $2, 'running', $3, false, $4, $5, $6, $7, $8, now(), $9)`,
+        [
+          id,
+          options.pipeline,
+          asOf,
+          c.host,
+          c.pid,
+          options.maxRunMs ?? null,
+          options.specFile ?? null,
+          c.id,
+          options.requestId ?? null,
+        ],
       );
       return { id, asOf, resumed: false };
     });

@@ -27,6 +27,7 @@ export interface RunRow {
   timings: Record<string, number>;
   error_code: string | null;
   error: string | null;
+  request_id: string | null;
 }
 
 /**
@@ -98,6 +99,12 @@ export async function runHasUnitLoads(tx: SqlClient, runId: string): Promise<boo
     runId,
   ]);
   return (rows[0]?.n ?? 0) > 0;
+}
+
+/** The run started for a request (a queued job, an API call), if one was. */
+export async function runOfRequest(db: SqlClient, requestId: string): Promise<RunRow | undefined> {
+  const { rows } = await db.query<RunRow>(`SELECT * FROM sluice.runs WHERE request_id = $1`, [requestId]);
+  return rows[0];
 }
 
 export async function getRun(db: SqlClient, runId: string): Promise<RunRow | undefined> {

@@ -189,6 +189,30 @@ describe('one claim per pipeline run', () => {
     expect(await count(`sluice.runs WHERE id = '${run.id}' AND rows_loaded = 1`)).toBe(1);
   });
 
+  it('a request delivered twice runs its pipeline once: the second gets the first run back', async () => {
+    const dir = await tempDir('sluice-request-');
+    const file = await filePipeline(dir, 'requested', { rows: 4 });
+    const spec = parsePipeline(await (await import('node:fs/promises')).readFile(file, 'utf8'), {
+      registry,
+      file,
+    });
+    const first = await runPipeline({ db, spec, registry, home, requestId: 'job:42' });
+    const again = await runPipeline({ db, spec, registry, home, requestId: 'job:42', force: true });
+    expect(first).toMatchObject({ status: 'succeeded', rowsLoaded: 4, requestId: 'job:42' });
+    expect(again).toMatchObject({
+      status: 'succeeded',
+      runId: first.runId,
+      rowsLoaded: 4,
+      replayed: true,
+      files: [{ name: 'part-0.csv', status: 'loaded', rowsLoaded: 4 }],
+    });
+    expect(await count(`sluice.runs WHERE pipeline = 'requested'`)).toBe(1);
+    // Another request runs it again (nothing new to load: the file is skipped by its content).
+    const other = await runPipeline({ db, spec, registry, home, requestId: 'job:43' });
+    expect(other).toMatchObject({ status: 'succeeded', filesSkipped: 1 });
+    expect(other.runId).not.toBe(first.runId);
+  });
+
   it('a run of this host whose process died is taken over at once', async () => {
     const dir = await tempDir('sluice-deadpid-');
     const file = await filePipeline(dir, 'deadpid', { rows: 2 });
