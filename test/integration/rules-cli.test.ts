@@ -108,9 +108,7 @@ describe('sluice rules', () => {
     const result = await runCli(['rules', 'add', file], env);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`sluice: ${file}: the import rules are invalid (2 problems):\n`);
-    expect(result.stderr).toMatch(
-      /\n {2}3:18 rules\[0\]\.filePattern: not a valid regular expression/,
-    );
+    expect(result.stderr).toMatch(/\n {2}3:18 rules\[0\]\.filePattern: not a valid regular expression/);
     expect(result.stderr).toMatch(
       /\n {2}6:20 rules\[0\]\.archiveFolder: the archive folder must differ from the source folder \(\/data\/in\)/,
     );
