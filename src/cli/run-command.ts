@@ -202,11 +202,12 @@ export function formatSummary(s: RunSummary): string {
     `  rows:  ${formatCount(s.rowsRead)} read, ${formatCount(s.rowsLoaded)} loaded, ${formatCount(s.rowsRejected)} rejected`,
   ];
   for (const f of s.files) {
-    if (f.status === 'rejected') lines.push(`  rejected ${f.name}: ${f.reason}`);
-    else if (f.status === 'skipped') lines.push(`  skipped  ${f.name}: ${f.reason}`);
+    const atSource = f.atSource ? `; ${f.atSource}` : '';
+    if (f.status === 'rejected') lines.push(`  rejected ${f.name}: ${f.reason}${atSource}`);
+    else if (f.status === 'skipped') lines.push(`  skipped  ${f.name}: ${f.reason}${atSource}`);
     else
       lines.push(
-        `  loaded   ${f.name}: ${plural(f.rowsLoaded, 'row')}${f.rowsRejected ? `, ${formatCount(f.rowsRejected)} rejected` : ''}`,
+        `  loaded   ${f.name}: ${plural(f.rowsLoaded, 'row')}${f.rowsRejected ? `, ${formatCount(f.rowsRejected)} rejected` : ''}${atSource}`,
       );
   }
   if (s.archive) lines.push(`  archive: ${s.archive}`);

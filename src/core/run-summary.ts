@@ -22,6 +22,8 @@ export interface FileReport {
   state?: Record<string, unknown>;
   /** The dataset the file became (pipelines with `dataset:`). */
   dataset?: DatasetReport;
+  /** What the source did with the file once its outcome committed (`deleted at the source`, `moved to …`). */
+  atSource?: string;
 }
 
 /** What a file's dataset came to. */

@@ -35,6 +35,8 @@ interface Pending {
   file: SourceFile;
   fetched: FetchedFile;
   outcome: FileOutcome;
+  /** The file's report in the run's summary, told what the source did with the file. */
+  report: FileReport;
   /** Ledger id to mark archived, when the content goes into the archive. */
   archiveAs?: string;
 }
@@ -83,7 +85,10 @@ export async function fileUnits(
     for (const p of batch) {
       if (!scope.dryRun) {
         const done = await scope.time('settle', () => session.settle(p.file, p.outcome));
-        if (typeof done === 'string' && done) log.info(`${p.file.name}: ${done}`);
+        if (typeof done === 'string' && done) {
+          p.report.atSource = done;
+          log.info(`${p.file.name}: ${done}`);
+        }
       }
       if (p.fetched.temporary) await rm(p.fetched.path, { force: true });
     }
@@ -214,6 +219,7 @@ export async function fileUnits(
           file,
           fetched: fetched!,
           outcome: report.status,
+          report,
           ...(ledgerId ? { archiveAs: ledgerId } : {}),
         });
         if (!spec.archive) await settleAll(); // nothing to archive first: tidy the source as we go

@@ -520,7 +520,8 @@ function account(summary: RunSummary, report: FileReport, log: StepLog) {
     });
   } else if (report.status === 'rejected') {
     summary.filesRejected++;
-    log.warn(`rejected ${report.name}: ${report.reason}`);
+    // Not a warning: the summary lists the file with its reason, and the ledger keeps it.
+    log.info(`rejected ${report.name}: ${report.reason}`);
   } else {
     summary.filesSkipped++;
     log.info(`skipped ${report.name}: ${report.reason}`);
