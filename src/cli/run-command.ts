@@ -211,6 +211,7 @@ export function formatSummary(s: RunSummary): string {
       );
   }
   if (s.archive) lines.push(`  archive: ${s.archive}`);
+  for (const o of s.outcomes ?? []) lines.push(`  ${o}`);
   // The summary is the run's full record (stdout may go to a file of its own): its warnings belong in it,
   // whatever was noted on stderr while it ran.
   for (const w of s.warnings ?? []) lines.push(`  warning: ${w}`);

@@ -29,6 +29,10 @@ export interface StateReader {
   get<T = unknown>(key: string): Promise<T | undefined>;
 }
 
+/**
+ * Where a plugin reports. A line logged with `{ outcome: true }` in its data says what the run did beyond
+ * its rows (`downloaded 3 files, 2 unchanged`): the run's summary shows it. Warnings are shown there too.
+ */
 export interface Logger {
   debug(message: string, data?: Record<string, unknown>): void;
   info(message: string, data?: Record<string, unknown>): void;

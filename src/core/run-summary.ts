@@ -60,6 +60,8 @@ export interface RunSummary extends FileCounts {
   skipReason?: string;
   /** Everything logged as a warning (decoding trouble, skipped entries, renamed columns), for the user. */
   warnings: string[];
+  /** What the run's plugins did beyond the rows (`downloaded 3 files, 2 unchanged`). */
+  outcomes?: string[];
   /** The request the run was for (a queued job, an API call). */
   requestId?: string;
   /**

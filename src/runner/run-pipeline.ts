@@ -232,6 +232,7 @@ async function execute(
     { runId: run.id, pipeline: spec.name, fallbackDir: path.join(options.home, 'logs') },
     (entry) => {
       if (entry.level === 'warn') summary.warnings.push(entry.message);
+      if (entry.data?.outcome === true) (summary.outcomes ??= []).push(entry.message);
       options.onLog?.(entry);
     },
     options.verbose,

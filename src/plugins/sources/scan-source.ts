@@ -200,9 +200,9 @@ export const scanSource = defineRecordSource({
       if (dryRun)
         context.logger.info(
           `dry run: ${notFetched} file${notFetched === 1 ? '' : 's'} offered for download, none fetched`,
-          { downloads },
+          { downloads, outcome: true },
         );
-      else context.logger.info(parts.join(', '), { downloads });
+      else context.logger.info(parts.join(', '), { downloads, outcome: true });
     }
 
     return {
