@@ -1,17 +1,17 @@
 import type { Command } from 'commander';
-import { describeError, SluiceError } from '../core/errors.js';
-import { parseDuration } from '../core/duration.js';
+import { describeError } from '../core/errors.js';
 import { createRegistry } from '../plugins/index.js';
 import { cleanupStaleRuns } from '../runner/cleanup.js';
 import { runGroup } from '../runner/run-group.js';
 import { latestFailedRuns } from '../store/runs.js';
 import { formatGroup } from './run-command.js';
 import { plural } from './format.js';
-import { EXIT, readPipeline, wholeNumber, withStore } from './shared.js';
+import { durationArgument, EXIT, readPipeline, wholeNumber, withStore } from './shared.js';
 
 interface CleanupFlags {
   retry?: boolean;
-  maxRunTime?: string;
+  /** Milliseconds. */
+  maxRunTime?: number;
   maxConcurrent: number;
   json?: boolean;
 }
@@ -23,17 +23,15 @@ export function registerCleanup(program: Command, exit: (code: number) => void) 
       'Mark runs whose heartbeat stopped for longer than their maximum run time as failed, releasing their claims; --retry reruns the pipelines whose last run failed',
     )
     .option('--retry', 'then rerun (incrementally) every pipeline whose latest run failed')
-    .option('--max-run-time <duration>', 'for runs whose pipeline sets none (default 30m)')
+    .option(
+      '--max-run-time <duration>',
+      'for runs whose pipeline sets none, such as 45m (default 30m)',
+      durationArgument(),
+    )
     .option('--max-concurrent <n>', 'pipelines rerun at once', wholeNumber(1), 1)
     .option('--json', 'print the result as JSON')
     .action(async (flags: CleanupFlags) => {
-      const defaultMaxRunMs = flags.maxRunTime ? parseDuration(flags.maxRunTime) : undefined;
-      if (flags.maxRunTime && defaultMaxRunMs === undefined) {
-        throw new SluiceError(
-          'CONFIG_INVALID',
-          `--max-run-time must be a duration such as 30m, found "${flags.maxRunTime}"`,
-        );
-      }
+      const defaultMaxRunMs = flags.maxRunTime;
       const registry = createRegistry();
       const code = await withStore(
         async (db, home) => {

@@ -70,7 +70,7 @@ export function registerRules(program: Command) {
         const d = s.definition;
         const state = s.problem ? 'INVALID' : d.active ? 'active' : 'inactive';
         process.stdout.write(
-          `${String(d.name).padEnd(24)} ${state.padEnd(8)} ${String(d.priority).padStart(4)}  ${String(d.fileType).padEnd(4)} ${String(d.filePattern)} → ${String(d.targetTable)} (${String(d.strategy)})\n`,
+          `${String(d.name).padEnd(24)} ${state.padEnd(8)} ${String(d.priority).padStart(4)}  ${String(d.fileType).padEnd(4)} ${String(d.filePattern)} → ${String(d.targetTable)} (schema: ${String(d.schema)})\n`,
         );
         process.stdout.write(`${''.padEnd(24)} ${String(d.sourceFolder)} → ${String(d.archiveFolder)}\n`);
         if (s.problem) process.stdout.write(`${''.padEnd(24)} ${s.problem}\n`);

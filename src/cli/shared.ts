@@ -1,6 +1,7 @@
 import { access, appendFile, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError } from 'commander';
+import { parseDuration } from '../core/duration.js';
 import { describeError, isSluiceError, SluiceError } from '../core/errors.js';
 import type { Registry } from '../core/registry.js';
 import type { PipelineSpec } from '../core/spec.js';
@@ -123,6 +124,23 @@ export function wholeNumber(min = 1) {
     if (!Number.isSafeInteger(n) || n < min)
       throw new InvalidArgumentError(`expected a whole number of at least ${min}, found "${value}".`);
     return n;
+  };
+}
+
+/**
+ * Reads an option value that is a duration with its unit (`--stability 2s`, `--max-run-time 30m`), in
+ * milliseconds; for commander's argParser, so that a bare number or other text is a usage error (exit 2)
+ * naming the option. `least` is the shortest duration taken (0 lets `0s` turn a wait off).
+ */
+export function durationArgument(least = 1) {
+  return (value: string): number => {
+    const ms = parseDuration(value);
+    if (ms === undefined)
+      throw new InvalidArgumentError(
+        `expected a duration with its unit, such as 500ms, 2s or 30m, found "${value}".`,
+      );
+    if (ms < least) throw new InvalidArgumentError(`expected a duration longer than 0, found "${value}".`);
+    return ms;
   };
 }
 

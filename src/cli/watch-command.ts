@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { SluiceError } from '../core/errors.js';
 import type { Logger } from '../core/plugin.js';
 import { createRegistry } from '../plugins/index.js';
@@ -6,7 +6,7 @@ import { startWatcher, watchOnce, type WatchResult } from '../runner/watch-impor
 import type { Database } from '../store/database.js';
 import { listRejects } from '../store/rejects.js';
 import { plural } from './format.js';
-import { EXIT, wholeNumber, withStore } from './shared.js';
+import { durationArgument, EXIT, withStore } from './shared.js';
 
 /** Progress to stderr, one line each. */
 const logger: Logger = {
@@ -48,11 +48,13 @@ export function registerWatch(program: Command, exit: (code: number) => void) {
       "Import the files arriving in the active import rules' source folders (see `sluice rules`, docs/imports.md)",
     )
     .option('--once', 'handle the files there now, then exit')
-    .option(
-      '--stability <ms>',
-      'how long a file must stay unchanged (size and time) before it is read, in milliseconds',
-      wholeNumber(0),
-      2000,
+    .addOption(
+      new Option(
+        '--stability <duration>',
+        'how long a file must stay unchanged (size and time) before it is read, such as 2s or 500ms',
+      )
+        .argParser(durationArgument(0))
+        .default(2000, '2s'),
     )
     .action(async (flags: { once?: boolean; stability: number }) => {
       const stabilityMs = flags.stability;

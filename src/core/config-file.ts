@@ -14,7 +14,8 @@ import {
 import { z } from 'zod';
 import { interpolateEnv, isLoneReferenceWithDefault } from './env.js';
 import { errorMessage, SluiceError, type ErrorCode } from './errors.js';
-import { resolvePaths, unwrapSchema } from './path-option.js';
+import { resolvePaths, unwrapSchema, type WalkableDef } from './path-option.js';
+import { renamedKeyMessage, renamedKeysPlace } from './renamed-keys.js';
 
 // The one way Sluice reads a configuration file (pipelines, import rules, inbox files, reports): YAML with
 // bounded aliases, `${VAR}` references filled from the environment, relative paths read from the file's
@@ -180,28 +181,40 @@ export function interpolateConfig(value: unknown, env: Env): Interpolation {
 
 type Issue = z.core.$ZodIssue;
 
-/** The keys an object at `keys` inside `schema` may have (every branch of a union), for suggestions. */
-function knownKeysAt(schema: z.core.$ZodType, keys: KeyPath): string[] {
-  const { def } = unwrapSchema(schema);
+/**
+ * The schemas a value at `keys` inside `schema` is checked against, under their wrappers (optional,
+ * default, a refinement's pipe): every branch of a union.
+ */
+function schemasAt(schema: z.core.$ZodType, keys: KeyPath): z.core.$ZodType[] {
+  const { schema: inner, def } = unwrapSchema(schema);
   switch (def.type) {
     case 'union':
-      return [...new Set(def.options!.flatMap((o) => knownKeysAt(o, keys)))];
+      return def.options!.flatMap((o) => schemasAt(o, keys));
     case 'intersection':
-      return [...new Set([...knownKeysAt(def.left!, keys), ...knownKeysAt(def.right!, keys)])];
+      return [...schemasAt(def.left!, keys), ...schemasAt(def.right!, keys)];
     case 'object': {
+      if (keys.length === 0) return [inner];
       const shape = def.shape!;
-      if (keys.length === 0) return Object.keys(shape);
       const [key, ...rest] = keys as [string | number, ...(string | number)[]];
       const field = Object.hasOwn(shape, String(key)) ? shape[String(key)] : def.catchall;
-      return field ? knownKeysAt(field, rest) : [];
+      return field ? schemasAt(field, rest) : [];
     }
     case 'array':
-      return keys.length > 0 ? knownKeysAt(def.element!, keys.slice(1)) : [];
+      return keys.length > 0 ? schemasAt(def.element!, keys.slice(1)) : [inner];
     case 'record':
-      return keys.length > 0 ? knownKeysAt(def.valueType!, keys.slice(1)) : [];
+      return keys.length > 0 ? schemasAt(def.valueType!, keys.slice(1)) : [inner];
     default:
-      return [];
+      return keys.length === 0 ? [inner] : [];
   }
+}
+
+/** The keys the objects among `schemas` (see {@link schemasAt}) may have, for suggestions. */
+function knownKeysAt(schemas: readonly z.core.$ZodType[]): string[] {
+  const keys = schemas.flatMap((s) => {
+    const def = s._zod.def as unknown as WalkableDef;
+    return def.type === 'object' ? Object.keys(def.shape!) : [];
+  });
+  return [...new Set(keys)];
 }
 
 /** What to say about an unknown key: the closest known key when one is close, else the known keys. */
@@ -268,10 +281,13 @@ function toProblems(
   return issues.flatMap((issue): ConfigProblem[] => {
     const rel = [...within, ...(issue.path as (string | number)[])];
     if (issue.code === 'unrecognized_keys') {
-      const known = knownKeysAt(schema, rel);
+      const here = schemasAt(schema, rel);
+      const places = here.map(renamedKeysPlace).filter((p) => p !== undefined);
+      const held = valueAt(value, rel);
+      const siblings = isMapping(held) ? held : {};
       return issue.keys.map((key) => ({
         path: [...at, ...rel, key],
-        message: unknownKeyMessage(key, known),
+        message: renamedKeyMessage(places, key, siblings) ?? unknownKeyMessage(key, knownKeysAt(here)),
         onKey: true,
       }));
     }

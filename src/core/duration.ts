@@ -1,8 +1,11 @@
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
+/** The text of a duration: numbers, each with its unit (`1h30m`), as a regular expression's source. */
+export const DURATION_PATTERN = '^\\s*(?:\\d+(?:\\.\\d+)?\\s*(?:ms|s|m|h|d)\\s*)+$';
+
 /** `90s`, `30m`, `6h`, `1d`, `1h30m` in milliseconds; undefined when the text is not a duration. */
 export function parseDuration(text: string): number | undefined {
-  const parts = /^\s*(?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d)\s*)+$/.test(text)
+  const parts = new RegExp(DURATION_PATTERN).test(text)
     ? [...text.matchAll(/(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)/g)]
     : [];
   if (parts.length === 0) return undefined;

@@ -5,6 +5,7 @@ import { datasetDateSchema, type DatasetSpec } from './dataset-spec.js';
 import { pathOption } from './path-option.js';
 import { regexOption } from './regex.js';
 import type { Registry } from './registry.js';
+import { withRenamedKeys } from './renamed-keys.js';
 
 // Import rules (seed 003's import configuration): which files of an inbox folder go to which table, how they
 // are read, and what dataset they become. Written in YAML (`rules:` a list), kept in sluice.import_rules.
@@ -13,9 +14,9 @@ import type { Registry } from './registry.js';
 export const FILE_TYPES = ['csv', 'xlsx', 'xls'] as const;
 export type FileType = (typeof FILE_TYPES)[number];
 
-/** The loader's schema strategies an import can use. */
-export const STRATEGIES = ['evolve', 'ignore_new', 'strict'] as const;
-export type Strategy = (typeof STRATEGIES)[number];
+/** The loader's schema strategies (`load.schema` of a pipeline) an import can use. */
+export const IMPORT_SCHEMAS = ['evolve', 'ignore_new', 'strict'] as const;
+export type ImportSchema = (typeof IMPORT_SCHEMAS)[number];
 
 // Absolute in a rule as stored; a rules file may give them relative to its own folder.
 const folder = (what: string) =>
@@ -29,68 +30,75 @@ const folder = (what: string) =>
 const tablePart = /^[^\s."\0][^."\0]{0,62}$/;
 
 /** One import rule as written in YAML (camelCase keys) and as {@link ruleToRow} stores it. */
-export const importRuleSchema = z
-  .strictObject({
-    name: z
-      .string({ error: 'a rule needs a name' })
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'a name of letters, digits, "_", "." or "-" (at most 63)')
-      .describe('Unique name of the rule.'),
-    description: z.string().optional().describe('What the rule is for.'),
-    filePattern: regexOption('a regular expression the file name must match').describe(
-      'A JavaScript regular expression tested against the base name, such as ^sales_\\d{8}\\.csv$.',
-    ),
-    fileType: z
-      .enum(FILE_TYPES, { error: `the file type: ${FILE_TYPES.join(', ')}` })
-      .describe('How the file is read: csv, xlsx or xls.'),
-    sourceFolder: folder('source').describe('The inbox folder the watcher watches.'),
-    archiveFolder: folder('archive').describe('Where an imported file is moved after its load committed.'),
-    targetTable: z
-      .string({ error: 'the target table, `table` or `schema.table`' })
-      .refine((t) => {
-        const parts = t.split('.');
-        return parts.length <= 2 && parts.every((p) => tablePart.test(p));
-      }, 'a table name, `table` or `schema.table` (at most 63 characters each, no quotes)')
-      .refine((t) => !t.toLowerCase().startsWith('sluice.'), "Sluice's own schema is not a target")
-      .describe('Where the rows go; created when missing.'),
-    strategy: z
-      .enum(STRATEGIES, { error: `the strategy: ${STRATEGIES.join(', ')}` })
-      .default('evolve')
-      .describe(
-        'evolve: add new columns and widen types; ignore_new: load only the columns the table has; strict: refuse a file whose columns differ.',
+export const importRuleSchema = withRenamedKeys(
+  'importRule',
+  z
+    .strictObject({
+      name: z
+        .string({ error: 'a rule needs a name' })
+        .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'a name of letters, digits, "_", "." or "-" (at most 63)')
+        .describe('Unique name of the rule.'),
+      description: z.string().optional().describe('What the rule is for.'),
+      filePattern: regexOption('a regular expression the file name must match').describe(
+        'A JavaScript regular expression tested against the base name, such as ^sales_\\d{8}\\.csv$.',
       ),
-    mode: z
-      .enum(['append', 'replace'], { error: 'the mode: append or replace' })
-      .default('append')
-      .describe("append: add the file's rows; replace: the file's rows replace the table's."),
-    priority: z.number().int().default(0).describe('When several rules match a file, the highest wins.'),
-    active: z.boolean().default(true).describe('An inactive rule is kept but matches nothing.'),
-    parser: z
-      .record(z.string(), z.unknown())
-      .default({})
-      .describe('Options of the csv, xlsx or xls parser: delimiter, encoding, sheet, headerRow, skipRows, …'),
-    datasetLabel: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        'The dataset label: {rule}, {name} (the file name) and the pattern groups ({1}, {client}) are filled in. The rule name by default.',
-      ),
-    datasetDate: datasetDateSchema.optional().describe('Where the dataset date comes from; none by default.'),
-  })
-  .superRefine((rule, ctx) => {
-    if (path.resolve(rule.sourceFolder) === path.resolve(rule.archiveFolder))
-      ctx.addIssue({
-        code: 'custom',
-        path: ['archiveFolder'],
-        message: `the archive folder must differ from the source folder (${rule.sourceFolder})`,
-      });
-    if (rule.datasetDate?.from === 'column' && rule.fileType === 'csv' && rule.parser.header === false)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['datasetDate', 'column'],
-        message: 'a file without a header has no named columns: use from: cell',
-      });
-  });
+      fileType: z
+        .enum(FILE_TYPES, { error: `the file type: ${FILE_TYPES.join(', ')}` })
+        .describe('How the file is read: csv, xlsx or xls.'),
+      sourceFolder: folder('source').describe('The inbox folder the watcher watches.'),
+      archiveFolder: folder('archive').describe('Where an imported file is moved after its load committed.'),
+      targetTable: z
+        .string({ error: 'the target table, `table` or `schema.table`' })
+        .refine((t) => {
+          const parts = t.split('.');
+          return parts.length <= 2 && parts.every((p) => tablePart.test(p));
+        }, 'a table name, `table` or `schema.table` (at most 63 characters each, no quotes)')
+        .refine((t) => !t.toLowerCase().startsWith('sluice.'), "Sluice's own schema is not a target")
+        .describe('Where the rows go; created when missing.'),
+      schema: z
+        .enum(IMPORT_SCHEMAS, { error: `the schema strategy: ${IMPORT_SCHEMAS.join(', ')}` })
+        .default('evolve')
+        .describe(
+          "What to do with the table's schema, as the postgres loader's schema option: evolve: add new columns and widen types; ignore_new: load only the columns the table has; strict: refuse a file whose columns differ.",
+        ),
+      mode: z
+        .enum(['append', 'replace'], { error: 'the mode: append or replace' })
+        .default('append')
+        .describe("append: add the file's rows; replace: the file's rows replace the table's."),
+      priority: z.number().int().default(0).describe('When several rules match a file, the highest wins.'),
+      active: z.boolean().default(true).describe('An inactive rule is kept but matches nothing.'),
+      parser: z
+        .record(z.string(), z.unknown())
+        .default({})
+        .describe(
+          'Options of the csv, xlsx or xls parser: delimiter, encoding, sheet, headerRow, skipRows, …',
+        ),
+      datasetLabel: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'The dataset label: {rule}, {name} (the file name) and the pattern groups ({1}, {client}) are filled in. The rule name by default.',
+        ),
+      datasetDate: datasetDateSchema
+        .optional()
+        .describe('Where the dataset date comes from; none by default.'),
+    })
+    .superRefine((rule, ctx) => {
+      if (path.resolve(rule.sourceFolder) === path.resolve(rule.archiveFolder))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['archiveFolder'],
+          message: `the archive folder must differ from the source folder (${rule.sourceFolder})`,
+        });
+      if (rule.datasetDate?.from === 'column' && rule.fileType === 'csv' && rule.parser.header === false)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['datasetDate', 'column'],
+          message: 'a file without a header has no named columns: use from: cell',
+        });
+    }),
+);
 
 export type ImportRule = z.output<typeof importRuleSchema>;
 

@@ -1,11 +1,14 @@
 import { z } from 'zod';
+import { withRenamedKeys } from './renamed-keys.js';
+import { securityOption, type Security } from './tls-option.js';
 
 const addresses = z
   .union([z.string().min(3), z.array(z.string().min(3)).min(1)])
   .transform((v) => (Array.isArray(v) ? v : [v]));
 
-const emailSchema = z
-  .strictObject({
+const emailSchema = withRenamedKeys(
+  'notifyEmail',
+  z.strictObject({
     host: z
       .string()
       .min(1)
@@ -21,19 +24,15 @@ const emailSchema = z
       .max(65535)
       .default(587)
       .describe('SMTP port (587 STARTTLS, 465 TLS).'),
-    security: z
-      .enum(['starttls', 'tls', 'none'])
-      .default('starttls')
-      .describe(
-        'starttls: upgrade after connecting (587); tls: TLS from the start (465); none: plain (tests only).',
-      ),
-    user: z.string().optional().describe('Login name.'),
+    security: securityOption({ starttls: 587, tls: 465 }, 'Default: starttls.').default('starttls'),
+    username: z.string().optional().describe('Login name.'),
     password: z.string().optional().describe('Password (secret: take it from the environment).'),
     from: z.string().min(3).optional().describe('Sender address (required when the block is configured).'),
     to: addresses.optional().describe('Recipients (see host: without both, the block is not configured).'),
     cc: addresses.optional().describe('Copy recipients.'),
     subjectPrefix: z.string().default('[sluice]').describe('Put before every subject.'),
-  })
+  }),
+)
   .optional()
   .describe('Send notices by e-mail.');
 
@@ -41,8 +40,8 @@ const emailSchema = z
 export interface EmailNotifySpec {
   host: string;
   port: number;
-  security: 'starttls' | 'tls' | 'none';
-  user?: string;
+  security: Security;
+  username?: string;
   password?: string;
   from: string;
   to: string[];

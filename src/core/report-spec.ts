@@ -1,6 +1,8 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { notifySchema } from './notify-spec.js';
+import { withRenamedKeys } from './renamed-keys.js';
+import type { Security } from './tls-option.js';
 
 /** `{{name}}` in a report's subject or body; `{{ name }}` works too. */
 export const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
@@ -14,16 +16,19 @@ const addresses = z
   .union([z.string().min(3), z.array(z.string().min(3)).min(1)])
   .transform((v) => (Array.isArray(v) ? v : [v]));
 
-// The connection settings of `notify.email` (one definition of host, port, security, user, password and
-// from), with host and from required: a report always sends.
+// The connection settings of `notify.email` (one definition of host, port, security, username, password
+// and from), with host and from required: a report always sends.
 const emailShape = notifySchema.in.shape.email.unwrap();
-const smtpSchema = emailShape
-  .pick({ port: true, security: true, user: true, password: true })
-  .extend({
-    host: emailShape.shape.host.unwrap(),
-    from: emailShape.shape.from.unwrap(),
-  })
-  .describe('The SMTP server and sender (the settings of notify.email).');
+const smtpSchema = withRenamedKeys(
+  'reportSmtp',
+  emailShape
+    .pick({ port: true, security: true, username: true, password: true })
+    .extend({
+      host: emailShape.shape.host.unwrap(),
+      from: emailShape.shape.from.unwrap(),
+    })
+    .describe('The SMTP server and sender (the settings of notify.email).'),
+);
 
 /**
  * Why a cron expression (minute hour day-of-month month day-of-week; croner's syntax) is not valid, or
@@ -82,8 +87,8 @@ export interface ReportAttachmentSpec {
 export interface ReportSmtpSpec {
   host: string;
   port: number;
-  security: 'starttls' | 'tls' | 'none';
-  user?: string;
+  security: Security;
+  username?: string;
   password?: string;
   from: string;
 }

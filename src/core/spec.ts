@@ -8,6 +8,10 @@ import { notifySchema, type NotifySpec } from './notify-spec.js';
 import { pathOption } from './path-option.js';
 import type { Registry } from './registry.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
+import { retryFields, retryPolicy } from './retry-schema.js';
+
+/** {@link DEFAULT_RETRY} as a pipeline file writes it. */
+const DEFAULT_RETRY_TEXT = { attempts: 3, baseDelay: '500ms', maxDelay: '30s' };
 
 /** One stage of a pipeline: the plugin's name and its validated options. */
 export interface StageSpec<O = unknown> {
@@ -78,11 +82,7 @@ const runSchema = z
         'Another process may take over a run whose heartbeat stopped this long ago (default 2m; a run of this host whose process is gone is taken over at once).',
       ),
     retry: z
-      .strictObject({
-        attempts: z.number().int().min(1).max(20).default(DEFAULT_RETRY.attempts),
-        baseDelay: durationSchema.optional(),
-        maxDelay: durationSchema.optional(),
-      })
+      .strictObject(retryFields(DEFAULT_RETRY_TEXT))
       .optional()
       .describe('Retries of transient errors: attempts in all, exponential backoff with jitter.'),
   })
@@ -329,11 +329,7 @@ function checkPipeline(reader: ConfigReader, registry: Registry): Checked | unde
         ...(top.run?.refreshEvery !== undefined ? { refreshEveryMs: top.run.refreshEvery } : {}),
         ...(top.run?.maxRunTime !== undefined ? { maxRunTimeMs: top.run.maxRunTime } : {}),
         ...(top.run?.claimTimeout !== undefined ? { claimTimeoutMs: top.run.claimTimeout } : {}),
-        retry: {
-          attempts: top.run?.retry?.attempts ?? DEFAULT_RETRY.attempts,
-          baseDelayMs: top.run?.retry?.baseDelay ?? DEFAULT_RETRY.baseDelayMs,
-          maxDelayMs: top.run?.retry?.maxDelay ?? DEFAULT_RETRY.maxDelayMs,
-        },
+        retry: top.run?.retry ? retryPolicy(top.run.retry) : DEFAULT_RETRY,
       },
       source: sourceStage,
       ...(parseStage ? { parse: parseStage } : {}),

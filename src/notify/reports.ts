@@ -252,7 +252,7 @@ export async function sendReport(
       logger.info(`report ${spec.name} sent to ${[...recipients.to, ...recipients.cc].join(', ')}`);
     } catch (error) {
       status = 'failed';
-      sendError = redactSecret(errorMessage(error), spec.smtp.password);
+      sendError = redactSecret(errorMessage(error), spec.smtp.password, spec.smtp.username);
       logger.error(`report ${spec.name} was not sent: ${sendError}`);
     }
   }

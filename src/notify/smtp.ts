@@ -2,13 +2,14 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Transporter } from 'nodemailer';
 import { errorMessage, SluiceError } from '../core/errors.js';
 import { createMasker } from '../core/secrets.js';
+import type { Security } from '../core/tls-option.js';
 
 /** How to reach an SMTP server: the connection part of `notify.email` and of a report's `smtp`. */
 export interface SmtpSettings {
   host: string;
   port: number;
-  security: 'starttls' | 'tls' | 'none';
-  user?: string;
+  security: Security;
+  username?: string;
   password?: string;
 }
 
@@ -27,7 +28,7 @@ export async function createSmtpTransport(
     secure: settings.security === 'tls',
     requireTLS: settings.security === 'starttls',
     ignoreTLS: settings.security === 'none',
-    ...(settings.user ? { auth: { user: settings.user, pass: settings.password ?? '' } } : {}),
+    ...(settings.username ? { auth: { user: settings.username, pass: settings.password ?? '' } } : {}),
     ...(tls ? { tls } : {}),
     connectionTimeout: 30_000,
     greetingTimeout: 30_000,
@@ -42,7 +43,7 @@ export async function createSmtpTransport(
 export function smtpError(error: unknown, settings: SmtpSettings, hint: string): SluiceError {
   const { code, responseCode } = (error ?? {}) as { code?: string; responseCode?: number };
   const permanent = code === 'EAUTH' || (responseCode !== undefined && responseCode >= 500);
-  const message = redactSecret(errorMessage(error), settings.password, settings.user);
+  const message = redactSecret(errorMessage(error), settings.password, settings.username);
   return new SluiceError('NOTIFY_FAILED', `SMTP ${settings.host}:${settings.port}: ${message}`, {
     cause: error,
     retryable: !permanent,
@@ -50,13 +51,13 @@ export function smtpError(error: unknown, settings: SmtpSettings, hint: string):
   });
 }
 
-/** `text` with the password masked in every encoding (with `user`: AUTH PLAIN's base64 of both too). */
-export function redactSecret(text: string, secret: string | undefined, user?: string): string {
-  return createMasker([smtpSecret({ password: secret, user })])(text);
+/** `text` with the password masked in every encoding (with `username`: AUTH PLAIN's base64 of both too). */
+export function redactSecret(text: string, secret: string | undefined, username?: string): string {
+  return createMasker([smtpSecret({ password: secret, username })])(text);
 }
 
-/** The SMTP password as the masker takes it: with the user, so AUTH PLAIN/LOGIN encodings are masked too. */
-export function smtpSecret(settings: { user?: string | undefined; password?: string | undefined }) {
+/** The SMTP password as the masker takes it: with the username, so AUTH PLAIN/LOGIN encodings are masked too. */
+export function smtpSecret(settings: { username?: string | undefined; password?: string | undefined }) {
   if (!settings.password) return undefined;
-  return settings.user ? { username: settings.user, password: settings.password } : settings.password;
+  return settings.username ? { username: settings.username, password: settings.password } : settings.password;
 }

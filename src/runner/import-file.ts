@@ -70,7 +70,7 @@ export function importPipeline(rule: ImportRule, file: string, registry: Registr
         type: 'postgres',
         table: rule.targetTable,
         mode: rule.mode,
-        schema: rule.strategy,
+        schema: rule.schema,
       },
       dataset: ruleDataset(rule),
     },

@@ -43,7 +43,8 @@ export function rowToDefinition(row: RuleRow): Record<string, unknown> {
     sourceFolder: row.source_folder,
     archiveFolder: row.archive_folder,
     targetTable: row.target_table,
-    strategy: row.strategy,
+    // The column keeps the name it was created with; a rule says `schema`, as a pipeline's loader does.
+    schema: row.strategy,
     mode: row.mode,
     priority: row.priority,
     active: row.active,
@@ -87,7 +88,7 @@ function ruleParams(rule: ImportRule): unknown[] {
     rule.sourceFolder,
     rule.archiveFolder,
     rule.targetTable,
-    rule.strategy,
+    rule.schema,
     rule.mode,
     rule.priority,
     rule.active,

@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { errorMessage, SluiceError } from '../../core/errors.js';
+import { formatDuration } from '../../core/duration.js';
 import type { Logger } from '../../core/plugin.js';
 import { backoffDelay, type RetryPolicy } from '../../core/retry.js';
 import { createMasker, type SecretPair } from '../../core/secrets.js';
@@ -131,7 +132,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
           if (failure.retryAfterMs !== undefined) {
             if (failure.retryAfterMs > options.maxRetryAfterMs) {
               throw new HttpAttemptError(
-                `${failure.message}; it asks to wait ${Math.ceil(failure.retryAfterMs / 1000)} s, more than the ${Math.ceil(options.maxRetryAfterMs / 1000)} s allowed (maxRetryAfterMs)`,
+                `${failure.message}; it asks to wait ${formatDuration(failure.retryAfterMs)}, more than the ${formatDuration(options.maxRetryAfterMs)} allowed (retry.maxRetryAfter)`,
                 failure.status,
                 failure.retryAfterMs,
                 false,
@@ -255,7 +256,12 @@ function exchange(
     req.on('socket', (socket) => {
       if ((socket as { connecting?: boolean }).connecting) {
         connectTimer = setTimeout(
-          () => req.destroy(new TimeoutError(`no connection within ${options.connectTimeoutMs} ms`)),
+          () =>
+            req.destroy(
+              new TimeoutError(
+                `no connection within ${formatDuration(options.connectTimeoutMs)} (connectTimeout)`,
+              ),
+            ),
           options.connectTimeoutMs,
         );
         socket.once('connect', () => clearTimeout(connectTimer));
@@ -266,7 +272,7 @@ function exchange(
     // body to end with a bare ECONNRESET ("aborted").
     let response: http.IncomingMessage | undefined;
     req.setTimeout(options.readTimeoutMs, () => {
-      const timeout = new TimeoutError(`no data for ${options.readTimeoutMs} ms (readTimeoutMs)`);
+      const timeout = new TimeoutError(`no data for ${formatDuration(options.readTimeoutMs)} (readTimeout)`);
       response?.destroy(timeout);
       req.destroy(timeout);
     });

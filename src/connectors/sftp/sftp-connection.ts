@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type SftpClient from 'ssh2-sftp-client';
+import { formatDuration } from '../../core/duration.js';
 import { SluiceError, errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/plugin.js';
 
@@ -201,7 +202,7 @@ export async function connectSftp(o: SftpConnectOptions): Promise<SftpConnection
         code === 'ECONNREFUSED'
           ? 'refused the connection'
           : raw?.level === 'client-timeout'
-            ? `did not complete the SSH handshake within ${o.readyTimeoutMs} ms`
+            ? `did not complete the SSH handshake within ${formatDuration(o.readyTimeoutMs)}`
             : 'cannot be reached';
       return new SluiceError(
         'SOURCE_UNREACHABLE',
@@ -209,7 +210,7 @@ export async function connectSftp(o: SftpConnectOptions): Promise<SftpConnection
         {
           cause,
           retryable: true,
-          hint: 'Check source.host and source.port, and that the server is up; readyTimeoutMs sets the wait.',
+          hint: 'Check source.host and source.port, and that the server is up; source.connectTimeout sets the wait.',
         },
       );
     }

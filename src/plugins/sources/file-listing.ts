@@ -1,27 +1,17 @@
-import { z } from 'zod';
-import { formatDuration, parseDuration } from '../../core/duration.js';
+import { formatDuration } from '../../core/duration.js';
+import { durationOrZeroSchema } from '../../core/duration-schema.js';
 import type { Logger } from '../../core/plugin.js';
 import { sleep } from '../../core/sleep.js';
 
-/** A duration as `30s`, `2m`… (or a number of seconds), where `0s` turns the check off. */
-const durationOrOff = z.union([z.number().min(0), z.string()]).transform((value, ctx) => {
-  const ms = typeof value === 'number' ? Math.round(value * 1000) : parseDuration(value);
-  if (ms === undefined || ms < 0) {
-    ctx.addIssue({ code: 'custom', message: 'a duration such as "5s" or "2m" ("0s" turns it off)' });
-    return z.NEVER;
-  }
-  return ms;
-});
-
 /** How a folder source tells a file that is complete from one still being written; shared by every one. */
 export const stabilityOptions = {
-  stableFor: durationOrOff
+  stableFor: durationOrZeroSchema
     .prefault('2s')
     .describe(
       'Take a recent file only once its size and modification time stayed the same this long: a file still ' +
         'being written is left for the next run. "0s" takes every file as listed.',
     ),
-  minAge: durationOrOff
+  minAge: durationOrZeroSchema
     .prefault('10m')
     .describe(
       'A file last modified longer ago than this is taken without waiting for stableFor ("0s": every file ' +

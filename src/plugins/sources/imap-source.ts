@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { errorMessage, SluiceError } from '../../core/errors.js';
 import type { InboxRule } from '../../core/mail-store.js';
+import { withRenamedKeys } from '../../core/renamed-keys.js';
 import { defineSource, type FileOutcome, type SourceFile } from '../../core/plugin.js';
 import {
   checkConnection,
@@ -20,36 +21,39 @@ import {
 } from './imap/poller.js';
 import { compileRules, inlineRuleSchema } from './imap/rules.js';
 
-const options = z
-  .strictObject({
-    ...connectionShape,
-    account: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        'The account name: keys the Message-ID ledger and the last poll, and names the rules of ' +
-          'sluice.inbox_rules to use (`sluice inbox load`). user@host by default.',
-      ),
-    rules: z
-      .union([z.array(inlineRuleSchema).min(1), z.literal('table')])
-      .optional()
-      .describe(
-        'Which messages to take and which attachments become files: a list, or `table` for the active ' +
-          "rules of the account in sluice.inbox_rules (the default when account is given and rules isn't).",
-      ),
-  })
-  .superRefine(checkConnection)
-  .superRefine((o, ctx) => {
-    if (o.rules === undefined && o.account === undefined)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['rules'],
-        message: 'give rules (a list), or account to use the rules saved with `sluice inbox load`',
-      });
-    if (o.rules === 'table' && o.account === undefined)
-      ctx.addIssue({ code: 'custom', path: ['account'], message: 'rules: table needs the account name' });
-  });
+const options = withRenamedKeys(
+  'imap',
+  z
+    .strictObject({
+      ...connectionShape,
+      account: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'The account name: keys the Message-ID ledger and the last poll, and names the rules of ' +
+            'sluice.inbox_rules to use (`sluice inbox load`). user@host by default.',
+        ),
+      rules: z
+        .union([z.array(inlineRuleSchema).min(1), z.literal('table')])
+        .optional()
+        .describe(
+          'Which messages to take and which attachments become files: a list, or `table` for the active ' +
+            "rules of the account in sluice.inbox_rules (the default when account is given and rules isn't).",
+        ),
+    })
+    .superRefine(checkConnection)
+    .superRefine((o, ctx) => {
+      if (o.rules === undefined && o.account === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rules'],
+          message: 'give rules (a list), or account to use the rules saved with `sluice inbox load`',
+        });
+      if (o.rules === 'table' && o.account === undefined)
+        ctx.addIssue({ code: 'custom', path: ['account'], message: 'rules: table needs the account name' });
+    }),
+);
 
 /** Attachments of messages in an IMAP mailbox, chosen by rules; settled messages move to a folder. */
 export const imapSource = defineSource({

@@ -49,7 +49,7 @@ export const scanSource = defineRecordSource({
       logger: context.logger,
       signal: context.signal,
       ...transportSettings(opts),
-      minIntervalMs: opts.delayMs,
+      minIntervalMs: opts.delay,
       // A key written into the template's query (?api_key=…) is masked like the http source's credentials.
       secrets: urlSecrets(opts.urlTemplate.replaceAll('{id}', '0')),
     });

@@ -21,7 +21,9 @@ import {
   type Candidate,
   type Observed,
 } from './file-listing.js';
+import { durationSchema } from '../../core/duration-schema.js';
 import { pathOption } from '../../core/path-option.js';
+import { withRenamedKeys } from '../../core/renamed-keys.js';
 import { settleOptions } from './settle.js';
 
 const posix = path.posix;
@@ -32,96 +34,99 @@ const fingerprint = z
   .string()
   .regex(FINGERPRINT, 'a SHA256 fingerprint as `ssh-keygen -lf` prints it (SHA256: then 43 characters)');
 
-const options = z
-  .strictObject({
-    url: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        'The remote folder as sftp://user@host:port/absolute/path (user and port optional, port 22 by default).',
-      ),
-    host: z.string().min(1).optional().describe('Server name or address; overrides the host of url.'),
-    port: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(65535)
-      .optional()
-      .describe('Server port; overrides the port of url (22 by default).'),
-    username: z.string().min(1).optional().describe('Login name; overrides the user of url.'),
-    path: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        'The remote folder; overrides the path of url. A relative path is relative to the login folder.',
-      ),
-    password: z
-      .string()
-      .optional()
-      .describe('Password (secret: take it from the environment, ${SFTP_PASSWORD}).'),
-    privateKey: z
-      .string()
-      .optional()
-      .describe('Private key for key authentication, as PEM/OpenSSH text (secret).'),
-    privateKeyPath: pathOption()
-      .optional()
-      .describe('Private key for key authentication, read from this local file.'),
-    passphrase: z.string().optional().describe('Passphrase of an encrypted private key (secret).'),
-    hostKey: z
-      .union([fingerprint, z.array(fingerprint).min(1)])
-      .optional()
-      .describe(
-        'The server host key(s) to trust, as `ssh-keygen -lf` prints them (SHA256:...). A server with ' +
-          'several key types shows Sluice its ed25519 key when it has one: pin that line (or list several). ' +
-          'Get it with `ssh-keyscan -p PORT HOST | ssh-keygen -lf -`, or from the error a first connection gives.',
-      ),
-    allowUnknownHostKey: z
-      .boolean()
-      .default(false)
-      .describe(
-        'Accept any host key when hostKey is not given (insecure: for tests and first contact only).',
-      ),
-    glob: z
-      .string()
-      .default('*')
-      .describe('Which file names to take, as a glob on the base name (report_*.txt).'),
-    readyTimeoutMs: z
-      .number()
-      .int()
-      .positive()
-      .default(20_000)
-      .describe('How long to wait for the SSH connection and login, in milliseconds.'),
-    ...stabilityOptions,
-    ...settleOptions,
-  })
-  .superRefine((o, ctx) => {
-    // Issues about the URL are reported on the section, not on `url`, so that the value (which may hold
-    // a password by mistake) is not echoed back in the configuration error.
-    if (o.url === undefined && (o.host === undefined || o.path === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'give source.url (sftp://user@host:port/path), or source.host and source.path',
-      });
-      return;
-    }
-    let target: Target;
-    try {
-      target = resolveTarget(o);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: errorMessage(error) });
-      return;
-    }
-    if (!target.username)
-      ctx.addIssue({
-        code: 'custom',
-        message: 'give the login name, as source.username or in source.url (sftp://user@host/path)',
-      });
-    if (o.privateKey !== undefined && o.privateKeyPath !== undefined) {
-      ctx.addIssue({ code: 'custom', message: 'give source.privateKey or source.privateKeyPath, not both' });
-    }
-  });
+const options = withRenamedKeys(
+  'sftp',
+  z
+    .strictObject({
+      url: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'The remote folder as sftp://user@host:port/absolute/path (user and port optional, port 22 by default).',
+        ),
+      host: z.string().min(1).optional().describe('Server name or address; overrides the host of url.'),
+      port: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(65535)
+        .optional()
+        .describe('Server port; overrides the port of url (22 by default).'),
+      username: z.string().min(1).optional().describe('Login name; overrides the user of url.'),
+      path: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'The remote folder; overrides the path of url. A relative path is relative to the login folder.',
+        ),
+      password: z
+        .string()
+        .optional()
+        .describe('Password (secret: take it from the environment, ${SFTP_PASSWORD}).'),
+      privateKey: z
+        .string()
+        .optional()
+        .describe('Private key for key authentication, as PEM/OpenSSH text (secret).'),
+      privateKeyPath: pathOption()
+        .optional()
+        .describe('Private key for key authentication, read from this local file.'),
+      passphrase: z.string().optional().describe('Passphrase of an encrypted private key (secret).'),
+      hostKey: z
+        .union([fingerprint, z.array(fingerprint).min(1)])
+        .optional()
+        .describe(
+          'The server host key(s) to trust, as `ssh-keygen -lf` prints them (SHA256:...). A server with ' +
+            'several key types shows Sluice its ed25519 key when it has one: pin that line (or list several). ' +
+            'Get it with `ssh-keyscan -p PORT HOST | ssh-keygen -lf -`, or from the error a first connection gives.',
+        ),
+      allowUnknownHostKey: z
+        .boolean()
+        .default(false)
+        .describe(
+          'Accept any host key when hostKey is not given (insecure: for tests and first contact only).',
+        ),
+      glob: z
+        .string()
+        .default('*')
+        .describe('Which file names to take, as a glob on the base name (report_*.txt).'),
+      connectTimeout: durationSchema
+        .prefault('20s')
+        .describe('How long to wait for the SSH connection and the login.'),
+      ...stabilityOptions,
+      ...settleOptions,
+    })
+    .superRefine((o, ctx) => {
+      // Issues about the URL are reported on the section, not on `url`, so that the value (which may hold
+      // a password by mistake) is not echoed back in the configuration error.
+      if (o.url === undefined && (o.host === undefined || o.path === undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'give source.url (sftp://user@host:port/path), or source.host and source.path',
+        });
+        return;
+      }
+      let target: Target;
+      try {
+        target = resolveTarget(o);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: errorMessage(error) });
+        return;
+      }
+      if (!target.username)
+        ctx.addIssue({
+          code: 'custom',
+          message: 'give the login name, as source.username or in source.url (sftp://user@host/path)',
+        });
+      if (o.privateKey !== undefined && o.privateKeyPath !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'give source.privateKey or source.privateKeyPath, not both',
+        });
+      }
+    }),
+);
 
 type Options = z.output<typeof options>;
 
@@ -208,7 +213,7 @@ export const sftpSource = defineSource({
         endpoint: { host, port, username, password: opts.password, privateKey, passphrase: opts.passphrase },
         pinned,
         allowUnknownHostKey: opts.allowUnknownHostKey,
-        readyTimeoutMs: opts.readyTimeoutMs,
+        readyTimeoutMs: opts.connectTimeout,
         location,
         privateKeyFromFile: opts.privateKeyPath !== undefined,
         logger,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { transportOptions } from '../../../connectors/http/transport-options.js';
+import { withRenamedKeys } from '../../../core/renamed-keys.js';
 
 const dottedPath = z
   .string()
@@ -58,60 +59,63 @@ const pagination = z.discriminatedUnion('type', [
 
 export type PaginationOptions = z.output<typeof pagination>;
 
-export const httpSourceOptions = z
-  .strictObject({
-    url: z
-      .union([z.string().url(), z.array(z.string().url()).min(1)])
-      .describe('The URL, or several (each paginated on its own, up to `concurrency` at once).'),
-    method: z.enum(['GET', 'POST']).default('GET').describe('HTTP method.'),
-    headers: z.record(z.string(), z.string()).default({}).describe('Request headers.'),
-    query: z
-      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
-      .default({})
-      .describe('Query parameters added to the URL.'),
-    body: z
-      .union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())])
-      .optional()
-      .describe('Request body for POST: text as is, or an object sent as JSON.'),
-    auth: authSchema.optional().describe('bearer, basic, or apiKey (in a header or the query).'),
-    pagination: pagination.optional().describe('How to get the next page; none by default.'),
-    recordsPath: dottedPath
-      .optional()
-      .describe(
-        'Where the records array is in a JSON page (data.items), for page and offset pagination to see ' +
-          'the last page; the top-level array when absent.',
-      ),
-    maxPages: z
-      .number()
-      .int()
-      .positive()
-      .default(1000)
-      .describe('Most pages read per URL in a run; reaching it is logged as a warning.'),
-    rateLimit: z.number().positive().optional().describe('Most requests per second (retries included).'),
-    conditional: z
-      .boolean()
-      .default(true)
-      .describe(
-        'Keep each response ETag / Last-Modified and send If-None-Match / If-Modified-Since next run: an ' +
-          'unchanged resource (304) loads nothing.',
-      ),
-    fileName: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$/, 'letters, digits, "_", "." or "-"')
-      .optional()
-      .describe(
-        'Base name of the saved pages (orders → orders_p0001.json); the last URL path segment by default.',
-      ),
-    extension: z
-      .string()
-      .regex(/^[a-z0-9]{1,8}$/, 'letters and digits, such as json, csv or xlsx')
-      .optional()
-      .describe('Extension of the saved pages; from the Content-Type by default.'),
-    ...transportOptions,
-  })
-  .refine((o) => o.body === undefined || o.method === 'POST', {
-    message: 'a body needs method: POST',
-    path: ['body'],
-  });
+export const httpSourceOptions = withRenamedKeys(
+  'http',
+  z
+    .strictObject({
+      url: z
+        .union([z.string().url(), z.array(z.string().url()).min(1)])
+        .describe('The URL, or several (each paginated on its own, up to `concurrency` at once).'),
+      method: z.enum(['GET', 'POST']).default('GET').describe('HTTP method.'),
+      headers: z.record(z.string(), z.string()).default({}).describe('Request headers.'),
+      query: z
+        .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+        .default({})
+        .describe('Query parameters added to the URL.'),
+      body: z
+        .union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())])
+        .optional()
+        .describe('Request body for POST: text as is, or an object sent as JSON.'),
+      auth: authSchema.optional().describe('bearer, basic, or apiKey (in a header or the query).'),
+      pagination: pagination.optional().describe('How to get the next page; none by default.'),
+      recordsPath: dottedPath
+        .optional()
+        .describe(
+          'Where the records array is in a JSON page (data.items), for page and offset pagination to see ' +
+            'the last page; the top-level array when absent.',
+        ),
+      maxPages: z
+        .number()
+        .int()
+        .positive()
+        .default(1000)
+        .describe('Most pages read per URL in a run; reaching it is logged as a warning.'),
+      rateLimit: z.number().positive().optional().describe('Most requests per second (retries included).'),
+      conditional: z
+        .boolean()
+        .default(true)
+        .describe(
+          'Keep each response ETag / Last-Modified and send If-None-Match / If-Modified-Since next run: an ' +
+            'unchanged resource (304) loads nothing.',
+        ),
+      fileName: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$/, 'letters, digits, "_", "." or "-"')
+        .optional()
+        .describe(
+          'Base name of the saved pages (orders → orders_p0001.json); the last URL path segment by default.',
+        ),
+      extension: z
+        .string()
+        .regex(/^[a-z0-9]{1,8}$/, 'letters and digits, such as json, csv or xlsx')
+        .optional()
+        .describe('Extension of the saved pages; from the Content-Type by default.'),
+      ...transportOptions,
+    })
+    .refine((o) => o.body === undefined || o.method === 'POST', {
+      message: 'a body needs method: POST',
+      path: ['body'],
+    }),
+);
 
 export type HttpSourceOptions = z.output<typeof httpSourceOptions>;

@@ -5,11 +5,19 @@ import { pipeline } from 'node:stream/promises';
 import type { FetchMessageObject, ImapFlow } from 'imapflow';
 import { z } from 'zod';
 import { SluiceError, errorMessage } from '../../../core/errors.js';
+import { formatDuration } from '../../../core/duration.js';
+import { durationSchema } from '../../../core/duration-schema.js';
 import type { Logger } from '../../../core/plugin.js';
+import { withRenamedKeys } from '../../../core/renamed-keys.js';
+import { securityOption, type Security } from '../../../core/tls-option.js';
 
 const oauth2Auth = z.strictObject({
   type: z.literal('oauth2'),
-  user: z.string().min(1).optional().describe('Login name (the mail address); overrides username and url.'),
+  username: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Login name (the mail address); overrides the username beside auth and the url.'),
   clientId: z.string().min(1).describe('OAuth2 client id.'),
   clientSecret: z.string().min(1).describe('OAuth2 client secret (secret: ${IMAP_CLIENT_SECRET}).'),
   refreshToken: z
@@ -24,7 +32,11 @@ const oauth2Auth = z.strictObject({
 
 const passwordAuth = z.strictObject({
   type: z.literal('password'),
-  user: z.string().min(1).optional().describe('Login name; overrides username and url.'),
+  username: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Login name; overrides the username beside auth and the url.'),
   password: z.string().describe('Password (secret: ${IMAP_PASSWORD}).'),
 });
 
@@ -48,20 +60,19 @@ export const connectionShape = {
     .optional()
     .describe('Password (secret: take it from the environment, ${IMAP_PASSWORD}); or give auth.'),
   auth: z
-    .discriminatedUnion('type', [passwordAuth, oauth2Auth])
+    .discriminatedUnion('type', [
+      withRenamedKeys('imapAuth', passwordAuth),
+      withRenamedKeys('imapAuth', oauth2Auth),
+    ])
     .optional()
     .describe(
       'type: oauth2 logs in with XOAUTH2, a refresh token exchanged for access tokens (Gmail); ' +
         'type: password is the same as password.',
     ),
-  tls: z
-    .boolean()
-    .optional()
-    .describe('Implicit TLS from the first byte (port 993); true by default for imaps:// URLs.'),
-  starttls: z
-    .boolean()
-    .default(false)
-    .describe('Require STARTTLS before the login on a plain connection (refuse a server without it).'),
+  security: securityOption(
+    { starttls: 143, tls: 993 },
+    'Default: tls for an imaps:// url, none otherwise.',
+  ).optional(),
   allowSelfSigned: z
     .boolean()
     .default(false)
@@ -76,12 +87,9 @@ export const connectionShape = {
     .min(1)
     .default('Error')
     .describe('Where a message that matches no rule goes (created when missing).'),
-  timeoutMs: z
-    .number()
-    .int()
-    .positive()
-    .default(30_000)
-    .describe('How long to wait for the connection, the login and each server answer, in milliseconds.'),
+  timeout: durationSchema
+    .prefault('30s')
+    .describe('How long to wait for the connection, the login and each server answer.'),
 };
 
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- only its type is used
@@ -90,7 +98,10 @@ export type ConnectionOptions = z.output<typeof connectionObject>;
 
 /** The checks of a connection that span fields; add with `.superRefine(checkConnection)`. */
 export function checkConnection(
-  o: Pick<ConnectionOptions, 'url' | 'host' | 'port' | 'username' | 'mailbox' | 'tls' | 'password' | 'auth'>,
+  o: Pick<
+    ConnectionOptions,
+    'url' | 'host' | 'port' | 'username' | 'mailbox' | 'security' | 'password' | 'auth'
+  >,
   ctx: z.RefinementCtx,
 ) {
   if (o.url === undefined && o.host === undefined) {
@@ -106,7 +117,7 @@ export function checkConnection(
     if (!target.username)
       ctx.addIssue({
         code: 'custom',
-        message: 'give the login name, as username, auth.user or in url (imap://user@host/INBOX)',
+        message: 'give the login name, as username, auth.username or in url (imap://user@host/INBOX)',
       });
   } catch (error) {
     // Reported on the section, not on `url`, so a password put there by mistake is not echoed.
@@ -119,11 +130,11 @@ export interface Target {
   port: number;
   username: string;
   mailbox: string;
-  tls: boolean;
+  security: Security;
 }
 
 export function resolveTarget(
-  o: Pick<ConnectionOptions, 'url' | 'host' | 'port' | 'username' | 'mailbox' | 'tls' | 'auth'>,
+  o: Pick<ConnectionOptions, 'url' | 'host' | 'port' | 'username' | 'mailbox' | 'security' | 'auth'>,
 ): Target {
   let fromUrl: Partial<Target> = {};
   if (o.url !== undefined) {
@@ -143,18 +154,18 @@ export function resolveTarget(
       port: url.port ? Number(url.port) : undefined,
       username: url.username ? decodeURIComponent(url.username) : undefined,
       mailbox: mailbox || undefined,
-      tls: url.protocol === 'imaps:',
+      security: url.protocol === 'imaps:' ? 'tls' : 'none',
     };
   }
   const host = o.host ?? fromUrl.host;
   if (!host) throw new Error('url has no host, and host is not given');
-  const tls = o.tls ?? fromUrl.tls ?? false;
+  const security = o.security ?? fromUrl.security ?? 'none';
   return {
     host,
-    port: o.port ?? fromUrl.port ?? (tls ? 993 : 143),
-    username: o.auth?.user ?? o.username ?? fromUrl.username ?? '',
+    port: o.port ?? fromUrl.port ?? (security === 'tls' ? 993 : 143),
+    username: o.auth?.username ?? o.username ?? fromUrl.username ?? '',
     mailbox: o.mailbox ?? fromUrl.mailbox ?? 'INBOX',
-    tls,
+    security,
   };
 }
 
@@ -186,7 +197,10 @@ export async function fetchAccessToken(auth: OAuth2Auth, timeoutMs: number): Pro
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${formatDuration(timeoutMs)} (timeout)`)),
+        timeoutMs,
+      );
     });
     const { token } = await Promise.race([client.getAccessToken(), timeout]);
     if (!token) throw new Error('the token endpoint answered without an access_token');
@@ -246,7 +260,8 @@ export async function openMailbox(
   context: { logger: Logger; signal: AbortSignal },
 ): Promise<Mailbox> {
   const target = resolveTarget(opts);
-  const { host, port, username, mailbox, tls } = target;
+  const { host, port, username, mailbox, security } = target;
+  const tls = security === 'tls';
   const hostPart = host.includes(':') ? `[${host}]` : host;
   const location = `${tls ? 'imaps' : 'imap'}://${encodeURIComponent(username)}@${hostPart}:${port}/${encodeURIComponent(mailbox)}`;
   const secrets = [
@@ -265,7 +280,7 @@ export async function openMailbox(
 
   let auth: { user: string; pass: string } | { user: string; accessToken: string };
   if (opts.auth?.type === 'oauth2') {
-    const accessToken = await fetchAccessToken(opts.auth, opts.timeoutMs);
+    const accessToken = await fetchAccessToken(opts.auth, opts.timeout);
     secrets.push(accessToken);
     auth = { user: username, accessToken };
   } else {
@@ -278,15 +293,16 @@ export async function openMailbox(
     host,
     port,
     secure: tls,
-    doSTARTTLS: opts.starttls ? true : tls ? undefined : false,
+    // true requires STARTTLS (refusing a server without it); false never sends it.
+    doSTARTTLS: security === 'starttls' ? true : tls ? undefined : false,
     auth,
     // SNI takes names only (RFC 6066): Node warns when given an address.
     tls: { rejectUnauthorized: !opts.allowSelfSigned, ...(isIP(host) ? {} : { servername: host }) },
     logger: false,
     disableAutoIdle: true,
-    connectionTimeout: opts.timeoutMs,
-    greetingTimeout: opts.timeoutMs,
-    socketTimeout: Math.max(opts.timeoutMs, 60_000),
+    connectionTimeout: opts.timeout,
+    greetingTimeout: opts.timeout,
+    socketTimeout: Math.max(opts.timeout, 60_000),
   });
   let closing = false;
   let lost: unknown;
@@ -326,7 +342,7 @@ export async function openMailbox(
         where: 'source',
         hint:
           opts.auth?.type === 'oauth2'
-            ? 'Check auth.user, and that the token grants mail access (scope https://mail.google.com/ for Gmail).'
+            ? 'Check auth.username, and that the token grants mail access (scope https://mail.google.com/ for Gmail).'
             : 'Check username and password.',
       });
     }
@@ -334,7 +350,7 @@ export async function openMailbox(
       return new SluiceError('SOURCE_AUTH', `the TLS connection to ${hostPart}:${port} failed: ${message}`, {
         cause: error,
         where: 'source',
-        hint: 'Check tls and starttls; allowSelfSigned accepts an unverified certificate (tests only).',
+        hint: 'Check security (starttls, tls or none); allowSelfSigned accepts an unverified certificate (tests only).',
       });
     }
     const what = e?.code === 'ECONNREFUSED' ? 'refused the connection' : 'cannot be reached';

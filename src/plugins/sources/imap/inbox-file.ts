@@ -1,21 +1,25 @@
 import { z } from 'zod';
 import { ConfigReader } from '../../../core/config-file.js';
 import type { InboxRule } from '../../../core/mail-store.js';
+import { withRenamedKeys } from '../../../core/renamed-keys.js';
 import { checkConnection, connectionShape, type ConnectionOptions } from './connection.js';
 import { ruleShape } from './rules.js';
 
 type Env = Record<string, string | undefined>;
 
 /** A mail account: a name and how to reach and log in to its mailbox (the imap source's settings). */
-export const accountSchema = z
-  .strictObject({
-    name: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]*$/, 'an account name is letters, digits, _, ., @ and -')
-      .describe('The name rules and `sluice inbox poll --account` refer to.'),
-    ...connectionShape,
-  })
-  .superRefine(checkConnection);
+export const accountSchema = withRenamedKeys(
+  'inboxAccount',
+  z
+    .strictObject({
+      name: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]*$/, 'an account name is letters, digits, _, ., @ and -')
+        .describe('The name rules and `sluice inbox poll --account` refer to.'),
+      ...connectionShape,
+    })
+    .superRefine(checkConnection),
+);
 
 export type AccountSpec = z.output<typeof accountSchema>;
 

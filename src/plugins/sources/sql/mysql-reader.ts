@@ -146,7 +146,7 @@ function filter(
   if (from.kind === 'all') return { where: undefined, params: [] };
   incrementalField(from, fields, (f) => MYSQL_DATE_CODES.has(f.columnType ?? -1));
   const column = `sluice_source.${quoteMysqlIdent(from.column)}`;
-  const seconds = Math.round(from.lookbackDays * 86400);
+  const seconds = Math.round(from.lookbackMs / 1000);
   if (from.kind === 'recent')
     return { where: `${column} >= CURRENT_DATE - INTERVAL ? SECOND`, params: [seconds] };
   if (seconds > 0)

@@ -97,9 +97,9 @@ function filter(
   const field = incrementalField(from, fields, (f) => DATE_TYPES[f.dataTypeID] !== undefined);
   const column = `sluice_source.${quoteIdent(from.column)}`;
   const dateType = DATE_TYPES[field.dataTypeID];
-  const lookback = `make_interval(secs => ${Math.round(from.lookbackDays * 86400)})`;
+  const lookback = `make_interval(secs => ${Math.round(from.lookbackMs / 1000)})`;
   // With a lookback the window's first moment is read again (>=): a correction dated exactly then arrives.
   if (from.kind === 'recent') return `${column} >= current_date - ${lookback}`;
-  if (from.lookbackDays > 0) return `${column} >= CAST(${literal(from.value)} AS ${dateType}) - ${lookback}`;
+  if (from.lookbackMs > 0) return `${column} >= CAST(${literal(from.value)} AS ${dateType}) - ${lookback}`;
   return `${column} > ${literal(from.value)}`;
 }

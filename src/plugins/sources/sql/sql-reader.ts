@@ -36,11 +36,11 @@ export function incrementalField<F extends { name: string }>(
       },
     );
   }
-  if (from.lookbackDays > 0 && !isDate(field)) {
+  if (from.lookbackMs > 0 && !isDate(field)) {
     throw new SluiceError(
       'CONFIG_INVALID',
-      `lookbackDays needs a date or timestamp incremental column; ${from.column} is not one`,
-      { where: 'source.lookbackDays' },
+      `lookback needs a date or timestamp incremental column; ${from.column} is not one`,
+      { where: 'source.lookback' },
     );
   }
   return field;

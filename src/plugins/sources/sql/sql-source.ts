@@ -1,6 +1,7 @@
 import { defineRecordSource, type RecordUnit } from '../../../core/plugin.js';
 import type { Reject, Value } from '../../../core/records.js';
 import { SluiceError } from '../../../core/errors.js';
+import { formatDuration } from '../../../core/duration.js';
 import { redactUrl } from '../../../core/sql.js';
 import {
   readFrom,
@@ -134,10 +135,10 @@ function describeRead(options: SqlSourceOptions, from: ReturnType<typeof readFro
     case 'all':
       return `reading all of ${what} (${options.mode}${options.mode === 'full_refresh' ? '' : ', no watermark yet'})`;
     case 'recent':
-      return `reading ${what} where ${from.column} is within the last ${from.lookbackDays} days (first run)`;
+      return `reading ${what} where ${from.column} is within the last ${formatDuration(from.lookbackMs)} (first run)`;
     case 'after':
-      return from.lookbackDays
-        ? `reading ${what} where ${from.column} >= ${from.value} less ${from.lookbackDays} days`
+      return from.lookbackMs
+        ? `reading ${what} where ${from.column} >= ${from.value} less ${formatDuration(from.lookbackMs)}`
         : `reading ${what} where ${from.column} > ${from.value}`;
   }
 }
