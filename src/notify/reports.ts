@@ -32,7 +32,10 @@ export interface LoadedReport {
 export function parseReportDefinition(definition: unknown, env: Env, where: string): ReportSpec {
   const reader = ConfigReader.fromValue(definition, { file: where, env, keepPaths: true });
   const spec = reader.check(reportSchema, reader.value, []);
-  reader.finish('the report is invalid');
+  // A saved definition is wrong when it was loaded by an older Sluice (a key renamed since).
+  reader.finish('the report is invalid', {
+    hint: 'Fix it in its reports file and load it again with `sluice report load FILE.yaml`.',
+  });
   return spec!;
 }
 
@@ -227,7 +230,7 @@ export async function sendReport(
     status = 'dry_run';
     logger.info(`report ${spec.name}: dry run, the message is in ${emlPath}`);
   } else {
-    const hint = `Check the smtp settings of report ${spec.name} (host, port, security, user and password).`;
+    const hint = `Check the smtp settings of report ${spec.name} (host, port, security, username and password).`;
     try {
       await withRetry(
         async () => {

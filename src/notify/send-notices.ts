@@ -222,7 +222,7 @@ async function sendEmail(
       attachments: attachment ? [{ ...attachment, contentType: 'text/csv; charset=utf-8' }] : [],
     });
   } catch (error) {
-    throw smtpError(error, email, 'Check notify.email (host, port, security, user and password).');
+    throw smtpError(error, email, 'Check notify.email (host, port, security, username and password).');
   } finally {
     transport.close();
   }

@@ -29,7 +29,7 @@ describe('import rule spec', () => {
   it('accepts a valid rule with defaults', () => {
     expect(parseImportRule(valid, registry)).toMatchObject({
       name: 'acme-sales',
-      strategy: 'evolve',
+      schema: 'evolve',
       mode: 'append',
       priority: 0,
       active: true,
@@ -57,10 +57,16 @@ describe('import rule spec', () => {
     );
   });
 
-  it('refuses an unknown strategy and file type, listing the known ones', () => {
-    expect(problemsOf({ ...valid, strategy: 'merge', fileType: 'ods' })).toEqual([
+  it('refuses an unknown schema strategy and file type, listing the known ones', () => {
+    expect(problemsOf({ ...valid, schema: 'merge', fileType: 'ods' })).toEqual([
       { path: ['fileType'], message: 'the file type: csv, xlsx, xls (found "ods")' },
-      { path: ['strategy'], message: 'the strategy: evolve, ignore_new, strict (found "merge")' },
+      { path: ['schema'], message: 'the schema strategy: evolve, ignore_new, strict (found "merge")' },
+    ]);
+  });
+
+  it('answers the old strategy key with the one to write', () => {
+    expect(problemsOf({ ...valid, strategy: 'strict' })).toEqual([
+      { path: ['strategy'], message: 'renamed: write schema', onKey: true },
     ]);
   });
 

@@ -34,9 +34,13 @@ describe('stability options', () => {
   it('take durations with units, 0s to turn off, and default to 2s and 10m', () => {
     expect(schema.parse({})).toEqual({ stableFor: 2_000, minAge: 600_000 });
     expect(schema.parse({ stableFor: '0s', minAge: '1h30m' })).toEqual({ stableFor: 0, minAge: 5_400_000 });
-    expect(schema.parse({ stableFor: 30 })).toMatchObject({ stableFor: 30_000 });
+    expect(schema.parse({ stableFor: '250ms' })).toMatchObject({ stableFor: 250 });
     expect(schema.safeParse({ stableFor: 'soon' }).success).toBe(false);
-    expect(schema.safeParse({ minAge: -1 }).success).toBe(false);
+    expect(schema.safeParse({ minAge: '-1s' }).success).toBe(false);
+    // A bare number has no unit: refused rather than guessed at.
+    expect(schema.safeParse({ stableFor: 30 }).error?.issues[0]?.message).toBe(
+      'a duration with its unit, such as "5s" or "2m" ("0s" for none)',
+    );
   });
 });
 

@@ -11,14 +11,14 @@ const options = (o: Record<string, unknown>) =>
 
 describe('sql source: where a read starts', () => {
   it('reads everything on a first incremental run, then past the watermark less the lookback', () => {
-    const o = options({ table: 't', incrementalColumn: 'at', lookbackDays: 2 });
+    const o = options({ table: 't', incrementalColumn: 'at', lookback: '2d' });
     expect(o.mode).toBe('incremental');
     expect(readFrom(o, undefined)).toEqual({ kind: 'all' });
     expect(readFrom(o, { column: 'at', value: '2026-11-01' })).toEqual({
       kind: 'after',
       column: 'at',
       value: '2026-11-01',
-      lookbackDays: 2,
+      lookbackMs: 2 * 86_400_000,
     });
   });
 
@@ -28,8 +28,12 @@ describe('sql source: where a read starts', () => {
   });
 
   it('a sliding window starts from today on its first run; a full refresh always reads everything', () => {
-    const sliding = options({ table: 't', incrementalColumn: 'at', mode: 'sliding_window', lookbackDays: 3 });
-    expect(readFrom(sliding, undefined)).toEqual({ kind: 'recent', column: 'at', lookbackDays: 3 });
+    const sliding = options({ table: 't', incrementalColumn: 'at', mode: 'sliding_window', lookback: '36h' });
+    expect(readFrom(sliding, undefined)).toEqual({
+      kind: 'recent',
+      column: 'at',
+      lookbackMs: 36 * 3_600_000,
+    });
     const full = options({ table: 't', incrementalColumn: 'at', mode: 'full_refresh' });
     expect(readFrom(full, { column: 'at', value: '2026-11-01' })).toEqual({ kind: 'all' });
     expect(options({ table: 't' }).mode).toBe('full_refresh');
@@ -57,7 +61,7 @@ describe('sql source: where a read starts', () => {
       /source\.incrementalColumn: mode incremental needs an incrementalColumn/,
     );
     expect(problems('  table: t\n  incrementalColumn: at\n  mode: sliding_window')).toMatch(
-      /source\.lookbackDays: sliding_window needs lookbackDays/,
+      /source\.lookback: sliding_window needs lookback/,
     );
     expect(problems('  table: t\nparse:\n  type: csv')).toMatch(
       /parse: the sql source gives records: leave parse out/,
