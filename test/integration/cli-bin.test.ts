@@ -105,7 +105,17 @@ describe('exit codes', () => {
     [['runs', '--limit', 'abc'], 2, /--limit .*expected a whole number of at least 1, found "abc"/],
     [['runs', '--limit', '0'], 2, /expected a whole number of at least 1, found "0"/],
     [['datasets', '--limit', '-3'], 2, /expected a whole number/],
-    [['watch', '--stability', 'soon'], 2, /--stability .*expected a whole number of at least 0/],
+    [
+      ['watch', '--stability', 'soon'],
+      2,
+      /--stability .*expected a duration with its unit, such as 500ms, 2s or 30m, found "soon"/,
+    ],
+    [['watch', '--stability', '2000'], 2, /--stability .*expected a duration with its unit/],
+    [
+      ['cleanup', '--max-run-time', '0s'],
+      2,
+      /--max-run-time .*expected a duration longer than 0, found "0s"/,
+    ],
     [['state'], 2, /Usage: sluice state/],
   ];
   it.each(cases)('sluice %j exits %i', async (args, code, shown) => {
@@ -335,7 +345,7 @@ describe('on a PostgreSQL server', () => {
 `,
     );
     expect((await runBin(['rules', 'add', rules], { env })).stdout).toBe('saved 1 rule: orders\n');
-    const result = await runBin(['watch', '--once', '--stability', '50'], { env });
+    const result = await runBin(['watch', '--once', '--stability', '50ms'], { env });
     expect(result.stdout).toBe('1 file: 1 loaded\n');
     expect(result.stderr).toMatch(
       /warn: orders_1\.csv: 2 rows rejected \(all of them: sluice rejects --run [0-9a-f-]{36}\)/,

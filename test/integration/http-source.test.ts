@@ -165,7 +165,7 @@ describe('http source: failures and limits', () => {
         res.end('busy');
       } else sendJson(res, items(1, 1));
     });
-    const { files } = await list({ url: `${server.origin}/x`, retries: 3, retryBaseDelayMs: 50 });
+    const { files } = await list({ url: `${server.origin}/x`, retry: { attempts: 4, baseDelay: '50ms' } });
     expect(files).toHaveLength(1);
     const [first, second] = server.requests;
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(950);
@@ -177,11 +177,11 @@ describe('http source: failures and limits', () => {
       res.writeHead(req.url === '/missing' ? 404 : 503);
       res.end('nope');
     });
-    const busy = await listError({ url: `${server.origin}/busy`, retries: 1, retryBaseDelayMs: 10 });
+    const busy = await listError({ url: `${server.origin}/busy`, retry: { attempts: 2, baseDelay: '10ms' } });
     expect(busy.code).toBe('SOURCE_UNREACHABLE');
     expect(busy.message).toContain('503');
     const before = server.requests.length;
-    const missing = await listError({ url: `${server.origin}/missing`, retries: 3 });
+    const missing = await listError({ url: `${server.origin}/missing`, retry: { attempts: 4 } });
     expect(missing.code).toBe('SOURCE_IO');
     expect(missing.message).toContain('404: nope');
     expect(server.requests.length - before).toBe(1);
@@ -193,12 +193,11 @@ describe('http source: failures and limits', () => {
     });
     const error = await listError({
       url: `${server.origin}/slow`,
-      readTimeoutMs: 300,
-      retries: 1,
-      retryBaseDelayMs: 10,
+      readTimeout: '300ms',
+      retry: { attempts: 2, baseDelay: '10ms' },
     });
     expect(error.code).toBe('SOURCE_UNREACHABLE');
-    expect(error.message).toContain('readTimeoutMs');
+    expect(error.message).toContain('no data for 300ms (readTimeout)');
     expect(server.requests).toHaveLength(2);
   });
 
@@ -225,13 +224,12 @@ describe('http source: failures and limits', () => {
       const port = Number(line.toString().trim());
       const error = await listError({
         url: `http://127.0.0.1:${port}/`,
-        connectTimeoutMs: 300,
-        readTimeoutMs: 30_000,
-        retries: 1,
-        retryBaseDelayMs: 10,
+        connectTimeout: '300ms',
+        readTimeout: '30s',
+        retry: { attempts: 2, baseDelay: '10ms' },
       });
       expect(error.code).toBe('SOURCE_UNREACHABLE');
-      expect(error.message).toContain('no connection within 300 ms');
+      expect(error.message).toContain('no connection within 300ms (connectTimeout)');
     } finally {
       holder.kill();
     }
@@ -474,8 +472,7 @@ describe('http source in a pipeline: every page, exactly once', () => {
       [
         `url: ${server.origin}/v1/feed`,
         'pagination: { type: cursor, field: meta.next }',
-        'retries: 1',
-        'retryBaseDelayMs: 10',
+        'retry: { attempts: 2, baseDelay: 10ms }',
       ],
       '{ type: json, path: items, columns: [id, name] }',
     );
@@ -503,10 +500,14 @@ describe('http source in a pipeline: every page, exactly once', () => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
       res.write('[{"id": 1, "name": "a"}'); // and nothing more
     });
-    const file = await pipelineFile([`url: ${server.origin}/v1/slow`, 'readTimeoutMs: 300', 'retries: 0']);
+    const file = await pipelineFile([
+      `url: ${server.origin}/v1/slow`,
+      'readTimeout: 300ms',
+      'retry: { attempts: 1 }',
+    ]);
     const run = await runPipelineFile(db, file, { env: {}, home: work });
     expect(run.status).toBe('failed');
-    expect(run.error?.message).toContain('no data for 300 ms (readTimeoutMs)');
+    expect(run.error?.message).toContain('no data for 300ms (readTimeout)');
     expect(run.error?.message).not.toMatch(/ECONNRESET|aborted/);
   });
 

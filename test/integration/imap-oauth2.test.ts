@@ -109,7 +109,7 @@ async function context(): Promise<PluginContext> {
 function options(box: string, auth: Record<string, unknown>) {
   return imapSource.options.parse({
     url: `imap://127.0.0.1:${server.port}/${box}`,
-    auth: { type: 'oauth2', user: server.user, ...client, tokenUrl: provider.tokenUrl, ...auth },
+    auth: { type: 'oauth2', username: server.user, ...client, tokenUrl: provider.tokenUrl, ...auth },
     processedMailbox: `${box}-done`,
     errorMailbox: `${box}-error`,
     rules: [{ name: 'reports', subject: 'report', attachment: '\\.csv$' }],

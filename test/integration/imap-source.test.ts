@@ -273,7 +273,7 @@ describe('imap source over TLS', () => {
 
   it('upgrades with STARTTLS, and implicit TLS with imaps://, when the certificate is accepted', async () => {
     const starttls = await openTls(`imap://${tlsServer.user}@127.0.0.1:${tlsServer.port}`, {
-      starttls: true,
+      security: 'starttls',
       allowSelfSigned: true,
     });
     expect((await listAll(starttls)).map((f) => f.name)).toEqual(['20261103_t.csv']);

@@ -162,7 +162,7 @@ describe('importFile', () => {
   it('a new column: evolve adds it, ignore_new leaves it out (mapped to null), strict refuses the file', async () => {
     for (const strategy of ['evolve', 'ignore_new', 'strict'] as const) {
       const table = `new_col_${strategy}`;
-      const { run, inbox } = await setup(table, { strategy });
+      const { run, inbox } = await setup(table, { schema: strategy });
       expect((await run('one.csv', 'id,name\n1,ann\n')).status).toBe('loaded');
       const second = await run('two.csv', 'id,name,Extra Field\n2,bob,x\n');
       const columns = (

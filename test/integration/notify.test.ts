@@ -214,7 +214,7 @@ notify:
     const closed = await freePort();
     const env = visitsEnv({
       ...mailEnv(closed),
-      VISITS_SMTP_USER: 'etl',
+      VISITS_SMTP_USERNAME: 'etl',
       VISITS_SMTP_PASSWORD: 'hunter2-very-secret',
     });
     const { spec, summary } = await run(VISITS_PIPELINE, env);
@@ -298,7 +298,7 @@ describe('run notices over STARTTLS', () => {
           host: '127.0.0.1',
           port: server.port,
           security: 'starttls',
-          user: 'etl',
+          username: 'etl',
           password: 's3cret',
           from: 'etl@example.com',
           to: 'ops@example.com',

@@ -31,7 +31,7 @@ describe('sluice rules', () => {
     sourceFolder: \${INBOX}
     archiveFolder: \${INBOX}/archive
     targetTable: imports.sales
-    strategy: ignore_new
+    schema: ignore_new
     priority: 5
     parser: { delimiter: ';' }
     datasetDate: { from: filename, delimiter: _, token: 2, format: yyyyMMdd }
@@ -54,7 +54,12 @@ describe('sluice rules', () => {
     expect(again.stderr).toContain('import rules "sales", "stock" already exist');
 
     const listed = await runCli(['rules', 'list'], env);
-    expect(listed.stdout.split('\n')[0]).toMatch(/^sales\s+active\s+5\s+csv/);
+    expect(listed.stdout.split('\n')[0]).toMatch(/^sales\s+active\s+5\s+csv .* \(schema: ignore_new\)$/);
+
+    // The old name of the key is answered with the new one.
+    const renamed = await runCli(['rules', 'edit', 'sales', '--set', 'strategy=strict'], env);
+    expect(renamed.code).toBe(2);
+    expect(renamed.stderr).toBe('sluice: import rule "sales": strategy: renamed: write schema\n');
 
     const edited = await runCli(
       ['rules', 'edit', 'stock', '--set', 'priority=9', '--set', 'parser.headerRow=3'],
@@ -82,7 +87,7 @@ describe('sluice rules', () => {
     expect(doc.rules.map((r) => r.name)).toEqual(['stock', 'sales']);
     expect(doc.rules[1]).toMatchObject({
       sourceFolder: env.INBOX,
-      strategy: 'ignore_new',
+      schema: 'ignore_new',
       datasetDate: { from: 'filename', delimiter: '_', token: 2, format: 'yyyyMMdd' },
     });
     // What export writes, add reads back unchanged.

@@ -45,7 +45,7 @@ async function scan(options: Record<string, unknown>, state = createState()) {
     workDir: work,
     state: state.reader,
   };
-  const session = await scanSource.open(scanSource.options.parse({ delayMs: 0, ...options }), context);
+  const session = await scanSource.open(scanSource.options.parse({ delay: '0s', ...options }), context);
   const units: RecordUnit[] = [];
   for await (const unit of session.units()) units.push(unit);
   expect(units).toHaveLength(1);
@@ -233,8 +233,7 @@ describe('scan source', () => {
       ids: [7],
       download: { selector: 'a.download' },
       downloadTo: inbox,
-      retries: 1,
-      retryBaseDelayMs: 10,
+      retry: { attempts: 2, baseDelay: '10ms' },
     };
     const first = await scan(options);
     expect(first.rows[0]).toMatchObject({
@@ -273,9 +272,8 @@ describe('scan source', () => {
     const { rows } = await scan({
       urlTemplate: `${server.origin}/e/{id}`,
       ids: [1, 2, 3, 4],
-      retries: 2,
-      retryBaseDelayMs: 10,
-      readTimeoutMs: 300,
+      retry: { attempts: 3, baseDelay: '10ms' },
+      readTimeout: '300ms',
     });
     expect(rows.map((r) => [r.id, r.status, r.exists, r.title])).toEqual([
       ['1', '200', 'true', 'Page /e/1'],
@@ -283,13 +281,13 @@ describe('scan source', () => {
       ['3', null, 'false', null],
       ['4', '200', 'true', 'Page /e/4'],
     ]);
-    expect(rows[2]!.error).toContain('readTimeoutMs');
+    expect(rows[2]!.error).toContain('no data for 300ms (readTimeout)');
     const first = server.requests.filter((r) => r.url === '/e/1');
     expect(first[1]!.at - first[0]!.at).toBeGreaterThanOrEqual(950);
     expect(calls.get('/e/3')).toBe(3);
   });
 
-  it('is polite by default: one request at a time, spaced by delayMs, with an identifying User-Agent', async () => {
+  it('is polite by default: one request at a time, spaced by delay, with an identifying User-Agent', async () => {
     let inFlight = 0;
     let most = 0;
     const server = await serve((_req, res) => {
@@ -300,7 +298,7 @@ describe('scan source', () => {
         res.end('<title>x</title>');
       }, 20);
     });
-    await scan({ urlTemplate: `${server.origin}/e/{id}`, ids: { from: 1, to: 4 }, delayMs: 150 });
+    await scan({ urlTemplate: `${server.origin}/e/{id}`, ids: { from: 1, to: 4 }, delay: '150ms' });
     const times = server.requests.map((r) => r.at);
     expect(times).toHaveLength(4);
     // Three intervals of at least 150 ms; the margin absorbs when each request was seen arriving.
@@ -308,7 +306,7 @@ describe('scan source', () => {
     expect(most).toBe(1);
     expect(server.requests[0]!.headers['user-agent']).toMatch(/^Sluice\/.+ETL/);
     expect(scanSource.options.parse({ urlTemplate: 'http://x/{id}', ids: [1] })).toMatchObject({
-      delayMs: 1000,
+      delay: 1000,
       concurrency: 1,
     });
   });

@@ -262,7 +262,7 @@ describe('sftp source against OpenSSH', () => {
           url: `sftp://${server.username}@127.0.0.1:${closedPort}/tmp`,
           password: server.password,
           hostKey: server.hostKeyFingerprint,
-          readyTimeoutMs: 5_000,
+          connectTimeout: '5s',
         }),
         {
           logger: { debug() {}, info() {}, warn() {}, error() {} },
@@ -276,17 +276,17 @@ describe('sftp source against OpenSSH', () => {
     expect(error.message).toContain(String(closedPort));
   });
 
-  it('gives up on a server that never completes the handshake after readyTimeoutMs, retryable', async () => {
+  it('gives up on a server that never completes the handshake after connectTimeout, retryable', async () => {
     const silent = net.createServer(() => {}); // accepts, never speaks SSH
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as net.AddressInfo;
     try {
       const error = await failure(() =>
-        open('/tmp', { url: `sftp://${server.username}@127.0.0.1:${port}/tmp`, readyTimeoutMs: 1_000 }),
+        open('/tmp', { url: `sftp://${server.username}@127.0.0.1:${port}/tmp`, connectTimeout: '1s' }),
       );
       expect(error.code).toBe('SOURCE_UNREACHABLE');
       expect(error.retryable).toBe(true);
-      expect(error.message).toContain('did not complete the SSH handshake within 1000 ms');
+      expect(error.message).toContain('did not complete the SSH handshake within 1s');
     } finally {
       silent.close();
     }
@@ -301,7 +301,7 @@ describe('sftp source against OpenSSH', () => {
       const ctx = { ...(await context()), signal: abort.signal };
       setTimeout(() => abort.abort(), 200);
       const error = await failure(() =>
-        open('/tmp', { url: `sftp://${server.username}@127.0.0.1:${port}/tmp`, readyTimeoutMs: 30_000 }, ctx),
+        open('/tmp', { url: `sftp://${server.username}@127.0.0.1:${port}/tmp`, connectTimeout: '30s' }, ctx),
       );
       expect(error.code).toBe('ABORTED');
     } finally {
@@ -327,7 +327,7 @@ describe('sftp source against OpenSSH', () => {
     const parsed = sftpSource.options.parse({ url: 'sftp://u@h/in' });
     expect(parsed).toMatchObject({
       glob: '*',
-      readyTimeoutMs: 20_000,
+      connectTimeout: 20_000,
       stableFor: 2_000,
       minAge: 600_000,
       allowUnknownHostKey: false,

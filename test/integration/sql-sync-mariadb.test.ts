@@ -57,7 +57,7 @@ describe('sql source on MariaDB', () => {
   table: visits
   primaryKey: [id]
   incrementalColumn: seen_at
-  lookbackDays: 1
+  lookback: 1d
 load:
   type: postgres
   table: visits
@@ -147,7 +147,7 @@ describe('sql source on MariaDB: failures', () => {
       `run:
   retry:
     attempts: ${attempts}
-    baseDelay: 0.05
+    baseDelay: 50ms
 source:
   type: sql
   url: \${MARIA_URL}

@@ -102,7 +102,7 @@ describe('sql source, PostgreSQL to PostgreSQL', () => {
       INSERT INTO events SELECT g, date '2026-11-01' + g, g FROM generate_series(1, 10) g`);
     const withLookback = spec(
       'events-lookback',
-      'table: events\nprimaryKey: [id]\nincrementalColumn: day\nlookbackDays: 3',
+      'table: events\nprimaryKey: [id]\nincrementalColumn: day\nlookback: 3d',
       'table: events_lb\nmode: merge\nkeys: [id]',
     );
     const without = spec(
@@ -156,7 +156,7 @@ describe('sql source, PostgreSQL to PostgreSQL', () => {
         (4, current_date - 2, 4), (5, current_date, 5)`);
     const recent = spec(
       'recent',
-      'table: recent\nincrementalColumn: at\nmode: sliding_window\nlookbackDays: 7',
+      'table: recent\nincrementalColumn: at\nmode: sliding_window\nlookback: 7d',
       'table: recent\nmode: merge\nkeys: [id]',
     );
     await run(recent);
@@ -245,7 +245,7 @@ describe('failures, retries and locks', () => {
       'big-retry',
       slowQuery,
       'table: big_retry\nmode: merge\nkeys: [id]',
-      'run:\n  retry:\n    attempts: 3\n    baseDelay: 0.05',
+      'run:\n  retry:\n    attempts: 3\n    baseDelay: 50ms',
     );
     const [summary] = await Promise.all([run(retried), killSourceReadWhenBusy()]);
     expect(summary.status).toBe('succeeded');
@@ -261,7 +261,7 @@ describe('failures, retries and locks', () => {
       'broken',
       'query: "SELECT no_such_column FROM big"',
       'table: broken\nmode: append',
-      'run:\n  retry:\n    attempts: 3\n    baseDelay: 0.05',
+      'run:\n  retry:\n    attempts: 3\n    baseDelay: 50ms',
     );
     const failed = await run(broken);
     expect(failed.status).toBe('failed');

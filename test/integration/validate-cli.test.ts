@@ -113,6 +113,77 @@ load:
     ]);
   });
 
+  it('answers every key spelt the old way at its line and column with the key to write now', async () => {
+    const file = await write(
+      'old-names.yaml',
+      `name: old_names
+source:
+  url: imaps://etl@mail.example.com/INBOX
+  tls: true
+  timeoutMs: 45000
+  auth:
+    type: oauth2
+    user: etl@example.com
+    clientId: id
+    clientSecret: \${LINT_PASSWORD:-s}
+    refreshToken: \${LINT_PASSWORD:-r}
+  rules: [{ name: reports, attachment: '\\.csv$' }]
+parse:
+  type: csv
+load:
+  type: postgres
+  table: t
+  strategy: evolve
+run:
+  refreshEvery: 3600
+notify:
+  email:
+    host: smtp.example.com
+    user: etl
+    from: etl@example.com
+    to: ops@example.com
+`,
+    );
+    const result = await runCli(['validate', file], UNSET);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trimEnd().split('\n')).toEqual([
+      `sluice: ${file}: the pipeline is invalid (6 problems):`,
+      '  4:3 source.tls: renamed: write security: tls',
+      '  5:3 source.timeoutMs: renamed: write timeout: 45s',
+      '  8:5 source.auth.user: renamed: write username',
+      // Never a key of the loader: the usual answer, which lists schema among the known keys.
+      '  18:3 load.strategy: unknown key; expected one of: table, mode, createTable, columnNames, unstorableCharacters, keys, schema, setup, afterLoad, afterRun',
+      '  20:17 run.refreshEvery: a duration with its unit, such as "30s", "15m", "6h" or "7d" (found 3600)',
+      '  24:5 notify.email.user: renamed: write username',
+    ]);
+    expect(result.stderr).not.toMatch(noStack);
+
+    const sync = await write(
+      'old-sync.yaml',
+      `name: old_sync
+source:
+  type: http
+  url: https://api.example.com/v1/orders
+  retries: 5
+  retryBaseDelayMs: 250
+  readTimeoutMs: 60000
+parse:
+  type: json
+load:
+  type: postgres
+  table: orders
+`,
+    );
+    const http = await runCli(['validate', sync]);
+    expect(http.code).toBe(2);
+    expect(http.stderr).toContain('\n  5:3 source.retries: renamed: write retry: { attempts: 6 }\n');
+    expect(http.stderr).toContain(
+      '\n  6:3 source.retryBaseDelayMs: renamed: write retry: { baseDelay: 250ms }\n',
+    );
+    expect(http.stderr).toContain('\n  7:3 source.readTimeoutMs: renamed: write readTimeout: 1m\n');
+  });
+
   it('refuses YAML the parser refuses, an alias bomb included, as a problem of the file (exit 2)', async () => {
     const bomb = await write(
       'bomb.yaml',

@@ -68,7 +68,7 @@ describe('the import watcher', () => {
     await writeFile(path.join(inbox, 'unmatched', 'notes.txt'), 'an earlier one');
     await writeFile(path.join(inbox, '.partial.csv'), 'id\n');
 
-    const result = await runCli(['watch', '--once', '--stability', '100'], {
+    const result = await runCli(['watch', '--once', '--stability', '100ms'], {
       DATABASE_URL: store.url!,
       SLUICE_HOME: path.join(home, 'cli-home'),
     });
@@ -194,7 +194,7 @@ describe('the import watcher', () => {
     await writeFile(path.join(inbox, 'big.csv'), lines.join('\n') + '\n');
     const env = { DATABASE_URL: store.url!, SLUICE_HOME: path.join(home, 'kill-home') };
 
-    const { child, done } = startCli(['watch', '--once', '--stability', '50'], env);
+    const { child, done } = startCli(['watch', '--once', '--stability', '50ms'], env);
     for (let waited = 0; waited < 60_000; waited += 50) {
       const running = await count(
         `SELECT count(*)::int AS n FROM sluice.runs WHERE pipeline = 'import.big' AND status = 'running'`,
@@ -209,7 +209,7 @@ describe('the import watcher', () => {
     expect(await count(`SELECT count(*)::int AS n FROM sluice.datasets WHERE rule = 'big'`)).toBe(0);
     expect(await count(`SELECT count(*)::int AS n FROM sluice.files WHERE pipeline = 'import.big'`)).toBe(0);
 
-    const rerun = await runCli(['watch', '--once', '--stability', '50'], env);
+    const rerun = await runCli(['watch', '--once', '--stability', '50ms'], env);
     expect(rerun.stdout).toBe('1 file: 1 loaded\n');
     expect(await count('SELECT count(*)::int AS n FROM big')).toBe(400_000);
     expect((await listDatasets(db, { rule: 'big' })).map((d) => [d.status, d.row_count])).toEqual([

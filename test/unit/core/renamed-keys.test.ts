@@ -80,7 +80,11 @@ const places: { place: RenamedKeysPlace; schema: z.ZodType; at: KeyPath; value: 
   ];
 
 /** `value` with `entries` added to the object at key path `at` (made when missing). */
-function withKeys(value: Record<string, unknown>, at: KeyPath, entries: Record<string, unknown>) {
+function withKeys(
+  value: Record<string, unknown>,
+  at: KeyPath,
+  entries: Record<string, unknown>,
+): Record<string, unknown> {
   if (at.length === 0) return { ...value, ...entries };
   const [key, ...rest] = at as [string, ...string[]];
   return { ...value, [key]: withKeys((value[key] as Record<string, unknown>) ?? {}, rest, entries) };
