@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { DURATION_PATTERN } from '../core/duration.js';
 import type { Plugin } from '../core/plugin.js';
 import { createRegistry } from '../plugins/index.js';
 
@@ -30,6 +31,7 @@ interface Schema {
   anyOf?: Schema[];
   oneOf?: Schema[];
   $ref?: string;
+  pattern?: string;
 }
 
 /** The options of a plugin, read from its zod schema (the same spec that validates pipelines). */
@@ -63,6 +65,8 @@ export function describeOptions(plugin: Plugin): OptionDoc[] {
     const variants = variantsOf(s);
     if (variants.length > 0) return [...new Set(variants.map(typeName))].join(' | ');
     if (Array.isArray(s.type)) return s.type.join(' | ');
+    // Text with its unit (30s, 15m): a type of its own for the reader.
+    if (s.type === 'string' && s.pattern === DURATION_PATTERN) return 'duration';
     if (s.type === 'array') {
       const item = typeName(s.items ?? {});
       return item.includes(' ') ? `(${item})[]` : `${item}[]`;

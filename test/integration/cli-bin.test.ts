@@ -350,8 +350,8 @@ describe('on a PostgreSQL server', () => {
     expect(result.stderr).toMatch(
       /warn: orders_1\.csv: 2 rows rejected \(all of them: sluice rejects --run [0-9a-f-]{36}\)/,
     );
-    expect(result.stderr).toMatch(/warn: {3}orders_1\.csv:3 field_count expected 2 fields, found 1/);
-    expect(result.stderr).toMatch(/warn: {3}orders_1\.csv:4 field_count expected 2 fields, found 3/);
+    expect(result.stderr).toMatch(/warn: {3}orders_1\.csv:3 fieldCount expected 2 fields, found 1/);
+    expect(result.stderr).toMatch(/warn: {3}orders_1\.csv:4 fieldCount expected 2 fields, found 3/);
   });
 
   it('lists the options nested in plugin options: auth, pagination, check rules', async () => {
@@ -363,6 +363,11 @@ describe('on a PostgreSQL server', () => {
     );
     expect(http).toMatch(/\n {10}with type: "offset":\n(?: {14}.*\n)*? {14}limit: integer \(required\)/);
     expect(text.stdout).toMatch(/\n {6}regex: string \| object — [^\n]*\n {10}pattern: string \(required\)/);
+    // Durations are a type of their own, with units in their defaults; the retry group is nested.
+    expect(http).toMatch(/\n {6}readTimeout: duration \(default "30s"\) — /);
+    expect(http).toMatch(
+      /\n {6}retry: object \(default \{\}\) — [^\n]*\n {10}attempts: integer \(default 4\)/,
+    );
 
     const json = JSON.parse((await runBin(['plugins', '--json'], { env })).stdout) as {
       name: string;

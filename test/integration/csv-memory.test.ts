@@ -95,7 +95,7 @@ describe('a CSV with a quoted 10 MB field of many lines', () => {
         expect(rejects.rows).toHaveLength(1);
         expect(rejects.rows[0]).toMatchObject({
           line: '1001',
-          rule: 'field_size',
+          rule: 'fieldSize',
           message: 'field 2 is longer than 1000000 characters (maxFieldSize)',
         });
         expect(rejects.rows[0]!.raw.length).toBeLessThan(2_000);

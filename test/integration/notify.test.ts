@@ -123,11 +123,11 @@ describe('run notices', () => {
     );
     expect(records.length - 1).toBe(rows[0]!.n);
     expect(records.length - 1).toBe(25);
-    expect(records.find((r) => r[3] === 'field_count')).toEqual([
+    expect(records.find((r) => r[3] === 'fieldCount')).toEqual([
       'report_2.txt',
       '11',
       '',
-      'field_count',
+      'fieldCount',
       '',
       expect.any(String),
       'short,"quoted, with comma",row',

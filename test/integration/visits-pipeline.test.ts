@@ -125,7 +125,7 @@ describe('visits pipeline (seed 000) on PostgreSQL', () => {
       { line: 6, column_name: 'Fecha envio', rule: 'datetime', value: '05/11/2026 24:00' },
       { line: 7, column_name: 'Fecha envio', rule: 'required', value: '-' },
       { line: 8, column_name: 'Opens', rule: 'integer', value: '-1' },
-      { line: 9, column_name: null, rule: 'field_count', value: null },
+      { line: 9, column_name: null, rule: 'fieldCount', value: null },
     ]);
     // Loaded files leave the source only after their commit, into the dated zip.
     expect(await readdir(inbox)).toEqual([]);

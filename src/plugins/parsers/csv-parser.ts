@@ -52,7 +52,7 @@ const options = z.strictObject({
     .min(1_000)
     .default(1_000_000)
     .describe(
-      'Longest field, in characters: a row with a longer one is rejected (rule field_size) without being ' +
+      'Longest field, in characters: a row with a longer one is rejected (rule fieldSize) without being ' +
         'held in memory, and reading goes on after it.',
     ),
   maxRecordLength: z
@@ -61,7 +61,7 @@ const options = z.strictObject({
     .min(1_000)
     .default(10_000_000)
     .describe(
-      'Longest record, in characters: a longer one is rejected (rule record_length) without being held in ' +
+      'Longest record, in characters: a longer one is rejected (rule recordLength) without being held in ' +
         'memory, and reading goes on after it.',
     ),
 });
@@ -310,13 +310,13 @@ class CsvReader {
     const { maxFieldSize, maxRecordLength } = this.opts;
     if (field > 0) {
       return {
-        rule: 'field_size',
+        rule: 'fieldSize',
         message: `field ${field} is longer than ${maxFieldSize} characters (maxFieldSize)`,
       };
     }
     if (length > maxRecordLength) {
       return {
-        rule: 'record_length',
+        rule: 'recordLength',
         message: `the record is longer than ${maxRecordLength} characters (maxRecordLength)`,
       };
     }
@@ -554,7 +554,7 @@ class CsvReader {
       this.width = fields.length;
     }
     if (fields.length !== this.width) {
-      this.addReject(line, 'field_count', `expected ${this.width} fields, found ${fields.length}`, raw);
+      this.addReject(line, 'fieldCount', `expected ${this.width} fields, found ${fields.length}`, raw);
       return;
     }
     if (this.batch.addRow(fields, line, raw)) this.flush();

@@ -50,7 +50,7 @@ const options = z.strictObject({
     .enum(['reject', 'ignore'])
     .default('reject')
     .describe(
-      'A record with a key outside the columns: reject the record (rule unknown_key), or drop the key ' +
+      'A record with a key outside the columns: reject the record (rule unknownKey), or drop the key ' +
         '(one warning per key).',
     ),
   batchSize: batchSizeOption,
@@ -321,7 +321,7 @@ class JsonRecordReader {
 
   private addRecord(record: unknown, line: number, raw: string): void {
     if (!isObject(record)) {
-      this.reject(line, 'json_type', `expected an object, found ${describe(record)}`, raw);
+      this.reject(line, 'jsonType', `expected an object, found ${describe(record)}`, raw);
       return;
     }
     const cells: (string | null)[] = new Array<string | null>(this.names!.length).fill(null);
@@ -338,7 +338,7 @@ class JsonRecordReader {
     if (unknown.length > 0) {
       this.reject(
         line,
-        'unknown_key',
+        'unknownKey',
         `keys not among the columns: ${unknown.map((k) => `"${k}"`).join(', ')}`,
         raw,
       );

@@ -185,7 +185,7 @@ export async function sheetCell(
 /**
  * Turns the rows of a sheet into batches, with the same layout contract as the csv parser: the header row
  * names the columns (or must match expectHeader), blank rows are skipped, trailing blank cells are ignored,
- * and a row with a value right of the last header column is a `field_count` reject.
+ * and a row with a value right of the last header column is a `fieldCount` reject.
  */
 export class SheetBatcher {
   private readonly expected: ExpectedColumn[] | undefined;
@@ -221,7 +221,7 @@ export class SheetBatcher {
     let full: boolean;
     if (cells.length > this.width) {
       const message = `expected ${this.width} fields, found ${cells.length}`;
-      full = this.batch.addReject(row.number, 'field_count', message, raw);
+      full = this.batch.addReject(row.number, 'fieldCount', message, raw);
     } else {
       while (cells.length < this.width) cells.push(null);
       full = this.batch.addRow(cells, row.number, raw);

@@ -226,7 +226,7 @@ describe('check stage', () => {
       origin: 'visits.csv',
       line: 9,
       column: null,
-      rule: 'field_count',
+      rule: 'fieldCount',
       value: null,
       message: 'expected 2 fields, found 1',
       raw: 'x',
@@ -234,7 +234,7 @@ describe('check stage', () => {
     const stage = createCheckStage(checkSpec({ columns: { n: { integer: true } } }), registry);
     const out = stage(input(['n'], [['1'], ['y']], { rejects: [parserReject], rejectedRows: 1 }));
     expect(out.rejectedRows).toBe(2);
-    expect(out.rejects.map((r) => r.rule)).toEqual(['field_count', 'integer']);
+    expect(out.rejects.map((r) => r.rule)).toEqual(['fieldCount', 'integer']);
   });
 
   it('types the columns from the last rule that decides a type', () => {

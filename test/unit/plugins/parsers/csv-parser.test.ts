@@ -176,7 +176,7 @@ describe('csv parser', () => {
         origin: 'f.csv',
         line: 9,
         column: null,
-        rule: 'field_count',
+        rule: 'fieldCount',
         value: null,
         message: 'expected 3 fields, found 2',
         raw: '5;bad',
@@ -385,7 +385,7 @@ describe('csv parser', () => {
         origin: 'f.csv',
         line: 3,
         column: null,
-        rule: 'field_count',
+        rule: 'fieldCount',
         value: null,
         message: 'expected 3 fields, found 2',
         raw: '4,5',
@@ -394,7 +394,7 @@ describe('csv parser', () => {
         origin: 'f.csv',
         line: 4,
         column: null,
-        rule: 'field_count',
+        rule: 'fieldCount',
         value: null,
         message: 'expected 3 fields, found 4',
         raw: '6,7,8,9',
@@ -436,7 +436,7 @@ describe('csv parser', () => {
           origin: 'f.csv',
           line: 3,
           column: null,
-          rule: 'field_size',
+          rule: 'fieldSize',
           value: null,
           message: 'field 2 is longer than 1000 characters (maxFieldSize)',
           raw: `2,"${big.slice(0, 997)}…`,
@@ -445,7 +445,7 @@ describe('csv parser', () => {
           origin: 'f.csv',
           line: 8,
           column: null,
-          rule: 'field_size',
+          rule: 'fieldSize',
           value: null,
           message: 'field 2 is longer than 1000 characters (maxFieldSize)',
           raw: `4,${'u'.repeat(998)}…`,
@@ -475,14 +475,14 @@ describe('csv parser', () => {
     const long = await parseAll(`a,b\n${'"xxxxxxxxx",'.repeat(200)}1\n2,3\n`, { maxRecordLength: 1000 }, 50);
     expect(long.rows).toEqual([['2', '3']]);
     expect(long.rejects.map((r) => [r.line, r.rule, r.message])).toEqual([
-      [2, 'record_length', 'the record is longer than 1000 characters (maxRecordLength)'],
+      [2, 'recordLength', 'the record is longer than 1000 characters (maxRecordLength)'],
     ]);
     const open = await parseAll(`a,b\n1,2\n3,"${'x\n'.repeat(2000)}`, { maxFieldSize: 1000 }, 100);
     expect(open.rows).toEqual([['1', '2']]);
     expect(open.rejects.map((r) => [r.line, r.rule, r.message])).toEqual([
       [
         3,
-        'field_size',
+        'fieldSize',
         'field 2 is longer than 1000 characters (maxFieldSize); field 2 opens a quote that is not closed before the end of the file',
       ],
     ]);

@@ -96,7 +96,7 @@ describe('json parser', () => {
       ['7', null],
     ]);
     expect(out.rejects).toEqual([
-      expect.objectContaining({ line: 4, rule: 'unknown_key', raw: '{"a":5,"c":6}', origin: 'f.json' }),
+      expect.objectContaining({ line: 4, rule: 'unknownKey', raw: '{"a":5,"c":6}', origin: 'f.json' }),
     ]);
   });
 
@@ -121,8 +121,8 @@ describe('json parser', () => {
     const out = await parse('[{"a":1}, 5, "x"]');
     expect(out.rows).toEqual([['1']]);
     expect(out.rejects.map((r) => [r.rule, r.message])).toEqual([
-      ['json_type', 'expected an object, found a number'],
-      ['json_type', 'expected an object, found a string'],
+      ['jsonType', 'expected an object, found a number'],
+      ['jsonType', 'expected an object, found a string'],
     ]);
   });
 

@@ -167,7 +167,7 @@ describe('xls parser', () => {
       ['3', null],
     ]);
     expect(out.lines).toEqual([2, 4]);
-    expect(out.rejects).toMatchObject([{ line: 5, rule: 'field_count', raw: '4,5,6', origin: 'f.xls' }]);
+    expect(out.rejects).toMatchObject([{ line: 5, rule: 'fieldCount', raw: '4,5,6', origin: 'f.xls' }]);
   });
 
   it('checks the header against expectHeader, with an any column', async () => {

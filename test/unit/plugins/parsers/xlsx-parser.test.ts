@@ -189,7 +189,7 @@ describe('xlsx parser', () => {
         origin: 'f.xlsx',
         line: 5,
         column: null,
-        rule: 'field_count',
+        rule: 'fieldCount',
         value: null,
         message: 'expected 2 fields, found 3',
         raw: '4,5,6',
