@@ -141,7 +141,7 @@ export async function runXlsxImportBench(): Promise<XlsxImportResult> {
       await copyFile(workbook, path.join(inbox, 'bench_import.xlsx'));
       await psql(url, 'CHECKPOINT');
       log(`pass ${pass}/${REPEAT}: sluice watch --once`);
-      const s = await sluice(['watch', '--once', '--stability', '0']);
+      const s = await sluice(['watch', '--once', '--stability', '0s']);
       if (s.code !== 0 || !/1 loaded/.test(s.stdout))
         throw new Error(`sluice watch failed: ${s.stdout} ${s.stderr}`);
       sluiceRuns.push(s);
