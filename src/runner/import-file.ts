@@ -46,7 +46,7 @@ export interface ImportResult {
 /**
  * The pipeline that imports one file under a rule: a files source on that one file (moved to the archive
  * folder, or to `rejected/`, once its outcome committed), the rule's parser and options, the postgres
- * loader with the rule's strategy, and a `dataset:` section so the file becomes a dataset of the rule.
+ * loader with the rule's schema strategy, and a `dataset:` section so the file becomes a dataset of the rule.
  */
 export function importPipeline(rule: ImportRule, file: string, registry: Registry): PipelineSpec {
   const fileName = path.basename(file);
