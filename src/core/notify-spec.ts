@@ -36,14 +36,18 @@ const emailSchema = withRenamedKeys(
   .optional()
   .describe('Send notices by e-mail.');
 
-/** A configured e-mail channel: host, sender and recipients are all there. */
-export interface EmailNotifySpec {
+/** How Sluice sends mail: the SMTP server and the sender (notices and reports alike). */
+export interface SmtpSettings {
   host: string;
   port: number;
   security: Security;
   username?: string;
   password?: string;
   from: string;
+}
+
+/** A configured e-mail channel: host, sender and recipients are all there. */
+export interface EmailNotifySpec extends SmtpSettings {
   to: string[];
   cc?: string[];
   subjectPrefix: string;

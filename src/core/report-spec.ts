@@ -1,8 +1,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
-import { notifySchema } from './notify-spec.js';
+import { notifySchema, type SmtpSettings } from './notify-spec.js';
 import { withRenamedKeys } from './renamed-keys.js';
-import type { Security } from './tls-option.js';
 
 /** `{{name}}` in a report's subject or body; `{{ name }}` works too. */
 export const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
@@ -84,14 +83,8 @@ export interface ReportAttachmentSpec {
   sql: string;
 }
 
-export interface ReportSmtpSpec {
-  host: string;
-  port: number;
-  security: Security;
-  username?: string;
-  password?: string;
-  from: string;
-}
+/** The SMTP server and sender of a report. */
+export type ReportSmtpSpec = SmtpSettings;
 
 /**
  * A report as written in YAML or kept in `sluice.reports`. Every `{{placeholder}}` of the subject and

@@ -1,6 +1,6 @@
 import { formatDuration } from '../../core/duration.js';
 import { durationOrZeroSchema } from '../../core/duration-schema.js';
-import type { Logger } from '../../core/plugin.js';
+import type { Logger, SourceFile } from '../../core/plugin.js';
 import { sleep } from '../../core/sleep.js';
 
 /** How a folder source tells a file that is complete from one still being written; shared by every one. */
@@ -35,6 +35,20 @@ export interface Candidate<T> {
   name: string;
   observed: Observed;
   handle: T;
+}
+
+/**
+ * The files a listing offers, each remembered in `seen` as it was observed: a source deletes or moves a
+ * file only if it is still the file that was read.
+ */
+export function* listedFiles(
+  taken: readonly Candidate<string>[],
+  seen: Map<string, Observed>,
+): Generator<SourceFile> {
+  for (const c of taken) {
+    seen.set(c.handle, c.observed);
+    yield { id: c.handle, name: c.name, size: c.observed.size, modifiedAt: new Date(c.observed.modifiedMs) };
+  }
 }
 
 /**

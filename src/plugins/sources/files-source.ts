@@ -11,6 +11,7 @@ import { uniqueName } from '../../core/file-names.js';
 import {
   decodeFileName,
   LeftOut,
+  listedFiles,
   sameObservation,
   stabilityOptions,
   takeStable,
@@ -157,15 +158,7 @@ export const filesSource = defineSource({
           logger,
           signal: context.signal,
         });
-        for (const c of taken) {
-          seen.set(c.handle, c.observed);
-          yield {
-            id: c.handle,
-            name: c.name,
-            size: c.observed.size,
-            modifiedAt: new Date(c.observed.modifiedMs),
-          };
-        }
+        yield* listedFiles(taken, seen);
       },
       async fetch(file) {
         let info: Stats;

@@ -15,6 +15,7 @@ import {
 } from '../../connectors/sftp/sftp-connection.js';
 import {
   LeftOut,
+  listedFiles,
   sameObservation,
   stabilityOptions,
   takeStable,
@@ -368,15 +369,7 @@ export const sftpSource = defineSource({
           logger,
           signal,
         });
-        for (const c of taken) {
-          seen.set(c.handle, c.observed);
-          yield {
-            id: c.handle,
-            name: c.name,
-            size: c.observed.size,
-            modifiedAt: new Date(c.observed.modifiedMs),
-          };
-        }
+        yield* listedFiles(taken, seen);
       },
       async fetch(file) {
         const folder = await mkdtemp(path.join(context.workDir, 'sftp-'));
