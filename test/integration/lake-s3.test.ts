@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Store } from '../../src/connectors/s3/s3-store.js';
 import type { ObjectStore } from '../../src/connectors/s3/object-store.js';
+import { runCli } from '../helpers/cli.js';
 import { tempDir, runPipelineFile } from '../helpers/pipeline-harness.js';
 import { startS3Server, type S3Server } from '../helpers/s3-server.js';
 import { createTestStore, type TestStore } from '../helpers/test-store.js';
@@ -194,5 +195,39 @@ describe('lake on S3', () => {
     expect(after!.version > before).toBe(true);
     expect(after!.manifest.rows).toBe(1);
     expect(after!.manifest.series).toEqual(['C']);
+  });
+
+  it('rolls back and prunes with sluice dataset, never the current version or a newer one', async () => {
+    const cliEnv = { ...store.env, AWS_ACCESS_KEY_ID: s3.username, AWS_SECRET_ACCESS_KEY: s3.password };
+    const list = await runCli(['dataset', 'versions', 'series', '--json'], cliEnv);
+    expect(list.code).toBe(0);
+    const published = (JSON.parse(list.stdout) as { version: string; status: string }[])
+      .filter((v) => v.status === 'published')
+      .map((v) => v.version);
+    expect(published).toHaveLength(3);
+    const [newest, middle, oldest] = published as [string, string, string];
+
+    const back = await runCli(['dataset', 'rollback', 'series', oldest], cliEnv);
+    expect(back.stderr).toBe('');
+    expect((await readCurrentVersion(lake, 'series'))!.version).toBe(oldest);
+    // The current version is the oldest: the two newer ones stay.
+    const none = await runCli(['dataset', 'prune', 'series', '--keep', '1'], cliEnv);
+    expect(none.stdout).toMatch(/nothing to prune/);
+    expect(await lake.list(`datasets/series/versions/${middle}`)).not.toEqual([]);
+
+    await runCli(['dataset', 'rollback', 'series', newest], cliEnv);
+    const pruned = await runCli(['dataset', 'prune', 'series', '--keep', '1'], cliEnv);
+    expect(pruned.stdout).toMatch(/pruned 2 versions/);
+    expect(await lake.list(`datasets/series/versions/${oldest}`)).toEqual([]);
+    expect(await lake.list(`datasets/series/versions/${middle}`)).toEqual([]);
+    expect((await readCurrentVersion(lake, 'series'))!.version).toBe(newest);
+
+    const gone = await runCli(['dataset', 'rollback', 'series', oldest], cliEnv);
+    expect(gone.code).toBe(2);
+    expect(gone.stderr).toMatch(/is pruned: only a published version can be current/);
+    const shown = await runCli(['dataset', 'show', 'series'], cliEnv);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ version: newest, dataset: 'series' });
+    const all = await runCli(['dataset', 'list'], cliEnv);
+    expect(all.stdout).toMatch(new RegExp(`series\\s+lake\\s+${newest}`));
   });
 });

@@ -29,6 +29,9 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } {
  * with their chunk framing inside (see STACK.md).
  */
 export async function createS3Store(settings: S3Settings): Promise<ObjectStore> {
+  // The SDK warns on every Node 20 process that its releases after January 2027 need Node 22; the
+  // installed one works, and the warning would land in every run's output (README says which Node to use).
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const s3 = await import('@aws-sdk/client-s3');
   const { bucket, prefix } = parseS3Url(settings.url);
   const client = new s3.S3Client({
