@@ -188,8 +188,17 @@ export interface CheckRule<S extends z.ZodType = z.ZodType> extends PluginBase<'
 
 // ---- transforms ------------------------------------------------------------------------------------
 
+/**
+ * A transform as a run uses it: a function of each batch. It may say what it did over the whole run
+ * (`normalize: 12 rows changed, 3 dropped as duplicates`) through `outcome`, which the runner asks once
+ * the units are done and shows in the run's summary.
+ */
+export type TransformFunction = ((input: BatchResult) => BatchResult) & {
+  outcome?: () => string | undefined;
+};
+
 export interface TransformPlugin<S extends z.ZodType = z.ZodType> extends PluginBase<'transform', S> {
-  create(options: z.output<S>, context: PluginContext): (input: BatchResult) => BatchResult;
+  create(options: z.output<S>, context: PluginContext): TransformFunction;
 }
 
 // ---- loaders ---------------------------------------------------------------------------------------

@@ -369,6 +369,10 @@ async function execute(
       progress();
     }
     current = null;
+    for (const transform of transforms) {
+      const outcome = transform.outcome?.();
+      if (outcome) log.info(outcome, { outcome: true });
+    }
     await time('finish', () =>
       inTransaction(async (tx) => {
         await setLoadContext(tx, { runId: run.id, asOf: run.asOf });
