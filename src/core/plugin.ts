@@ -154,6 +154,11 @@ export interface BatchResult {
   rejects: Reject[];
   /** Rows refused (a row may carry several rejects). */
   rejectedRows: number;
+  /**
+   * State entries (key → JSON value) to save with the unit these rows load in, in its transaction: a parser's
+   * incremental mark (the newest observation of a series). A later batch's entry replaces an earlier one.
+   */
+  state?: Record<string, unknown>;
 }
 
 export interface ParserPlugin<S extends z.ZodType = z.ZodType> extends PluginBase<'parser', S> {

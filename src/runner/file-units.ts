@@ -99,6 +99,7 @@ export async function fileUnits(
     let fetched: FetchedFile | undefined;
     let ledgerBase: Omit<NewLedgerEntry, 'status' | 'reason' | 'duplicateOf'> | undefined;
     let archiveAs: string | undefined;
+    let committedState: Record<string, unknown> | undefined;
     const dataset = spec.dataset ? new FileDataset(spec.dataset, spec.name, file.name, target) : undefined;
 
     // Content loaded before (under any name) is skipped; the ledger says which entry it repeats.
@@ -189,14 +190,17 @@ export async function fileUnits(
       },
       async end(tx, start, loaded) {
         await setFileCounts(tx, start.fileId!, loaded);
-        if (file.state) await saveState(tx, spec.name, scope.runId, file.state);
+        // The source's entries (an ETag) and the parser's (a series' newest observation) commit with the rows.
+        const state = file.state || loaded.state ? { ...file.state, ...loaded.state } : undefined;
+        if (state) await saveState(tx, spec.name, scope.runId, state);
+        committedState = state;
         const made = dataset
           ? await dataset.close(tx, { ...loaded, fileId: start.fileId, runId: scope.runId })
           : undefined;
         return {
           report: { status: 'loaded', ledgerId: start.fileId!, ...(made ? { dataset: made } : {}) },
           counts: { filesLoaded: 1 },
-          ...(file.state ? { state: file.state } : {}),
+          ...(state ? { state } : {}),
         };
       },
       async failed(error) {
@@ -213,7 +217,7 @@ export async function fileUnits(
         return undefined;
       },
       async done(report) {
-        scope.state.committed(file.state);
+        scope.state.committed(report.status === 'loaded' ? committedState : file.state);
         const ledgerId = report.status === 'loaded' ? report.ledgerId : archiveAs;
         pending.push({
           file,
