@@ -32,7 +32,7 @@ function relativeImports(): [string, string][] {
   return sourceFiles(SRC).flatMap((file) => {
     const text = readFileSync(file, 'utf8');
     const found: [string, string][] = [];
-    for (const match of text.matchAll(/(?:from|import\()\s*'(\.[^']+)'/g)) {
+    for (const match of text.matchAll(/(?:\bfrom|\bimport\(?)\s*'(\.[^']+)'/g)) {
       const target = path.resolve(path.dirname(file), match[1]!).replace(/\.js$/, '.ts');
       found.push([path.relative(SRC, file), path.relative(SRC, target)]);
     }
