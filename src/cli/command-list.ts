@@ -53,6 +53,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./cleanup-command.js')).registerCleanup,
   },
   {
+    name: 'task',
+    summary: 'Tasks: commands, maintenance and backups, recorded in the run ledger (see docs/operations.md)',
+    load: async () => (await import('./task-command.js')).registerTask,
+  },
+  {
     name: 'plugins',
     summary: 'List every plugin with its options',
     load: async () => (await import('./plugins-command.js')).registerPlugins,
