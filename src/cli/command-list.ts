@@ -58,6 +58,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./task-command.js')).registerTask,
   },
   {
+    name: 'maintenance',
+    summary:
+      'Purge old step logs, rejects, ledger entries and runs, and old files of folders (archives, downloads); reports what it removed',
+    load: async () => (await import('./maintenance-command.js')).registerMaintenance,
+  },
+  {
     name: 'plugins',
     summary: 'List every plugin with its options',
     load: async () => (await import('./plugins-command.js')).registerPlugins,

@@ -20,7 +20,9 @@ let hook: TestHttpServer;
 beforeAll(async () => {
   store = await createTestStore({ prefix: 'sluice-ops-command-' });
   dir = await tempDir('sluice-ops-tasks-');
-  hook = await startHttpServer((_req, res) => res.end('ok'));
+  hook = await startHttpServer((_req, res) => {
+    res.end('ok');
+  });
 });
 afterAll(async () => {
   await hook?.close();
