@@ -1,4 +1,5 @@
 import type { TaskSpec } from '../../core/task-spec.js';
+import { backupAction } from './backup-task.js';
 import { commandAction } from './command-task.js';
 import { maintenanceAction } from './maintenance-task.js';
 import type { TaskAction } from './run-task.js';
@@ -11,6 +12,6 @@ export function taskAction(task: TaskSpec): TaskAction {
     case 'maintenance':
       return maintenanceAction(task.options);
     case 'backup':
-      throw new Error(`${task.type} tasks are not available yet`);
+      return backupAction(task.options);
   }
 }
