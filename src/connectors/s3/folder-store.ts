@@ -23,6 +23,7 @@ export function createFolderStore(root: string): ObjectStore {
   };
   return {
     location: root,
+    describe: (key) => full(key),
     putFile: (key, file) => place(key, (tmp) => copyFile(file, tmp)),
     putText: (key, text) => place(key, (tmp) => writeFile(tmp, text)),
     async get(key) {

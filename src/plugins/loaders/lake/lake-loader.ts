@@ -264,9 +264,12 @@ class LakeSession implements LoadSession {
         `published version ${v.version} of ${this.dataset}: ${manifest?.rows ?? v.rows} rows in ${manifest?.files.length ?? 0} files`,
         {
           outcome: true,
-          dataset: this.dataset,
-          version: v.version,
-          manifest: joinKey(this.store.location, v.manifest_key ?? ''),
+          published: {
+            dataset: this.dataset,
+            version: v.version,
+            manifest: this.store.describe(v.manifest_key ?? lakeKeys.manifest(this.dataset, v.version)),
+            rows: Number(manifest?.rows ?? v.rows),
+          },
         },
       );
     } finally {
