@@ -1,4 +1,4 @@
-// Writes a series workbook in the shape seed 002 reads (a central bank's daily series sheet): a title and
+// Writes a series workbook in the shape of a central bank's daily series sheet: a title and
 // notes above the header, a row of units under it, dates in column A and one series per column, values
 // written as the bank writes them (1.234,5). One workbook per call, with observations up to a date.
 // Run: node examples/lake/make-workbook.mjs FOLDER [--until YYYY-MM-DD]   (default until 2026-01-10)

@@ -35,7 +35,7 @@ const options = z.strictObject({
   series: z
     .array(seriesEntry)
     .min(1)
-    .describe("Seed 002's series map: where each series is in the workbook."),
+    .describe('The series map: where each series is in the workbook, and what its values are.'),
   incremental: z
     .boolean()
     .default(true)

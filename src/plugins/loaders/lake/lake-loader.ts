@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   createFormatWriter,
+  zstdAvailable,
   type FileFormat,
   type FormatOptions,
 } from '../../../connectors/file-formats/index.js';
@@ -58,6 +59,12 @@ export const lakeLoader = defineLoader({
   capabilities: { modes: ['replace', 'merge'], transactional: true, maxIdentifierLength: 1000 },
   writeMode: (options) => (options.version === 'delta' ? 'merge' : 'replace'),
   async open(options, context) {
+    if (options.format === 'parquet' && options.compression === 'zstd' && !zstdAvailable())
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `compression zstd needs Node 22.15 or later (this is ${process.version})`,
+        { where: 'load.compression', hint: 'Use compression: snappy, or run Sluice on Node 22 or 24.' },
+      );
     const { url, ...s3 } = { url: options.url, ...(options.s3 ?? {}) };
     return new LakeSession(options, context, await openLakeStore(url, s3));
   },
