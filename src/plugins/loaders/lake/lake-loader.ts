@@ -70,6 +70,29 @@ export const lakeLoader = defineLoader({
   },
 });
 
+/** Uploads in flight at once per unit. */
+const UPLOADS = 8;
+
+/** Runs `work` on every item, at most `limit` at a time; the first failure is thrown once all settled. */
+async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T, index: number) => Promise<void>,
+) {
+  let next = 0;
+  const errors: unknown[] = [];
+  const lane = async () => {
+    while (next < items.length && errors.length === 0) {
+      const i = next++;
+      await work(items[i]!, i).catch((error: unknown) => {
+        errors.push(error);
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (errors.length > 0) throw errors[0];
+}
+
 class LakeSession implements LoadSession {
   readonly target: string;
   private version: string | undefined;
@@ -194,21 +217,18 @@ class LakeSession implements LoadSession {
         this.options.version === 'delta'
           ? lakeKeys.delta(this.dataset, version)
           : lakeKeys.data(this.dataset, version);
-      const rows: Omit<LakeFileRow, 'unit_key'>[] = [];
-      for (const f of files) {
-        const key = joinKey(base, f.partition, f.name);
-        await this.store.putFile(key, f.local, f.bytes);
-        rows.push({
-          key,
-          partition: f.partition,
-          rows: String(f.rows),
-          bytes: String(f.bytes),
-          sha256: f.sha256,
-          series: f.series,
-          min_time: f.minTime?.toISOString() ?? null,
-          max_time: f.maxTime?.toISOString() ?? null,
-        });
-      }
+      const rows: Omit<LakeFileRow, 'unit_key'>[] = files.map((f) => ({
+        key: joinKey(base, f.partition, f.name),
+        partition: f.partition,
+        rows: String(f.rows),
+        bytes: String(f.bytes),
+        sha256: f.sha256,
+        series: f.series,
+        min_time: f.minTime?.toISOString() ?? null,
+        max_time: f.maxTime?.toISOString() ?? null,
+      }));
+      // Several uploads at a time: a unit may write hundreds of small partition files.
+      await inParallel(files, UPLOADS, (f, i) => this.store.putFile(rows[i]!.key, f.local, f.bytes));
       await replaceUnitFiles(tx, this.dataset, version, unit.key, rows);
       return { rowsLoaded: loaded };
     } finally {
