@@ -229,6 +229,31 @@ describe('lake on S3', () => {
     expect(after!.manifest.series).toEqual(['C']);
   });
 
+  it('flips the pointer of a version left ready (killed between its commit and the flip) on the next run', async () => {
+    const [newest, previous] = (
+      await store.db.query<{ version: string }>(
+        `SELECT version FROM sluice.lake_versions WHERE dataset = 'series' AND status = 'published' ORDER BY version DESC LIMIT 2`,
+      )
+    ).rows.map((r) => r.version) as [string, string];
+    // As a process killed right after the run's last commit leaves it: ready, the pointer on the one before.
+    await store.db.query(
+      `UPDATE sluice.lake_versions SET status = 'ready' WHERE dataset = 'series' AND version = $1`,
+      [newest],
+    );
+    await lake.putText('datasets/series/index/current_version.txt', `${previous}\n`);
+    const run = await runPipelineFile(store.db, await pipeline('lake_recover', 'full'), {
+      env: env(),
+      home: store.home,
+    });
+    expect(run.error).toBeUndefined();
+    expect((await readCurrentVersion(lake, 'series'))!.version).toBe(newest);
+    const { rows } = await store.db.query<{ status: string }>(
+      `SELECT status FROM sluice.lake_versions WHERE dataset = 'series' AND version = $1`,
+      [newest],
+    );
+    expect(rows).toEqual([{ status: 'published' }]);
+  });
+
   it('rolls back and prunes with sluice dataset, never the current version or a newer one', async () => {
     const cliEnv = { ...store.env, AWS_ACCESS_KEY_ID: s3.username, AWS_SECRET_ACCESS_KEY: s3.password };
     const list = await runCli(['dataset', 'versions', 'series', '--json'], cliEnv);
