@@ -282,7 +282,8 @@ export function jobKind(name: string): JobKind | undefined {
  * as a list of `field: problem` lines; empty when it can. The parsed options come back too.
  */
 export function checkJob(
-  catalog: PipelineCatalog,
+  /** Without one (the CLI, which knows no pipelines), targets are not checked. */
+  catalog: PipelineCatalog | undefined,
   job: { kind: string; target?: string | null | undefined; options?: unknown },
 ): { problems: { field: string; message: string }[]; options?: unknown } {
   const kind = jobKind(job.kind);
@@ -301,7 +302,7 @@ export function checkJob(
     problems.push({ field: 'target', message: `a ${kind.name} job needs a target` });
   if (kind.target === 'none' && target)
     problems.push({ field: 'target', message: `a ${kind.name} job takes no target` });
-  if (target && kind.checkTarget) {
+  if (target && kind.checkTarget && catalog) {
     const problem = kind.checkTarget(catalog, target);
     if (problem) problems.push({ field: 'target', message: problem });
   }
@@ -309,7 +310,7 @@ export function checkJob(
   if (!parsed.success)
     for (const issue of parsed.error.issues)
       problems.push({ field: ['options', ...issue.path.map(String)].join('.'), message: issue.message });
-  else if (kind.checkOptions && !problems.some((p) => p.field === 'target'))
+  else if (catalog && kind.checkOptions && !problems.some((p) => p.field === 'target'))
     for (const p of kind.checkOptions(catalog, target, parsed.data))
       problems.push({ field: `options.${p.field}`, message: p.message });
   return parsed.success ? { problems, options: parsed.data } : { problems };

@@ -36,6 +36,7 @@ export async function servicePipeline(
       'source:',
       `  url: ${inbox}`,
       '  glob: "*.csv"',
+      '  stableFor: 0s',
       'parse:',
       '  type: csv',
       'check:',
