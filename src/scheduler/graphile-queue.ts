@@ -40,23 +40,39 @@ export async function createGraphileQueue(db: Database, url: string, logger: Log
     async startWorker({ concurrency, execute, pollIntervalMs = 1000 }) {
       const abort = new AbortController();
       let running = 0;
-      const runner = await run({
-        connectionString: url,
-        concurrency,
-        noHandleSignals: true,
-        pollInterval: pollIntervalMs,
-        logger: graphileLogger,
-        taskList: {
-          [SLUICE_TASK]: async (payload) => {
-            running++;
-            try {
-              await execute(payload as QueuedJob, abort.signal);
-            } finally {
-              running--;
-            }
+      const runner = await run(
+        {
+          connectionString: url,
+          concurrency,
+          noHandleSignals: true,
+          pollInterval: pollIntervalMs,
+          logger: graphileLogger,
+          taskList: {
+            [SLUICE_TASK]: async (payload) => {
+              running++;
+              const job = payload as QueuedJob;
+              try {
+                await execute(job, abort.signal);
+              } catch (error) {
+                if (!abort.signal.aborted) throw error; // tried again with backoff
+                // Stopped by this shutdown: a failure recorded now may be lost with the worker's pool, so
+                // the job goes back to the queue as a new one under its key (graphile-worker retires the
+                // locked one), and another worker resumes the stopped run at once.
+                await addGraphileJob(db, {
+                  payload: job,
+                  maxAttempts: DEFAULT_MAX_ATTEMPTS,
+                  jobKey: job.requestId,
+                });
+                logger.info(`job ${job.requestId} handed back to the queue: another worker resumes its run`);
+              } finally {
+                running--;
+              }
+            },
           },
         },
-      });
+        undefined,
+        [], // no graphile-worker cron: Sluice's scheduler fires schedules (and no ./crontab file is read)
+      );
       runner.promise.catch((error: unknown) =>
         logger.error(`graphile-worker stopped: ${describeError(error)}`),
       );
@@ -66,11 +82,14 @@ export async function createGraphileQueue(db: Database, url: string, logger: Log
         },
         async stop(graceMs) {
           // Stops taking jobs and waits for the running ones; past the grace time their runs are stopped.
+          logger.debug(`worker stopping: ${running} job(s) running, grace ${graceMs}ms`);
           const stopping = runner.stop();
           let timer: NodeJS.Timeout | undefined;
           const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
-          if ((await Promise.race([stopping.then(() => 'done' as const), late])) === 'late')
+          if ((await Promise.race([stopping.then(() => 'done' as const), late])) === 'late') {
+            logger.warn(`the grace time is over: stopping the runs of ${running} running job(s)`);
             abort.abort(shutdownStop());
+          }
           clearTimeout(timer);
           await stopping;
         },

@@ -112,9 +112,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     ...(url ? { url } : {}),
     context,
     async stop(graceMs) {
-      await api?.close();
+      // The worker stops taking jobs first; the API answers (503) while its runs get their grace time.
+      const stoppingWorker = worker?.stop(graceMs);
       await scheduler?.stop();
-      await worker?.stop(graceMs);
+      logger.debug('scheduler stopped');
+      await api?.close();
+      logger.debug('API closed');
+      await stoppingWorker;
+      logger.debug('worker stopped');
       await queue.close();
     },
   };
