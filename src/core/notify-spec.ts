@@ -36,13 +36,17 @@ const emailSchema = withRenamedKeys(
   .optional()
   .describe('Send notices by e-mail.');
 
-/** How Sluice sends mail: the SMTP server and the sender (notices and reports alike). */
-export interface SmtpSettings {
+/** How to reach an SMTP server: the connection part of `notify.email` and of a report's `smtp`. */
+export interface SmtpConnection {
   host: string;
   port: number;
   security: Security;
   username?: string;
   password?: string;
+}
+
+/** How Sluice sends mail: the SMTP server and the sender (notices and reports alike). */
+export interface SmtpSettings extends SmtpConnection {
   from: string;
 }
 

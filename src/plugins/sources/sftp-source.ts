@@ -24,6 +24,7 @@ import {
 } from './file-listing.js';
 import { durationSchema } from '../../core/duration-schema.js';
 import { pathOption } from '../../core/path-option.js';
+import { parseServerUrl } from '../../core/server-url.js';
 import { withRenamedKeys } from '../../core/renamed-keys.js';
 import { settleOptions } from './settle.js';
 
@@ -143,22 +144,13 @@ interface Target {
 function resolveTarget(o: Pick<Options, 'url' | 'host' | 'port' | 'username' | 'path'>): Target {
   let fromUrl: Partial<Target> = {};
   if (o.url !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(o.url);
-    } catch {
-      throw new Error('source.url is not a valid URL; expected sftp://user@host:port/path');
-    }
-    if (url.protocol !== 'sftp:')
-      throw new Error(`source.url must start with sftp:// (not ${url.protocol}//)`);
-    if (url.password) throw new Error('do not put the password in source.url: give it as source.password');
-    if (url.search || url.hash) throw new Error('source.url must not have a query (?) or a fragment (#)');
-    fromUrl = {
-      host: url.hostname.replace(/^\[(.*)\]$/, '$1') || undefined,
-      port: url.port ? Number(url.port) : undefined,
-      username: url.username ? decodeURIComponent(url.username) : undefined,
-      dir: decodeURIComponent(url.pathname) || '/',
-    };
+    const url = parseServerUrl(o.url, {
+      field: 'source.url',
+      protocols: ['sftp'],
+      example: 'sftp://user@host:port/path',
+      passwordField: 'source.password',
+    });
+    fromUrl = { host: url.host, port: url.port, username: url.username, dir: url.path || '/' };
   }
   const host = o.host ?? fromUrl.host;
   const dir = o.path ?? fromUrl.dir;

@@ -8,7 +8,7 @@ import {
   checkWidth,
   identifierCapabilities,
   mergeNeedsKeys,
-  sqlSteps,
+  sqlStepOptions,
   tableName,
   tableWriteOptions,
 } from '../table-options.js';
@@ -56,13 +56,13 @@ const options = z
       .describe(
         "fixed: create a missing table (check types, else text), refuse a file with a column the table lacks; evolve: infer types, add new columns and widen types as the data needs; ignore_new: load only the table's columns, warn about the others; strict: refuse a file whose columns differ from the table's. All but fixed infer the types of a new table from the data.",
       ),
-    setup: sqlSteps.describe('SQL run once at the start of each run (such as CREATE TABLE IF NOT EXISTS).'),
-    afterLoad: sqlSteps.describe(
-      "SQL run after each file's rows and rejects, in the same transaction. Temp table `staged` holds the rows just loaded; sluice.run_id(), sluice.as_of(), sluice.file_name(), sluice.file_id() describe the load.",
-    ),
-    afterRun: sqlSteps.describe(
-      'SQL run once when a run finishes without failing, in its own transaction; sluice.run_id() and sluice.as_of() are set.',
-    ),
+    ...sqlStepOptions({
+      setup: 'SQL run once at the start of each run (such as CREATE TABLE IF NOT EXISTS).',
+      afterLoad:
+        "SQL run after each file's rows and rejects, in the same transaction. Temp table `staged` holds the rows just loaded; sluice.run_id(), sluice.as_of(), sluice.file_name(), sluice.file_id() describe the load.",
+      afterRun:
+        'SQL run once when a run finishes without failing, in its own transaction; sluice.run_id() and sluice.as_of() are set.',
+    }),
   })
   .refine(...mergeNeedsKeys);
 
@@ -129,6 +129,34 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
       rowsLoaded = result.rowCount;
     }
     return { rowsLoaded };
+  }
+
+  /**
+   * The COPY bytes of each batch, one chunk a batch: rows without their merge key go to the rejects (NOT
+   * NULL would refuse them), cells the database cannot store are refused; `kept` hears which rows went in.
+   */
+  async function* copyBatches(
+    first: RecordBatch,
+    iterator: AsyncIterator<RecordBatch>,
+    indexes: readonly number[],
+    keyIndexes: readonly number[],
+    unit: LoadUnit,
+    unstorable: UnstorableCharacters,
+    kept: (batch: RecordBatch, refused: ReadonlySet<number>) => void,
+  ): AsyncIterable<Uint8Array> {
+    let batch: RecordBatch | undefined = first;
+    while (batch) {
+      batch = await withoutNullKeys(batch, keyIndexes, unit);
+      if (batch.rows.length > 0) {
+        const refused = new Set<number>();
+        const bytes = toCopyBytes(batch.rows, indexes, scratch, refusedCell(batch, unstorable, refused));
+        await unstorable.flush();
+        kept(batch, refused);
+        if (bytes.length > 0) yield bytes;
+      }
+      const next = await iterator.next();
+      batch = next.done ? undefined : next.value;
+    }
   }
 
   /** Merge keys must be columns of the load. */
@@ -208,25 +236,11 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
     );
     const inference = createTypeInference(names.length);
     const keyIndexes = opts.mode === 'merge' ? opts.keys.map((k) => fileNames.indexOf(k)) : [];
-    async function* copyChunks(): AsyncIterable<Uint8Array> {
-      let batch: RecordBatch | undefined = first;
-      while (batch) {
-        batch = await withoutNullKeys(batch, keyIndexes, unit);
-        if (batch.rows.length > 0) {
-          const refused = new Set<number>();
-          const bytes = toCopyBytes(batch.rows, indexes, scratch, refusedCell(batch, unstorable, refused));
-          await unstorable.flush();
-          // Rejected rows teach the inference nothing.
-          inference.add(
-            refused.size > 0 ? batch.rows.filter((_, r) => !refused.has(r)) : batch.rows,
-            indexes,
-          );
-          if (bytes.length > 0) yield bytes;
-        }
-        const next = await iterator.next();
-        batch = next.done ? undefined : next.value;
-      }
-    }
+    const copyChunks = () =>
+      copyBatches(first, iterator, indexes, keyIndexes, unit, unstorable, (batch, refused) =>
+        // Rejected rows teach the inference nothing.
+        inference.add(refused.size > 0 ? batch.rows.filter((_, r) => !refused.has(r)) : batch.rows, indexes),
+      );
     await tx.copyFrom({ name: 'sluice_raw' }, names, copyChunks());
     const inferred = inference.types();
     // A type a check or the source gave wins over the inferred one; undefined: only nulls, nothing to learn.
@@ -452,21 +466,10 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
     const indexes = names.map((_, i) => i);
     // A row without its merge key is a reject, not a failure of the unit (NOT NULL would refuse it).
     const keyIndexes = opts.mode === 'merge' ? opts.keys.map((k) => names.indexOf(k)) : [];
-    async function* copyChunks(): AsyncIterable<Uint8Array> {
-      let batch: RecordBatch | undefined = first;
-      while (batch) {
-        batch = await withoutNullKeys(batch, keyIndexes, unit);
-        if (batch.rows.length > 0) {
-          const refused = new Set<number>();
-          const bytes = toCopyBytes(batch.rows, indexes, scratch, refusedCell(batch, unstorable, refused));
-          await unstorable.flush();
-          for (let r = 0; r < batch.lines.length; r++) if (!refused.has(r)) lines.push(batch.lines[r]!);
-          if (bytes.length > 0) yield bytes;
-        }
-        const next = await iterator.next();
-        batch = next.done ? undefined : next.value;
-      }
-    }
+    const copyChunks = () =>
+      copyBatches(first, iterator, indexes, keyIndexes, unit, unstorable, (batch, refused) => {
+        for (let r = 0; r < batch.lines.length; r++) if (!refused.has(r)) lines.push(batch.lines[r]!);
+      });
 
     // Without a merge or SQL steps that read `staged`, COPY goes straight into the table: half the writes.
     if (opts.mode !== 'merge' && !opts.afterLoad) {
