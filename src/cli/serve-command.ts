@@ -20,6 +20,16 @@ export interface ServiceFlags {
   grace: number;
 }
 
+/** SLUICE_PORT, or 8080. */
+function envPort(): number {
+  const text = process.env.SLUICE_PORT;
+  if (!text) return 8080;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new SluiceError('CONFIG_INVALID', `SLUICE_PORT must be a port number, found "${text}"`);
+  return port;
+}
+
 /** The service file, or an empty one (no pipelines, no schedules). */
 export async function serviceFileOf(file: string | undefined): Promise<ServiceFile> {
   return file ? readServiceFile(file) : { pipelines: [], schedules: [], file: '<none>' };
@@ -54,7 +64,7 @@ export async function runServiceProcess(
 ): Promise<number> {
   const logger = createServiceLogger();
   const registry = createRegistry();
-  const service = await serviceFileOf(file);
+  const service = await serviceFileOf(file ?? (process.env.SLUICE_SERVICE_FILE || undefined));
   const catalog = await loadCatalog(service.pipelines, registry);
   const databaseUrl = process.env.DATABASE_URL || undefined;
   if (role === 'worker' && !databaseUrl)
@@ -88,8 +98,8 @@ export async function runServiceProcess(
         ...(databaseUrl ? { databaseUrl } : {}),
         ...(role === 'serve'
           ? {
-              port: flags.port ?? 8080,
-              host: flags.host ?? '127.0.0.1',
+              port: flags.port ?? envPort(),
+              host: flags.host ?? (process.env.SLUICE_HOST || '127.0.0.1'),
               scheduler: flags.scheduler !== false,
               openReads: /^(1|true|yes)$/i.test(process.env.SLUICE_API_OPEN_READS ?? ''),
               ...(token ? { token } : {}),
@@ -136,9 +146,9 @@ export function registerServe(program: Command, exit: (code: number) => void) {
   program
     .command('serve')
     .description('Run as a service: the HTTP API, the scheduler and a worker (docs/service.md)')
-    .argument('[service-file]', 'YAML with pipelines:, schedules: and etl: (docs/service.md)')
-    .option('--port <n>', 'HTTP port', wholeNumber(0), 8080)
-    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .argument('[service-file]', 'YAML with pipelines:, schedules: and etl: (default: SLUICE_SERVICE_FILE)')
+    .option('--port <n>', 'HTTP port (default: SLUICE_PORT, or 8080)', wholeNumber(0))
+    .option('--host <address>', 'address to listen on (default: SLUICE_HOST, or 127.0.0.1)')
     .option('--no-worker', 'run no jobs here (workers elsewhere do)')
     .option('--no-scheduler', 'fire no schedules here')
     .option('--concurrency <n>', 'jobs run at once by this worker', wholeNumber(1), 2)

@@ -6,7 +6,7 @@ export function registerWorker(program: Command, exit: (code: number) => void) {
   program
     .command('worker')
     .description('Run queued jobs only (PostgreSQL server; several workers share the queue)')
-    .argument('[service-file]', 'YAML naming the pipelines it may run (docs/service.md)')
+    .argument('[service-file]', 'YAML naming the pipelines it may run (default: SLUICE_SERVICE_FILE)')
     .option('--concurrency <n>', 'jobs run at once', wholeNumber(1), 2)
     .option(
       '--grace <duration>',
