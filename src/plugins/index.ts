@@ -6,6 +6,7 @@ import { mysqlLoader } from './loaders/mysql/mysql-loader.js';
 import { postgresLoader } from './loaders/postgres/postgres-loader.js';
 import { csvParser } from './parsers/csv-parser.js';
 import { jsonParser } from './parsers/json-parser.js';
+import { seriesSheetParser } from './parsers/series-sheet-parser.js';
 import { xlsParser } from './parsers/xls-parser.js';
 import { xlsxParser } from './parsers/xlsx-parser.js';
 import { filesSource } from './sources/files-source.js';
@@ -28,6 +29,7 @@ export const builtinPlugins: Plugin[] = [
   xlsxParser,
   xlsParser,
   jsonParser,
+  seriesSheetParser,
   ...checkRules,
   ...transforms,
   postgresLoader,
