@@ -108,6 +108,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./datasets-command.js')).registerDatasets,
   },
   {
+    name: 'dataset',
+    summary: 'Datasets and their versions: lake datasets (the lake loader) and imported ones',
+    load: async () => (await import('./dataset-command.js')).registerDataset,
+  },
+  {
     name: 'report',
     summary: 'Mailed reports: SQL grids and attachments',
     load: async () => (await import('./report-command.js')).registerReport,

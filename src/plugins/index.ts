@@ -2,6 +2,7 @@ import type { Plugin } from '../core/plugin.js';
 import { Registry } from '../core/registry.js';
 import { checkRules } from './checks/index.js';
 import { filesLoader } from './loaders/files/files-loader.js';
+import { lakeLoader } from './loaders/lake/lake-loader.js';
 import { mysqlLoader } from './loaders/mysql/mysql-loader.js';
 import { postgresLoader } from './loaders/postgres/postgres-loader.js';
 import { sftpLoader } from './loaders/sftp/sftp-loader.js';
@@ -35,6 +36,7 @@ export const builtinPlugins: Plugin[] = [
   mysqlLoader,
   filesLoader,
   sftpLoader,
+  lakeLoader,
 ];
 
 export function createRegistry(extra: Plugin[] = []): Registry {

@@ -79,6 +79,8 @@ export async function createXlsxWriter(
       // Let the rows committed so far flow out before the next batch comes.
       await new Promise((resolve) => setImmediate(resolve));
     },
+    pendingRows: 0, // each row is committed as it is added
+    async flush() {},
     async end(): Promise<WrittenFile> {
       if (!columns) sheet.columns = [];
       sheet.commit();
