@@ -127,15 +127,15 @@ export function runCommand(options: CommandOptions, signal: AbortSignal): Promis
 
 /** The `command` task: runs the command; a non-zero exit, a signal or the time limit fails the task. */
 export function commandAction(options: CommandOptions): TaskAction {
-  return async ({ log, signal }) => {
+  return async ({ log, signal, setResult }) => {
     const shown = [options.program, ...options.args].join(' ');
     log.info(`running ${shown}${options.shell ? ' (through /bin/sh)' : ''} in ${options.cwd}`, {
       timeout: formatDuration(options.timeout),
     });
     const result = await runCommand(options, signal);
+    setResult(result);
     const ended =
       result.exitCode !== null ? `exit code ${result.exitCode}` : `ended by ${result.signal ?? 'a signal'}`;
-    const failed = result.timedOut || result.exitCode !== 0;
     log.info(`${options.program}: ${ended} after ${formatDuration(result.durationMs)}`, {
       exitCode: result.exitCode,
       signal: result.signal,
@@ -145,8 +145,7 @@ export function commandAction(options: CommandOptions): TaskAction {
       stderrBytes: result.stderrBytes,
     });
     if (result.stdoutTail) log.info(`stdout (tail):\n${result.stdoutTail}`, { stream: 'stdout' });
-    if (result.stderrTail)
-      log[failed ? 'warn' : 'info'](`stderr (tail):\n${result.stderrTail}`, { stream: 'stderr' });
+    if (result.stderrTail) log.info(`stderr (tail):\n${result.stderrTail}`, { stream: 'stderr' });
     if (signal.aborted) throw signal.reason;
     if (result.timedOut)
       throw new SluiceError(
