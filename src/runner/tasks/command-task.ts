@@ -60,10 +60,14 @@ function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
 export function runCommand(options: CommandOptions, signal: AbortSignal): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(options.program, options.args, {
+    // With shell: true the command line is the script of `sh -c` and the arguments its $1, $2…: they stay
+    // data, never pasted into the command line.
+    const [file, args] = options.shell
+      ? ['/bin/sh', ['-c', options.program, 'sh', ...options.args]]
+      : [options.program, options.args];
+    const child = spawn(file, args, {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
-      shell: options.shell,
       detached: true, // its own process group, which the time limit stops as a whole
       stdio: ['ignore', 'pipe', 'pipe'],
     });
