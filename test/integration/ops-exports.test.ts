@@ -145,6 +145,7 @@ describe('exports', () => {
     expect(summary.status).toBe('failed');
     expect(summary.error?.code).toBe('SOURCE_AUTH');
     expect(summary.error?.message).toContain('is not trusted');
+    expect(summary.error?.message).toContain('pin its key with load.hostKey');
   });
 
   it('writes XLSX, JSON lines and Parquet files into a local folder', async () => {

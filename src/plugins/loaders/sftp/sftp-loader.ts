@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { hostKeySchema, pinnedFingerprints } from '../../../connectors/sftp/host-key-option.js';
 import { connectSftp, sftpIoError } from '../../../connectors/sftp/sftp-connection.js';
 import { durationSchema } from '../../../core/duration-schema.js';
 import { SluiceError } from '../../../core/errors.js';
@@ -11,14 +12,6 @@ import { parseServerUrl } from '../../../core/server-url.js';
 import { createExportSession, exportFileFields, partialName, type ExportTarget } from '../export-file.js';
 
 const posix = path.posix;
-
-/** `ssh-keygen -lf` prints `SHA256:` and 43 base64 characters (the padding dropped). */
-const fingerprint = z
-  .string()
-  .regex(
-    /^SHA256:[A-Za-z0-9+/]{43}=?$/,
-    'a SHA256 fingerprint as `ssh-keygen -lf` prints it (SHA256: then 43 characters)',
-  );
 
 const URL_RULES = {
   field: 'load.url',
@@ -47,8 +40,7 @@ const options = z
       .optional()
       .describe('Private key for key authentication, read from this local file.'),
     passphrase: z.string().optional().describe('Passphrase of an encrypted private key (secret).'),
-    hostKey: z
-      .union([fingerprint, z.array(fingerprint).min(1)])
+    hostKey: hostKeySchema
       .optional()
       .describe(
         'The server host key(s) to trust, as `ssh-keygen -lf` prints them (SHA256:...), as for the sftp source.',
@@ -92,7 +84,7 @@ function sftpTarget(o: Options, context: PluginContext): ExportTarget {
   const dir = posix.normalize(url.path || '/').replace(/(.)\/+$/, '$1');
   const hostPart = host.includes(':') ? `[${host}]` : host;
   const destination = `sftp://${encodeURIComponent(url.username ?? '')}@${hostPart}:${url.port ?? 22}${dir.startsWith('/') ? '' : '/~/'}${dir}`;
-  const pinned = (o.hostKey === undefined ? [] : [o.hostKey].flat()).map((k) => k.replace(/=+$/, ''));
+  const pinned = pinnedFingerprints(o.hostKey);
   const redact = createMasker([o.password, o.passphrase, o.privateKey]);
   return {
     destination,
@@ -122,6 +114,7 @@ function sftpTarget(o: Options, context: PluginContext): ExportTarget {
         logger: context.logger,
         signal: context.signal,
         redact,
+        section: 'load',
       });
       const partial = posix.join(dir, partialName(name));
       const final = posix.join(dir, name);
