@@ -189,7 +189,7 @@ async function rejectsSection(page: Page, section: HTMLElement, base: string, ru
         h(
           'p',
           { id: 'reject-total', 'aria-live': 'polite' },
-          `${count(r.total)} reject${r.total === 1 ? '' : 's'} match.`,
+          r.total === 1 ? '1 reject matches.' : `${count(r.total)} rejects match.`,
         ),
         table(
           'Rejected rows',
