@@ -30,6 +30,7 @@ import {
 import { DEFAULT_GENERATE, type GeneratedFiles } from './visits-data.js';
 import { runSqlSyncBench } from './sql-sync.js';
 import { runStartupBench } from './startup.js';
+import { runVisitsJobBench } from './visits-job.js';
 import { runXlsxImportBench } from './xlsx-import.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? DEFAULT_GENERATE.rows);
@@ -396,6 +397,21 @@ process.exitCode = await main().catch((error: unknown) => {
   process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   return 1;
 });
+
+// The whole visitor job against a psql script plus zip -6 (bench/visits-job.ts); BENCH_JOB=0 leaves it out.
+if (process.env.BENCH_JOB !== '0') {
+  // A missed target is printed, not an exit code (as for the cases above); a failed or differing job is.
+  const ok = await runVisitsJobBench().then(
+    () => true,
+    (error: unknown) => {
+      process.stderr.write(
+        `bench (visitor job): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      return false;
+    },
+  );
+  if (!ok) process.exitCode = 1;
+}
 
 // XLSX → PostgreSQL against pandas + openpyxl (bench/xlsx-import.ts); BENCH_XLSX=0 leaves it out.
 if (process.env.BENCH_XLSX !== '0') {

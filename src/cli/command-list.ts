@@ -58,6 +58,24 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./task-command.js')).registerTask,
   },
   {
+    name: 'maintenance',
+    summary:
+      'Purge old step logs, rejects, ledger entries and runs, and old files of folders (archives, downloads); reports what it removed',
+    load: async () => (await import('./maintenance-command.js')).registerMaintenance,
+  },
+  {
+    name: 'backup',
+    summary:
+      "Back up Sluice's database into a dated file (pg_dump, or a copy of the embedded one) and delete old backups",
+    load: async () => (await import('./backup-command.js')).registerBackup,
+  },
+  {
+    name: 'restore',
+    summary:
+      'Restore a backup: a .dump into a PostgreSQL database (pg_restore), a .tar.gz as the embedded database of SLUICE_HOME',
+    load: async () => (await import('./restore-command.js')).registerRestore,
+  },
+  {
     name: 'plugins',
     summary: 'List every plugin with its options',
     load: async () => (await import('./plugins-command.js')).registerPlugins,
@@ -88,6 +106,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'datasets',
     summary: 'List the imported datasets, newest first',
     load: async () => (await import('./datasets-command.js')).registerDatasets,
+  },
+  {
+    name: 'dataset',
+    summary: 'Datasets and their versions: lake datasets (the lake loader) and imported ones',
+    load: async () => (await import('./dataset-command.js')).registerDataset,
   },
   {
     name: 'report',

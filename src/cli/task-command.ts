@@ -44,6 +44,7 @@ export function registerTask(program: Command, exit: (code: number) => void) {
             task: spec,
             action: taskAction(spec),
             home,
+            ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
             signal: stop.signal,
             ...(flags.asOf ? { asOf: flags.asOf } : {}),
             onLog: (entry) => {

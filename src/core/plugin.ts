@@ -276,9 +276,10 @@ export interface LoadSession {
    * Runs once the run's units and its `finishRun` committed, outside any transaction, when the run did not
    * fail and is not a dry run: makes what the run wrote visible where a transaction cannot (the lake flips
    * its current-version pointer), like the archive and the moves at the source. A failure fails the run.
-   * It must be idempotent: a resumed run, or the next one, calls it again.
+   * It must be idempotent: a resumed run, or the next one, calls it again. `db` is the control plane, to
+   * record what was made visible (outside any transaction).
    */
-  publish?(run: RunInfo): Promise<void>;
+  publish?(run: RunInfo, db: SqlClient): Promise<void>;
 }
 
 export interface LoaderPlugin<S extends z.ZodType = z.ZodType> extends PluginBase<'loader', S> {

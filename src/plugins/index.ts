@@ -1,6 +1,7 @@
 import type { Plugin } from '../core/plugin.js';
 import { Registry } from '../core/registry.js';
 import { checkRules } from './checks/index.js';
+import { lakeLoader } from './loaders/lake/lake-loader.js';
 import { mysqlLoader } from './loaders/mysql/mysql-loader.js';
 import { postgresLoader } from './loaders/postgres/postgres-loader.js';
 import { csvParser } from './parsers/csv-parser.js';
@@ -31,6 +32,7 @@ export const builtinPlugins: Plugin[] = [
   ...transforms,
   postgresLoader,
   mysqlLoader,
+  lakeLoader,
 ];
 
 export function createRegistry(extra: Plugin[] = []): Registry {

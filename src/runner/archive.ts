@@ -1,19 +1,12 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import yauzl from 'yauzl';
-import yazl from 'yazl';
 import { SluiceError } from '../core/errors.js';
 import { isProcessAlive } from '../store/process-alive.js';
-
-export interface ArchiveFile {
-  /** Local path of the content. */
-  path: string;
-  /** Entry name in the zip. */
-  name: string;
-}
+import { writeAppendedZip, type DeflatedEntry } from './zip-append.js';
 
 /** `visitas_{yyyyMMdd}.zip` → `visitas_20241231.zip` for as-of 2024-12-31. */
 export function archiveName(pattern: string, asOf: string, pipeline: string): string {
@@ -33,65 +26,120 @@ interface Existing {
   crc32: number;
 }
 
+/** A file being deflated into a temporary file beside its zip, while it loads. */
+export interface Compression {
+  /** The deflated entry, once the whole file is read. */
+  readonly done: Promise<Omit<DeflatedEntry, 'name'>>;
+  /** Stops and removes the temporary file (the file was not archived after all). */
+  cancel(): Promise<void>;
+}
+
+let partCount = 0;
+
+/**
+ * Deflates `file` (level 6, as `zip -6`) into `name.zip.<pid>.<n>.part` beside `zipPath`, computing its
+ * CRC-32 on the way. zlib runs on libuv's thread pool, so this overlaps the load on the main thread; the
+ * part is published into the zip only after the load commits (`addToZip`).
+ */
+export function startCompression(file: string, zipPath: string): Compression {
+  const dataPath = `${zipPath}.${process.pid}.${++partCount}.part`;
+  const controller = new AbortController();
+  const run = async (): Promise<Omit<DeflatedEntry, 'name'>> => {
+    await mkdir(path.dirname(zipPath), { recursive: true });
+    const { mtime } = await stat(file);
+    let crc = 0;
+    let size = 0;
+    const input = createReadStream(file, { highWaterMark: 1 << 20 });
+    input.on('data', (chunk) => {
+      crc = zlib.crc32(chunk as Buffer, crc);
+      size += chunk.length;
+    });
+    const deflate = zlib.createDeflateRaw({ level: 6, chunkSize: 1 << 18 });
+    await pipeline(input, deflate, createWriteStream(dataPath), { signal: controller.signal });
+    const { size: compressedSize } = await stat(dataPath);
+    return { dataPath, crc32: crc, size, compressedSize, mtime };
+  };
+  const done = run().catch(async (error: unknown) => {
+    await rm(dataPath, { force: true });
+    throw error;
+  });
+  done.catch(() => undefined); // awaited by addToZip or cancel; never an unhandled rejection
+  return {
+    done,
+    async cancel() {
+      controller.abort();
+      await done.catch(() => undefined);
+      await rm(dataPath, { force: true });
+    },
+  };
+}
+
+/** A file for the zip; `compression` when it was started while the file loaded. */
+export interface ArchiveFile {
+  /** Local path of the content. */
+  path: string;
+  /** Entry name in the zip. */
+  name: string;
+  compression?: Compression;
+}
+
 /**
  * Adds files to a zip, keeping every entry it already has: the new zip is written beside it and renamed
- * over it, so a crash leaves the old one whole. A file whose name and content are already there is not
- * added again (a rerun after a crash); a different file under a taken name gets a numbered name.
- * Returns the entry name of each file.
+ * over it, so a crash leaves the old one whole. The old entries are copied byte for byte (never deflated
+ * again) and the new ones were deflated while they loaded. A file whose name and content are already
+ * there is not added again (a rerun after a crash); a different file under a taken name gets a numbered
+ * name. Returns the entry name of each file.
  */
 export async function addToZip(zipPath: string, files: readonly ArchiveFile[]): Promise<string[]> {
+  const compressions = files.map((f) => f.compression ?? startCompression(f.path, zipPath));
+  const temp = `${zipPath}.${process.pid}.tmp`;
   try {
     await mkdir(path.dirname(zipPath), { recursive: true });
     await removeDeadTemporaries(zipPath);
     const existing = await readEntries(zipPath);
     const taken = new Map(existing.map((e) => [e.name, e]));
-    const zip = new yazl.ZipFile();
-    const temp = `${zipPath}.${process.pid}.tmp`;
-    const written = pipeline(zip.outputStream, createWriteStream(temp));
-    const oldZip = existing.length > 0 ? await openZip(zipPath) : undefined;
     const names: string[] = [];
-    try {
-      if (oldZip) await copyEntries(oldZip, zip);
-      for (const file of files) {
-        const info = await stat(file.path);
-        const crc = await fileCrc32(file.path);
-        let name = file.name;
-        for (let n = 2; taken.has(name); n++) {
-          const same = taken.get(name)!;
-          if (same.size === info.size && same.crc32 === crc) break;
-          const ext = path.extname(file.name);
-          name = `${file.name.slice(0, file.name.length - ext.length)} (${n})${ext}`;
-        }
-        names.push(name);
-        if (taken.has(name)) continue;
-        taken.set(name, { name, size: info.size, crc32: crc });
-        zip.addFile(file.path, name, { mtime: info.mtime });
+    const added: DeflatedEntry[] = [];
+    for (const [i, file] of files.entries()) {
+      const data = await compressions[i]!.done;
+      let name = file.name;
+      for (let n = 2; taken.has(name); n++) {
+        const same = taken.get(name)!;
+        if (same.size === data.size && same.crc32 === data.crc32) break;
+        const ext = path.extname(file.name);
+        name = `${file.name.slice(0, file.name.length - ext.length)} (${n})${ext}`;
       }
-      zip.end();
-      await written;
-    } finally {
-      oldZip?.close();
+      names.push(name);
+      if (taken.has(name)) continue;
+      taken.set(name, { name, size: data.size, crc32: data.crc32 });
+      added.push({ ...data, name });
     }
-    const handle = await open(temp, 'r');
-    await handle.sync();
-    await handle.close();
-    await rename(temp, zipPath);
+    if (added.length > 0) {
+      await writeAppendedZip(existing.length > 0 ? zipPath : undefined, temp, added);
+      await rename(temp, zipPath);
+    }
     return names;
   } catch (error) {
+    await rm(temp, { force: true }).catch(() => undefined);
     throw new SluiceError('ARCHIVE_FAILED', `cannot add files to ${zipPath}: ${(error as Error).message}`, {
       cause: error,
       retryable: true,
     });
+  } finally {
+    await Promise.all(compressions.map((c) => c.cancel()));
   }
 }
 
-/** Temporary zips (`name.zip.<pid>.tmp`) of processes killed while archiving: never published, removed. */
-async function removeDeadTemporaries(zipPath: string): Promise<void> {
+/**
+ * Temporary zips (`name.zip.<pid>.tmp`) and deflated parts (`name.zip.<pid>.<n>.part`) of processes killed
+ * while loading or archiving: never published, removed.
+ */
+export async function removeDeadTemporaries(zipPath: string): Promise<void> {
   const base = path.basename(zipPath);
   const names = await readdir(path.dirname(zipPath)).catch(() => [] as string[]);
   for (const name of names) {
-    if (!name.startsWith(`${base}.`) || !name.endsWith('.tmp')) continue;
-    const pid = Number(name.slice(base.length + 1, -'.tmp'.length));
+    if (!name.startsWith(`${base}.`) || !/\.(tmp|part)$/.test(name)) continue;
+    const pid = Number(name.slice(base.length + 1).split('.')[0]);
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !isProcessAlive(pid))
       await rm(path.join(path.dirname(zipPath), name), { force: true });
   }
@@ -116,21 +164,6 @@ export async function readEntries(zipPath: string): Promise<Existing[]> {
   }
 }
 
-async function copyEntries(from: yauzl.ZipFile, to: yazl.ZipFile) {
-  const entries: yauzl.Entry[] = [];
-  await eachEntry(from, async (entry) => {
-    if (!entry.fileName.endsWith('/')) entries.push(entry);
-  });
-  // Each old entry streams out of the old zip only when yazl reaches it: memory stays flat.
-  for (const entry of entries) {
-    to.addReadStreamLazy(
-      entry.fileName,
-      { mtime: entry.getLastModDate(), size: entry.uncompressedSize },
-      (cb) => from.openReadStream(entry, (err, stream) => cb(err ?? null, stream)),
-    );
-  }
-}
-
 function openZip(zipPath: string): Promise<yauzl.ZipFile> {
   return new Promise((resolve, reject) =>
     yauzl.open(zipPath, { lazyEntries: true, autoClose: false }, (err, zip) =>
@@ -148,12 +181,6 @@ function eachEntry(zip: yauzl.ZipFile, visit: (entry: yauzl.Entry) => Promise<vo
     zip.once('error', reject);
     zip.readEntry();
   });
-}
-
-async function fileCrc32(file: string): Promise<number> {
-  let crc = 0;
-  for await (const chunk of createReadStream(file)) crc = zlib.crc32(chunk as Buffer, crc);
-  return crc;
 }
 
 export async function removeQuietly(file: string): Promise<void> {

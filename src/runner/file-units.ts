@@ -25,7 +25,13 @@ import {
 import { recordFileReject } from '../store/rejects.js';
 import { addRunCounts } from '../store/runs.js';
 import { saveState } from '../store/state.js';
-import { addToZip, archiveName } from './archive.js';
+import {
+  addToZip,
+  archiveName,
+  removeDeadTemporaries,
+  startCompression,
+  type Compression,
+} from './archive.js';
 import { FileDataset } from './datasets.js';
 import { sha256File } from './file-hash.js';
 import type { RunScope } from './run-scope.js';
@@ -39,6 +45,8 @@ interface Pending {
   report: FileReport;
   /** Ledger id to mark archived, when the content goes into the archive. */
   archiveAs?: string;
+  /** The content deflated while it loaded, ready for the zip. */
+  compression?: Compression;
 }
 
 /**
@@ -59,20 +67,32 @@ export async function fileUnits(
   for await (const file of session.list()) files.push(file);
   log.info(`${plural(files.length, 'file')} to consider`);
   const pending: Pending[] = [];
+  const zipPath = spec.archive
+    ? path.resolve(spec.archive.dir, archiveName(spec.archive.name, scope.asOf, spec.name))
+    : undefined;
+  /** Deflations not yet handed to the zip: stopped and removed when the run ends without them. */
+  const compressing = new Set<Compression>();
+  // What a killed run left beside the zip (its deflated parts), even when this run archives nothing.
+  if (zipPath && !scope.dryRun) await removeDeadTemporaries(zipPath);
 
   const settleAll = async () => {
     const batch = pending.splice(0);
     if (batch.length === 0) return;
-    if (spec.archive && !scope.dryRun) {
+    if (zipPath && !scope.dryRun) {
       const toArchive = batch.filter((p) => p.archiveAs);
       if (toArchive.length > 0) {
-        const zip = path.resolve(spec.archive.dir, archiveName(spec.archive.name, scope.asOf, spec.name));
+        const zip = zipPath;
         await scope.time('archive', () =>
           addToZip(
             zip,
-            toArchive.map((p) => ({ path: p.fetched.path, name: p.file.name })),
+            toArchive.map((p) => ({
+              path: p.fetched.path,
+              name: p.file.name,
+              ...(p.compression ? { compression: p.compression } : {}),
+            })),
           ),
         );
+        for (const p of toArchive) if (p.compression) compressing.delete(p.compression);
         await markArchived(
           scope.db,
           toArchive.map((p) => p.archiveAs!),
@@ -99,6 +119,7 @@ export async function fileUnits(
     let fetched: FetchedFile | undefined;
     let ledgerBase: Omit<NewLedgerEntry, 'status' | 'reason' | 'duplicateOf'> | undefined;
     let archiveAs: string | undefined;
+    let compression: Compression | undefined;
     const dataset = spec.dataset ? new FileDataset(spec.dataset, spec.name, file.name, target) : undefined;
 
     // Content loaded before (under any name) is skipped; the ledger says which entry it repeats.
@@ -166,6 +187,11 @@ export async function fileUnits(
         };
         const loaded = await findLoaded(scope.db, spec.name, sha256);
         if (loaded) return skip(loaded);
+        if (zipPath && !scope.dryRun) {
+          // Deflate for the archive while the rows load (off the main thread); published after the commit.
+          compression = startCompression(got.path, zipPath);
+          compressing.add(compression);
+        }
         await dataset?.prepare(got.path, parser, parseOptions, scope.context);
         return undefined;
       },
@@ -215,12 +241,18 @@ export async function fileUnits(
       async done(report) {
         scope.state.committed(file.state);
         const ledgerId = report.status === 'loaded' ? report.ledgerId : archiveAs;
+        if (compression && !(report.status === 'loaded' && ledgerId)) {
+          compressing.delete(compression);
+          await compression.cancel();
+          compression = undefined;
+        }
         pending.push({
           file,
           fetched: fetched!,
           outcome: report.status,
           report,
           ...(ledgerId ? { archiveAs: ledgerId } : {}),
+          ...(compression ? { compression } : {}),
         });
         if (!spec.archive) await settleAll(); // nothing to archive first: tidy the source as we go
       },
@@ -235,7 +267,11 @@ export async function fileUnits(
     },
     afterLoads: settleAll,
     archive: () => archive.path,
-    close: () => session.close(),
+    async close() {
+      await Promise.all([...compressing].map((c) => c.cancel()));
+      compressing.clear();
+      await session.close();
+    },
   };
 }
 

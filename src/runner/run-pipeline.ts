@@ -379,7 +379,7 @@ async function execute(
     );
     if (loader.publish && !dryRun) {
       const publish = loader.publish.bind(loader);
-      await time('publish', () => publish({ runId: run.id, asOf: run.asOf }));
+      await time('publish', () => publish({ runId: run.id, asOf: run.asOf }, db));
     }
   } catch (error) {
     const failure = failureOf(error, abort.signal);

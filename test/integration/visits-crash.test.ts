@@ -1,4 +1,4 @@
-import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -153,5 +153,7 @@ describe('SIGKILL at any moment, then a rerun', () => {
     expect(b.rejects).toEqual(a.rejects);
     expect(b.loaded).toEqual(a.loaded);
     expect(b.archive).toEqual(a.archive);
+    // Nothing half-written is left beside the zip (temporary zips, parts deflated while loading).
+    expect(await readdir(killedEnv.VISITS_BACKUP_DIR)).toEqual(['visitas_20261127.zip']);
   }, 300_000);
 });

@@ -32,6 +32,8 @@ export function createCsvWriter(stream: Writable, options: CsvWriterOptions = {}
       rows += batchRows.length;
       await out.write(text);
     },
+    pendingRows: 0,
+    async flush() {},
     async end(): Promise<WrittenFile> {
       return out.end(rows);
     },

@@ -22,6 +22,10 @@ export interface WrittenFile {
 export interface FormatWriter {
   readonly format: FileFormat;
   write(columns: readonly Column[], rows: readonly Row[]): Promise<void>;
+  /** Rows held in memory, not yet encoded (a Parquet row group filling up; 0 for text formats). */
+  readonly pendingRows: number;
+  /** Encodes and writes out what is held now (closes the row group early); a no-op for text formats. */
+  flush(): Promise<void>;
   end(): Promise<WrittenFile>;
 }
 

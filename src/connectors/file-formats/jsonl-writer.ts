@@ -26,6 +26,8 @@ export function createJsonlWriter(stream: Writable): FormatWriter {
       rows += batchRows.length;
       await out.write(text);
     },
+    pendingRows: 0,
+    async flush() {},
     async end(): Promise<WrittenFile> {
       return out.end(rows);
     },

@@ -86,6 +86,10 @@ export async function createParquetWriter(
       }
       rows += batchRows.length;
     },
+    get pendingRows() {
+      return bufferedRows;
+    },
+    flush: flushGroup,
     async end(): Promise<WrittenFile> {
       if (!writer) {
         // A file with no batch at all still is a valid Parquet file, of no columns.

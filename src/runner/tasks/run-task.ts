@@ -14,6 +14,8 @@ import { failureOf } from '../abort.js';
 /** What a task's action gets: the run it belongs to, its log and its stop signal. */
 export interface TaskContext {
   db: Database;
+  /** The database's URL when it is a PostgreSQL server (DATABASE_URL); undefined for the embedded one. */
+  databaseUrl?: string;
   /** Sluice's folder. */
   home: string;
   runId: string;
@@ -44,6 +46,8 @@ export interface RunTaskOptions {
   /** The task's work (see `taskAction`); separate so that this file needs no task type's imports. */
   action: TaskAction;
   home: string;
+  /** The database's URL when it is a PostgreSQL server (backups dump it). */
+  databaseUrl?: string;
   asOf?: string;
   signal?: AbortSignal;
   onLog?: (entry: LogEntry) => void;
@@ -111,6 +115,7 @@ export async function runTask(options: RunTaskOptions): Promise<TaskSummary> {
   try {
     const done = await options.action({
       db,
+      ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
       home: options.home,
       runId: run.id,
       asOf: run.asOf,

@@ -1,5 +1,7 @@
 import type { TaskSpec } from '../../core/task-spec.js';
+import { backupAction } from './backup-task.js';
 import { commandAction } from './command-task.js';
+import { maintenanceAction } from './maintenance-task.js';
 import type { TaskAction } from './run-task.js';
 
 /** The work a task of each type does. */
@@ -8,7 +10,8 @@ export function taskAction(task: TaskSpec): TaskAction {
     case 'command':
       return commandAction(task.options);
     case 'maintenance':
+      return maintenanceAction(task.options);
     case 'backup':
-      throw new Error(`${task.type} tasks are not available yet`);
+      return backupAction(task.options);
   }
 }

@@ -1,9 +1,12 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import yauzl from 'yauzl';
+import yazl from 'yazl';
 import { describe, expect, it } from 'vitest';
-import { addToZip, archiveName, readEntries } from '../../../src/runner/archive.js';
+import { addToZip, archiveName, readEntries, startCompression } from '../../../src/runner/archive.js';
 
 async function entryText(zipPath: string, name: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -13,11 +16,11 @@ async function entryText(zipPath: string, name: string): Promise<string> {
         if (entry.fileName !== name) return zip.readEntry();
         zip.openReadStream(entry, (e, stream) => {
           if (e) return reject(e);
-          let text = '';
-          stream.on('data', (d: Buffer) => (text += d.toString()));
+          const chunks: Buffer[] = [];
+          stream.on('data', (d: Buffer) => chunks.push(d));
           stream.on('end', () => {
             zip.close();
-            resolve(text);
+            resolve(Buffer.concat(chunks).toString());
           });
         });
       });
@@ -53,5 +56,35 @@ describe('archive', () => {
     expect(await entryText(zip, 'r1.txt')).toBe('one');
     expect(await entryText(zip, 'r1 (2).txt')).toBe('different content');
     expect(await readFile(zip)).toBeTruthy();
+  });
+
+  it('appends without touching the bytes of the entries already there, to zips made by other tools too', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'sluice-zip-'));
+    const zip = path.join(dir, 'day.zip');
+    // A zip written by yazl (data descriptors, as earlier versions of Sluice wrote them).
+    const made = new yazl.ZipFile();
+    made.addBuffer(Buffer.from('old entry '.repeat(1000)), 'old.txt');
+    made.end();
+    await pipeline(made.outputStream, createWriteStream(zip));
+    const before = await readFile(zip);
+    const entriesEnd = before.readUInt32LE(before.length - 6); // the central directory's offset
+    const text = Array.from({ length: 20000 }, (_, i) => `line ${i},é,${i * 7}`).join('\n');
+    await writeFile(path.join(dir, 'new.txt'), text);
+    const compression = startCompression(path.join(dir, 'new.txt'), zip);
+    expect(await addToZip(zip, [{ path: path.join(dir, 'new.txt'), name: 'new.txt', compression }])).toEqual([
+      'new.txt',
+    ]);
+    const after = await readFile(zip);
+    expect(after.subarray(0, entriesEnd).equals(before.subarray(0, entriesEnd))).toBe(true);
+    expect(await entryText(zip, 'old.txt')).toBe('old entry '.repeat(1000));
+    expect(await entryText(zip, 'new.txt')).toBe(text);
+    expect((await readEntries(zip)).map((e) => [e.name, e.size])).toEqual([
+      ['old.txt', 10000],
+      ['new.txt', Buffer.byteLength(text)],
+    ]);
+    // No deflated part is left beside the zip, also for a deflation cancelled (a file not archived).
+    const dropped = startCompression(path.join(dir, 'new.txt'), zip);
+    await dropped.cancel();
+    expect((await readdir(dir)).sort()).toEqual(['day.zip', 'new.txt']);
   });
 });

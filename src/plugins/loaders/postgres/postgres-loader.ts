@@ -131,6 +131,34 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
     return { rowsLoaded };
   }
 
+  /**
+   * The COPY bytes of each batch, one chunk a batch: rows without their merge key go to the rejects (NOT
+   * NULL would refuse them), cells the database cannot store are refused; `kept` hears which rows went in.
+   */
+  async function* copyBatches(
+    first: RecordBatch,
+    iterator: AsyncIterator<RecordBatch>,
+    indexes: readonly number[],
+    keyIndexes: readonly number[],
+    unit: LoadUnit,
+    unstorable: UnstorableCharacters,
+    kept: (batch: RecordBatch, refused: ReadonlySet<number>) => void,
+  ): AsyncIterable<Uint8Array> {
+    let batch: RecordBatch | undefined = first;
+    while (batch) {
+      batch = await withoutNullKeys(batch, keyIndexes, unit);
+      if (batch.rows.length > 0) {
+        const refused = new Set<number>();
+        const bytes = toCopyBytes(batch.rows, indexes, scratch, refusedCell(batch, unstorable, refused));
+        await unstorable.flush();
+        kept(batch, refused);
+        if (bytes.length > 0) yield bytes;
+      }
+      const next = await iterator.next();
+      batch = next.done ? undefined : next.value;
+    }
+  }
+
   /** Merge keys must be columns of the load. */
   function keysAmong(names: readonly string[]) {
     const badKeys = opts.keys.filter((k) => !names.includes(k));
@@ -208,25 +236,11 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
     );
     const inference = createTypeInference(names.length);
     const keyIndexes = opts.mode === 'merge' ? opts.keys.map((k) => fileNames.indexOf(k)) : [];
-    async function* copyChunks(): AsyncIterable<Uint8Array> {
-      let batch: RecordBatch | undefined = first;
-      while (batch) {
-        batch = await withoutNullKeys(batch, keyIndexes, unit);
-        if (batch.rows.length > 0) {
-          const refused = new Set<number>();
-          const bytes = toCopyBytes(batch.rows, indexes, scratch, refusedCell(batch, unstorable, refused));
-          await unstorable.flush();
-          // Rejected rows teach the inference nothing.
-          inference.add(
-            refused.size > 0 ? batch.rows.filter((_, r) => !refused.has(r)) : batch.rows,
-            indexes,
-          );
-          if (bytes.length > 0) yield bytes;
-        }
-        const next = await iterator.next();
-        batch = next.done ? undefined : next.value;
-      }
-    }
+    const copyChunks = () =>
+      copyBatches(first, iterator, indexes, keyIndexes, unit, unstorable, (batch, refused) =>
+        // Rejected rows teach the inference nothing.
+        inference.add(refused.size > 0 ? batch.rows.filter((_, r) => !refused.has(r)) : batch.rows, indexes),
+      );
     await tx.copyFrom({ name: 'sluice_raw' }, names, copyChunks());
     const inferred = inference.types();
     // A type a check or the source gave wins over the inferred one; undefined: only nulls, nothing to learn.
@@ -452,21 +466,10 @@ function createPostgresLoadSession(opts: Options, logger: Logger, workDir: strin
     const indexes = names.map((_, i) => i);
     // A row without its merge key is a reject, not a failure of the unit (NOT NULL would refuse it).
     const keyIndexes = opts.mode === 'merge' ? opts.keys.map((k) => names.indexOf(k)) : [];
-    async function* copyChunks(): AsyncIterable<Uint8Array> {
-      let batch: RecordBatch | undefined = first;
-      while (batch) {
-        batch = await withoutNullKeys(batch, keyIndexes, unit);
-        if (batch.rows.length > 0) {
-          const refused = new Set<number>();
-          const bytes = toCopyBytes(batch.rows, indexes, scratch, refusedCell(batch, unstorable, refused));
-          await unstorable.flush();
-          for (let r = 0; r < batch.lines.length; r++) if (!refused.has(r)) lines.push(batch.lines[r]!);
-          if (bytes.length > 0) yield bytes;
-        }
-        const next = await iterator.next();
-        batch = next.done ? undefined : next.value;
-      }
-    }
+    const copyChunks = () =>
+      copyBatches(first, iterator, indexes, keyIndexes, unit, unstorable, (batch, refused) => {
+        for (let r = 0; r < batch.lines.length; r++) if (!refused.has(r)) lines.push(batch.lines[r]!);
+      });
 
     // Without a merge or SQL steps that read `staged`, COPY goes straight into the table: half the writes.
     if (opts.mode !== 'merge' && !opts.afterLoad) {
