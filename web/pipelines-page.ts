@@ -3,7 +3,7 @@
 // their last successful poll; run now, enable/disable, cleanup.
 
 import { act, cleanup, runNow, setSchedule } from './actions.js';
-import { apiGet } from './api.js';
+import { apiGet, errorText } from './api.js';
 import { runBars } from './charts.js';
 import { count, duration, fill, h, link, STATUS_ORDER, statusBadge, table, when } from './dom.js';
 import type { Page } from './page.js';
@@ -23,13 +23,25 @@ export function byFailuresFirst(a: Pipeline, b: Pipeline) {
 let forceChosen = false;
 
 export async function pipelinesPage(page: Page) {
-  const [{ pipelines }, status, { schedules }, { accounts }] = await Promise.all([
+  // The health line is drawn when its answer comes: the list does not wait for it.
+  const lists = Promise.all([
     apiGet<{ pipelines: Pipeline[] }>('/api/pipelines?recent=20'),
-    apiGet<Status>('/api/status'),
     apiGet<{ schedules: Schedule[] }>('/api/schedules'),
     apiGet<{ accounts: MailAccount[] }>('/api/mail/accounts'),
   ]);
+  const status = apiGet<Status>('/api/status');
+  const [{ pipelines }, { schedules }, { accounts }] = await lists;
   if (page.left) return;
+  performance.mark('sluice-data');
+  const health = h(
+    'section',
+    { class: 'health', 'aria-label': 'Service health' },
+    h('p', {}, 'Service status…'),
+  );
+  status.then(
+    (s) => health.replaceWith(healthLine(s)),
+    (error: unknown) => fill(health, h('p', {}, `Service status unknown: ${errorText(error)}`)),
+  );
   const group = page.query.get('group') ?? '';
   const wanted = page.query.get('status') ?? '';
   const groups = [...new Set(pipelines.flatMap((p) => p.groups))].sort();
@@ -50,7 +62,7 @@ export async function pipelinesPage(page: Page) {
   fill(
     page.main,
     h('h1', {}, 'Pipelines'),
-    healthLine(status),
+    health,
     filters(page, groups, statuses, group, wanted),
     h(
       'div',
@@ -104,6 +116,7 @@ export async function pipelinesPage(page: Page) {
     h('h2', { id: 'maintenance' }, 'Maintenance'),
     cleanupForm(page),
   );
+  performance.mark('sluice-drawn');
   // Live: while a run is going, the list follows it.
   if (pipelines.some((p) => p.status === 'running')) page.every(3000, async () => page.refresh());
 }
