@@ -135,6 +135,9 @@ export function link(route: string, ...children: (Child | Child[])[]): HTMLAncho
 
 /** A table whose header row is `head`; wrapped so that wide tables scroll on a phone. */
 export function table(caption: string, head: string[], rows: HTMLTableRowElement[], empty = 'None.') {
+  // Each cell names its column, for the stacked layout of narrow screens (style.css).
+  for (const row of rows)
+    for (const [i, cell] of [...row.cells].entries()) cell.dataset.label = head[i] ?? '';
   return h(
     'div',
     { class: 'table-wrap' },
