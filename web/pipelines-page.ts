@@ -63,7 +63,7 @@ export async function pipelinesPage(page: Page) {
     page.main,
     h('h1', {}, 'Pipelines'),
     health,
-    filters(page, groups, statuses, group, wanted),
+    filters(groups, statuses, group, wanted),
     h(
       'div',
       { class: 'toolbar' },
@@ -72,7 +72,11 @@ export async function pipelinesPage(page: Page) {
         ? runButton(`Run group ${group}`, 'group', group, forced, page)
         : h('span', { class: 'hint' }, 'Choose a group to run all its pipelines.'),
     ),
-    h('p', { class: 'hint', id: 'shown' }, `${shown.length} of ${pipelines.length} pipelines shown.`),
+    h(
+      'p',
+      { class: 'hint', id: 'shown' },
+      `${shown.length} of ${pipelines.length} pipelines shown. Times are in ${Intl.DateTimeFormat().resolvedOptions().timeZone}.`,
+    ),
     table(
       'Pipelines',
       [
@@ -146,7 +150,7 @@ function describeCounts(c: Record<string, number>) {
   ].join(', ');
 }
 
-function filters(page: Page, groups: string[], statuses: string[], group: string, status: string) {
+function filters(groups: string[], statuses: string[], group: string, status: string) {
   const select = (id: string, label: string, values: string[], current: string) =>
     h(
       'span',
@@ -180,7 +184,6 @@ function filters(page: Page, groups: string[], statuses: string[], group: string
   form.addEventListener('submit', apply);
   // Choosing applies at once; the button is there for keyboards and for browsers without scripts' change.
   form.addEventListener('change', apply);
-  void page;
   return form;
 }
 
@@ -197,7 +200,7 @@ function runButton(
       type: 'button',
       class: 'primary',
       'aria-label': label,
-      onclick: () => void act(button, () => runNow(kind, name, forced(), () => page.refresh())),
+      onclick: () => void act(button, () => runNow(kind, name, forced(), () => page.left || page.refresh())),
     },
     kind === 'group' ? label : 'Run now',
   );

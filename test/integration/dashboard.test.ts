@@ -111,6 +111,31 @@ afterAll(async () => {
   await store?.close();
 });
 
+describe('the dashboard route', () => {
+  it('serves the page and its files without a token, with a CSP; hidden from the API description', async () => {
+    const base = closedService.url!; // reads closed: the page still loads, then asks for the token
+    const index = await fetch(`${base}/`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toContain('text/html');
+    expect(index.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(index.headers.get('content-security-policy')).toContain("connect-src 'self'");
+    expect(await index.text()).toContain('/web/app.js');
+    const app = await fetch(`${base}/web/app.js`);
+    expect(app.headers.get('content-type')).toContain('text/javascript');
+    expect(await app.text()).toContain('hashchange');
+    const css = await fetch(`${base}/web/style.css`);
+    expect(css.headers.get('content-type')).toContain('text/css');
+    for (const missing of ['/web/nope.js', '/web/../package.json', '/web/%2e%2e/package.json']) {
+      const r = await fetch(`${base}${missing}`);
+      expect([401, 404], missing).toContain(r.status); // (fetch itself resolves the plain `..`)
+      expect(await r.text()).not.toContain('"devDependencies"');
+    }
+    expect((await fetch(`${base}/api/pipelines`)).status).toBe(401); // the API stays closed
+    const spec = await api('GET', '/docs/json');
+    expect(Object.keys(spec.paths as object).filter((p) => p === '/' || p.startsWith('/web'))).toEqual([]);
+  });
+});
+
 describe('dashboard in a browser', () => {
   it('shows pipelines failures first with the reason, filters by group and status, and schedules', async () => {
     const page = await openPage();
