@@ -1,9 +1,11 @@
 import type { Plugin } from '../core/plugin.js';
 import { Registry } from '../core/registry.js';
 import { checkRules } from './checks/index.js';
+import { filesLoader } from './loaders/files/files-loader.js';
 import { lakeLoader } from './loaders/lake/lake-loader.js';
 import { mysqlLoader } from './loaders/mysql/mysql-loader.js';
 import { postgresLoader } from './loaders/postgres/postgres-loader.js';
+import { sftpLoader } from './loaders/sftp/sftp-loader.js';
 import { csvParser } from './parsers/csv-parser.js';
 import { jsonParser } from './parsers/json-parser.js';
 import { seriesSheetParser } from './parsers/series-sheet-parser.js';
@@ -34,6 +36,8 @@ export const builtinPlugins: Plugin[] = [
   ...transforms,
   postgresLoader,
   mysqlLoader,
+  filesLoader,
+  sftpLoader,
   lakeLoader,
 ];
 

@@ -19,6 +19,7 @@ import {
   assertNotRunning,
   claimLost,
   claimRun,
+  DEFAULT_CLAIM_TIMEOUT_MS,
   HEARTBEAT_MS,
   newClaimer,
   renewClaim,
@@ -312,7 +313,7 @@ async function execute(
             },
             () => undefined, // a missed beat is tried again at the next one
           );
-        }, HEARTBEAT_MS);
+        }, heartbeatMs(spec.run.claimTimeoutMs));
   const maxRunTimer = spec.run.maxRunTimeMs
     ? setTimeout(
         () =>
@@ -439,6 +440,14 @@ async function execute(
   }
   await log.flush();
   return summary;
+}
+
+/**
+ * How often a run renews its claim: every 15 s, or four times per claim timeout when that is shorter
+ * (a pipeline with `claimTimeout: 4s` is taken over 4 s after its process died, never while it beats).
+ */
+function heartbeatMs(claimTimeoutMs: number | undefined): number {
+  return Math.min(HEARTBEAT_MS, Math.max(250, Math.floor((claimTimeoutMs ?? DEFAULT_CLAIM_TIMEOUT_MS) / 4)));
 }
 
 /** Opens the source (with retries) and sees it as units. */
