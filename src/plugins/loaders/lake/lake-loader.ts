@@ -124,6 +124,15 @@ class LakeSession implements LoadSession {
       await flipPointer(this.store, tx, this.dataset, open.version, 'publish');
       this.context.logger.info(
         `published version ${open.version} of ${this.dataset}, left ready by an earlier run`,
+        {
+          outcome: true,
+          published: {
+            dataset: this.dataset,
+            version: open.version,
+            manifest: this.store.describe(open.manifest_key ?? lakeKeys.manifest(this.dataset, open.version)),
+            rows: Number(open.rows),
+          },
+        },
       );
       open = undefined;
     }
