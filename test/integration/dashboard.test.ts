@@ -29,6 +29,7 @@ let service: RunningService;
 let closedService: RunningService;
 let browser: TestBrowser;
 const requests: Request[] = [];
+let embeddedOrigin: string | undefined;
 
 async function api(method: string, route: string, body?: unknown) {
   const response = await fetch(`${service.url}${route}`, {
@@ -324,6 +325,45 @@ describe('dashboard in a browser', () => {
     await page.close();
   });
 
+  it('works the same on the embedded database', async () => {
+    const embedded = await createTestStore({ kind: 'pglite', prefix: 'sluice-dash-embedded-' });
+    let local: RunningService | undefined;
+    try {
+      const dir = await tempDir('sluice-dash-embedded-pipelines-');
+      await servicePipeline(dir, 'visits', { group: ['daily'], rows: 7, bad: 1 });
+      const registry = createRegistry();
+      const catalog = await loadCatalog([dir], registry);
+      local = await startService({
+        db: embedded.db,
+        home: embedded.home,
+        registry,
+        catalog,
+        logger: silent,
+        port: 0,
+        token: TOKEN,
+        openReads: true,
+        concurrency: 1,
+      });
+      embeddedOrigin = new URL(local.url!).origin;
+      const page = await openPage(local.url!);
+      await page.getByRole('button', { name: 'Run visits now' }).click();
+      await page.fill('#token-input', TOKEN);
+      await page.keyboard.press('Enter');
+      const row = page.locator('tr[data-pipeline="visits"]');
+      // The list redraws itself while the run goes, and shows it finished.
+      await expect.poll(() => row.locator('.status').innerText(), { timeout: 60_000 }).toContain('succeeded');
+      expect(await row.innerText()).toContain('7 / 1');
+      await row.locator('td a').first().click();
+      await page.waitForSelector('h1:has-text("Run of visits")');
+      await expect.poll(() => page.locator('#reject-total').innerText()).toBe('1 reject matches.');
+      await shot(page, 'run-embedded');
+      await page.close();
+    } finally {
+      await local?.stop(5_000);
+      await embedded.close();
+    }
+  });
+
   it('made only requests for the dashboard files and the API routes', async () => {
     const spec = await api('GET', '/docs/json');
     const routes = Object.keys(spec.paths as object).map(
@@ -331,6 +371,7 @@ describe('dashboard in a browser', () => {
     );
     const assets = new Set(['/', '/web/style.css', '/web/app.js']);
     const origins = new Set([new URL(service.url!).origin, new URL(closedService.url!).origin]);
+    if (embeddedOrigin) origins.add(embeddedOrigin);
     expect(requests.length).toBeGreaterThan(20);
     const outside: string[] = [];
     for (const r of requests) {
