@@ -123,6 +123,26 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./inbox-command.js')).registerInbox,
   },
   {
+    name: 'serve',
+    summary: 'Run as a service: the HTTP API, the scheduler and a worker (docs/service.md)',
+    load: async () => (await import('./serve-command.js')).registerServe,
+  },
+  {
+    name: 'worker',
+    summary: 'Run queued jobs only (PostgreSQL server; several workers share the queue)',
+    load: async () => (await import('./worker-command.js')).registerWorker,
+  },
+  {
+    name: 'schedule',
+    summary: 'Schedules: what runs when (cron with a time zone), in the database; `sluice serve` fires them',
+    load: async () => (await import('./schedule-command.js')).registerSchedule,
+  },
+  {
+    name: 'cron',
+    summary: 'Crontab lines for the schedules, for running them from cron instead of `sluice serve`',
+    load: async () => (await import('./cron-command.js')).registerCron,
+  },
+  {
     name: 'demo',
     summary: 'Run the visitor ETL example on sample data (what `npm start` does)',
     load: async () => (await import('./demo-command.js')).registerDemo,

@@ -11,6 +11,7 @@ import { runPipeline } from '../runner/run-pipeline.js';
 import { watchOnce } from '../runner/watch-imports.js';
 import type { Database } from '../store/database.js';
 import type { PipelineCatalog } from './catalog.js';
+import { OPS_JOB_KINDS } from './ops-kinds.js';
 
 // What a schedule (or an API call) can run. Each kind is a name, a zod schema of its options and a run
 // function; a job names its kind, a target and options, and the worker calls `run` with the job's request
@@ -263,7 +264,7 @@ const cleanupKind = defineJobKind({
   },
 });
 
-/** Every kind a schedule or a job can run. The ops kinds (command, maintenance, backup) join here. */
+/** Every kind a schedule or a job can run; the ops kinds (command, maintenance, backup) are in ops-kinds.ts. */
 export const JOB_KINDS: JobKind[] = [
   pipelineKind,
   groupKind,
@@ -271,6 +272,7 @@ export const JOB_KINDS: JobKind[] = [
   inboxPollKind,
   watchImportsKind,
   cleanupKind,
+  ...OPS_JOB_KINDS,
 ] as JobKind[];
 
 export function jobKind(name: string): JobKind | undefined {
@@ -282,7 +284,8 @@ export function jobKind(name: string): JobKind | undefined {
  * as a list of `field: problem` lines; empty when it can. The parsed options come back too.
  */
 export function checkJob(
-  catalog: PipelineCatalog,
+  /** Without one (the CLI, which knows no pipelines), targets are not checked. */
+  catalog: PipelineCatalog | undefined,
   job: { kind: string; target?: string | null | undefined; options?: unknown },
 ): { problems: { field: string; message: string }[]; options?: unknown } {
   const kind = jobKind(job.kind);
@@ -301,7 +304,7 @@ export function checkJob(
     problems.push({ field: 'target', message: `a ${kind.name} job needs a target` });
   if (kind.target === 'none' && target)
     problems.push({ field: 'target', message: `a ${kind.name} job takes no target` });
-  if (target && kind.checkTarget) {
+  if (target && kind.checkTarget && catalog) {
     const problem = kind.checkTarget(catalog, target);
     if (problem) problems.push({ field: 'target', message: problem });
   }
@@ -309,7 +312,7 @@ export function checkJob(
   if (!parsed.success)
     for (const issue of parsed.error.issues)
       problems.push({ field: ['options', ...issue.path.map(String)].join('.'), message: issue.message });
-  else if (kind.checkOptions && !problems.some((p) => p.field === 'target'))
+  else if (catalog && kind.checkOptions && !problems.some((p) => p.field === 'target'))
     for (const p of kind.checkOptions(catalog, target, parsed.data))
       problems.push({ field: `options.${p.field}`, message: p.message });
   return parsed.success ? { problems, options: parsed.data } : { problems };

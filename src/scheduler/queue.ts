@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SluiceError } from '../core/errors.js';
+import type { SqlClient } from '../core/sql.js';
 
 /** A queued job: what to run, and the request id its runs are keyed by. */
 export interface QueuedJob {
@@ -18,6 +19,10 @@ export interface AddOptions {
   /** De-duplicates: a second add with the same key while the first waits replaces it. */
   jobKey?: string;
   maxAttempts?: number;
+  /** With `jobKey`: a job already waiting under the key keeps its time (rescues, ticks). */
+  keepWaiting?: boolean;
+  /** Add the job in this transaction (graphile-worker: it commits with the caller's other writes). */
+  client?: SqlClient;
 }
 
 export interface QueueStats {

@@ -3,6 +3,8 @@ import type { Registry } from '../core/registry.js';
 import type { PipelineCatalog } from '../scheduler/catalog.js';
 import { createJobRunner, LiveRuns } from '../scheduler/job-runner.js';
 import type { JobContext } from '../scheduler/job-kinds.js';
+import { createGraphileQueue } from '../scheduler/graphile-queue.js';
+import { startScheduler, type Scheduler } from '../scheduler/scheduler.js';
 import { createInProcessQueue, type JobQueue, type QueueWorker } from '../scheduler/queue.js';
 import type { EtlApiConfig } from '../scheduler/service-config.js';
 import type { Database } from '../store/database.js';
@@ -24,8 +26,11 @@ export interface ServiceOptions {
   etl?: EtlApiConfig;
   /** Jobs run at once by this process's worker; 0: no worker. */
   concurrency: number;
-  /** The queue; by default the one that fits the database. */
+  /** The queue; by default the one that fits the database (graphile-worker needs the URL). */
   queue?: JobQueue;
+  databaseUrl?: string;
+  /** Run the scheduler (claims ticks, queues their jobs, rescues runs of dead workers). */
+  scheduler?: boolean | { pollMs?: number; lateAfterMs?: number };
   pollInbox?: JobContext['pollInbox'];
 }
 
@@ -41,14 +46,19 @@ export interface RunningService {
 }
 
 /** The queue that fits the database: graphile-worker on a server, in memory on the embedded one. */
-export async function openQueue(_db: Database, _logger: Logger): Promise<JobQueue> {
+export async function openQueue(
+  db: Database,
+  databaseUrl: string | undefined,
+  logger: Logger,
+): Promise<JobQueue> {
+  if (db.kind === 'postgres' && databaseUrl) return createGraphileQueue(db, databaseUrl, logger);
   return createInProcessQueue();
 }
 
 /** Starts the parts of a service this process runs: the API, the worker. */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { db, logger } = options;
-  const queue = options.queue ?? (await openQueue(db, logger));
+  const queue = options.queue ?? (await openQueue(db, options.databaseUrl, logger));
   const metrics = createServiceMetrics(db, queue);
   const live = new LiveRuns();
   const context: ServiceContext = {
@@ -61,7 +71,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     metrics,
     logger,
     openReads: options.openReads ?? false,
-    parts: { scheduler: false, worker: options.concurrency > 0 },
+    parts: { scheduler: Boolean(options.scheduler), worker: options.concurrency > 0 },
     ...(options.token ? { token: options.token } : {}),
     ...(options.etl ? { etl: options.etl } : {}),
   };
@@ -79,6 +89,18 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     });
     worker = await queue.startWorker({ concurrency: options.concurrency, execute });
   }
+  let scheduler: Scheduler | undefined;
+  if (options.scheduler) {
+    const tuning = typeof options.scheduler === 'object' ? options.scheduler : {};
+    scheduler = startScheduler({
+      db,
+      queue,
+      catalog: options.catalog,
+      logger,
+      onTick: (schedule, lag) => metrics.observeTick(schedule, lag),
+      ...tuning,
+    });
+  }
   let api: Awaited<ReturnType<typeof buildApi>> | undefined;
   let url: string | undefined;
   if (options.port !== undefined) {
@@ -90,8 +112,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     ...(url ? { url } : {}),
     context,
     async stop(graceMs) {
+      // The worker stops taking jobs first; the API answers (503) while its runs get their grace time.
+      const stoppingWorker = worker?.stop(graceMs);
+      await scheduler?.stop();
+      logger.debug('scheduler stopped');
       await api?.close();
-      await worker?.stop(graceMs);
+      logger.debug('API closed');
+      await stoppingWorker;
+      logger.debug('worker stopped');
       await queue.close();
     },
   };

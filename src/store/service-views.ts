@@ -278,3 +278,36 @@ export async function runningRuns(db: SqlClient): Promise<(RunView & { silentSec
   );
   return rows.map((r) => ({ ...rounded(r), silentSeconds: r.silentSeconds }));
 }
+
+/** Running runs of requests (queued jobs) whose heartbeat is older than `silentMs`: candidates for rescue. */
+export async function silentRequestRuns(
+  db: SqlClient,
+  silentMs: number,
+): Promise<
+  {
+    id: string;
+    pipeline: string;
+    requestId: string;
+    attempts: number;
+    heartbeatAt: string;
+    silentMs: number;
+  }[]
+> {
+  const { rows } = await db.query<{
+    id: string;
+    pipeline: string;
+    requestId: string;
+    attempts: number;
+    heartbeatAt: string;
+    silentMs: number;
+  }>(
+    `SELECT id::text AS id, pipeline, request_id AS "requestId", attempts, heartbeat_at::text AS "heartbeatAt",
+            (extract(epoch FROM now() - heartbeat_at) * 1000)::float8 AS "silentMs"
+       FROM sluice.runs
+      WHERE status = 'running' AND NOT dry_run AND request_id IS NOT NULL
+        AND heartbeat_at < now() - $1 * interval '1 millisecond'
+      ORDER BY started_at`,
+    [silentMs],
+  );
+  return rows;
+}

@@ -13,6 +13,7 @@ export async function servicePipeline(
     rows?: number;
     bad?: number;
     setup?: string;
+    afterLoad?: string;
     claimTimeout?: string;
     files?: number;
   } = {},
@@ -36,6 +37,7 @@ export async function servicePipeline(
       'source:',
       `  url: ${inbox}`,
       '  glob: "*.csv"',
+      '  stableFor: 0s',
       'parse:',
       '  type: csv',
       'check:',
@@ -45,6 +47,7 @@ export async function servicePipeline(
       '  type: postgres',
       `  table: ${table}`,
       options.setup ? `  setup: "${options.setup}"` : '',
+      options.afterLoad ? `  afterLoad: "${options.afterLoad}"` : '',
     ].join('\n') + '\n',
   );
   return file;
@@ -54,7 +57,7 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `probe` until it returns a value (not undefined), failing with `what` after `limitMs`. */
 export async function eventually<T>(
-  what: string,
+  what: string | (() => string),
   probe: () => Promise<T | undefined>,
   limitMs = 60_000,
 ): Promise<T> {
@@ -62,7 +65,8 @@ export async function eventually<T>(
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await sleep(100);
   }
 }
