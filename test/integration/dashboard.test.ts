@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,9 +8,12 @@ import { createMailStore } from '../../src/store/mail-store.js';
 import { loadCatalog } from '../../src/scheduler/catalog.js';
 import { DASHBOARD_DIR } from '../../src/server/dashboard.js';
 import { startService, type RunningService } from '../../src/server/start-service.js';
+import { ensureBuilt } from '../helpers/bin.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { freePort } from '../helpers/free-port.js';
 import { REPO, tempDir } from '../helpers/pipeline-harness.js';
 import { eventually, servicePipeline } from '../helpers/service-fixtures.js';
+import { startSluice, stopSluice } from '../helpers/service-process.js';
 import { createTestStore, type TestStore } from '../helpers/test-store.js';
 
 // The dashboard in a real browser (Debian's chromium through playwright-core) against a real service over a
@@ -30,6 +33,8 @@ let closedService: RunningService;
 let browser: TestBrowser;
 const requests: Request[] = [];
 let embeddedOrigin: string | undefined;
+let serveOrigin: string | undefined;
+let pipelinesDir: string;
 
 async function api(method: string, route: string, body?: unknown) {
   const response = await fetch(`${service.url}${route}`, {
@@ -65,21 +70,12 @@ async function openPage(base = service.url!): Promise<Page> {
 }
 
 beforeAll(async () => {
-  expect(
-    existsSync(path.join(DASHBOARD_DIR, 'app.js')),
-    `the dashboard is not built in ${DASHBOARD_DIR}: run npm run build`,
-  ).toBe(true);
-  const built = (await stat(path.join(DASHBOARD_DIR, 'app.js'))).mtimeMs;
-  const sources = await readdir(path.join(REPO, 'web'));
-  for (const source of sources.filter((f) => /\.(ts|html|css)$/.test(f)))
-    expect(
-      (await stat(path.join(REPO, 'web', source))).mtimeMs,
-      `web/${source} changed after the last build: run npm run build`,
-    ).toBeLessThanOrEqual(built + 1000);
+  await ensureBuilt(); // the pages are served from dist/web/, built from web/
+  expect(existsSync(path.join(DASHBOARD_DIR, 'app.js')), `no dashboard in ${DASHBOARD_DIR}`).toBe(true);
   await mkdir(SHOTS, { recursive: true });
   store = await createTestStore({ prefix: 'sluice-dash-' });
   await store.db.query(`CREATE TABLE ${GATE_TABLE} (opened int)`);
-  const dir = await tempDir('sluice-dash-pipelines-');
+  const dir = (pipelinesDir = await tempDir('sluice-dash-pipelines-'));
   await servicePipeline(dir, 'orders', { group: ['sales'], rows: 20, bad: 60 });
   await servicePipeline(dir, 'payments', { group: ['sales'], setup: 'SELECT * FROM no_such_ledger' });
   await servicePipeline(dir, 'gated', { group: ['ops'], rows: 5, setup: GATE_SQL });
@@ -325,6 +321,28 @@ describe('dashboard in a browser', () => {
     await page.close();
   });
 
+  it('is what `sluice serve` shows at /', async () => {
+    const serviceFile = path.join(await tempDir('sluice-dash-serve-'), 'service.yaml');
+    await writeFile(serviceFile, `pipelines: [${JSON.stringify(pipelinesDir)}]\n`);
+    const port = await freePort();
+    const serve = startSluice(['serve', serviceFile, '--port', String(port), '--no-worker'], {
+      DATABASE_URL: store.url!,
+      SLUICE_HOME: await tempDir('sluice-dash-serve-home-'),
+      SLUICE_API_TOKEN: TOKEN,
+      SLUICE_API_OPEN_READS: '1',
+    });
+    try {
+      await serve.waitFor(/sluice serve started/);
+      serveOrigin = `http://127.0.0.1:${port}`;
+      const page = await openPage(serveOrigin);
+      await expect.poll(() => page.locator('tbody tr[data-pipeline]').count()).toBe(3);
+      expect(await page.locator('tr[data-pipeline="payments"] .status').innerText()).toContain('failed');
+      await page.close();
+    } finally {
+      expect(await stopSluice(serve)).toBe(0);
+    }
+  });
+
   it('works the same on the embedded database', async () => {
     const embedded = await createTestStore({ kind: 'pglite', prefix: 'sluice-dash-embedded-' });
     let local: RunningService | undefined;
@@ -371,7 +389,7 @@ describe('dashboard in a browser', () => {
     );
     const assets = new Set(['/', '/web/style.css', '/web/app.js']);
     const origins = new Set([new URL(service.url!).origin, new URL(closedService.url!).origin]);
-    if (embeddedOrigin) origins.add(embeddedOrigin);
+    for (const origin of [embeddedOrigin, serveOrigin]) if (origin) origins.add(origin);
     expect(requests.length).toBeGreaterThan(20);
     const outside: string[] = [];
     for (const r of requests) {
