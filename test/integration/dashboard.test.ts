@@ -102,6 +102,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // A gated run left waiting by a failed test would hold the shutdown: open the gate first.
+  await store?.db.query(`INSERT INTO ${GATE_TABLE} VALUES (1)`).catch(() => undefined);
   await browser?.close();
   await service?.stop(5_000);
   await closedService?.stop(5_000);
@@ -249,7 +251,7 @@ describe('dashboard in a browser', () => {
     await page.getByRole('button', { name: 'Run gated now' }).click();
     await page.fill('#token-input', TOKEN);
     await page.getByRole('button', { name: 'Use token' }).click();
-    expect(await page.locator('#token-state').innerText()).toContain('Token set');
+    await expect.poll(() => page.locator('#token-state').innerText()).toContain('Token set');
     const follow = page.locator('.notice .follow').first();
     await expect.poll(() => follow.innerText(), { timeout: 60_000 }).toMatch(/gated\s+▶\s*running/);
     await follow.getByRole('link', { name: 'gated' }).click();
