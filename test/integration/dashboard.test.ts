@@ -157,7 +157,8 @@ describe('dashboard in a browser', () => {
       'succeeded 20 loaded 60 rejected',
     );
     expect(await orders.innerText()).toContain('orders-nightly'); // next run, from its schedule
-    expect(await page.locator('.health').innerText()).toMatch(/Service degraded/);
+    // The health line arrives after the list (it does not hold it up).
+    await expect.poll(() => page.locator('.health').innerText()).toMatch(/Service degraded/);
     const schedule = page.locator('tr[data-schedule="orders-nightly"]');
     expect(await schedule.innerText()).toMatch(/pipeline orders[\s\S]*0 2 \* \* \*[\s\S]*\d{4}-\d\d-\d\d/);
     const mail = page.locator('tr:has(th:text("billing@example.com"))');
@@ -169,6 +170,7 @@ describe('dashboard in a browser', () => {
     expect(await rows.first().getAttribute('data-pipeline')).toBe('gated');
     expect(page.url()).toContain('group=ops');
     await page.selectOption('#group', '');
+    await expect.poll(() => rows.count()).toBe(3); // redrawn: the next choice goes to the new form
     await page.selectOption('#status', 'failed');
     await expect.poll(() => rows.count()).toBe(1);
     expect(await rows.first().getAttribute('data-pipeline')).toBe('payments');
@@ -184,7 +186,7 @@ describe('dashboard in a browser', () => {
     expect(await page.locator('table:has(caption:text("Files of the run")) tbody').innerText()).toMatch(
       /part-0\.csv[\s\S]*loaded[\s\S]*60/,
     );
-    expect(await page.locator('table.log tbody tr').count()).toBeGreaterThan(0);
+    await expect.poll(() => page.locator('table.log tbody tr').count()).toBeGreaterThan(0);
     await expect.poll(() => page.locator('#reject-total').innerText()).toBe('60 rejects match.');
     const rejectRows = page.locator('#reject-results tbody tr');
     expect(await rejectRows.count()).toBe(50);
