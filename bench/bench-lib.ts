@@ -1,7 +1,7 @@
 /** Helpers shared by the benchmark scripts: child processes, psql, /usr/bin/time, the build, the pipelines. */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_GENERATE, generateVisits, type GeneratedFiles } from './visits-data.js';
@@ -312,6 +312,10 @@ export async function createWorkspace(rows: number, log: (line: string) => void)
   const refFile = path.join(refDir, 'reference.csv');
   log(`generating ${rows.toLocaleString('en')} rows into ${tmp}`);
   const data = await generateVisits(sluiceFile, refFile, { ...DEFAULT_GENERATE, rows });
+  // Dated an hour back, as a daily report that arrived before its run: a file younger than the source's
+  // minAge (10m) would first wait stableFor (2s) to be sure it is no longer being written.
+  const arrived = new Date(Date.now() - 3600_000);
+  await utimes(sluiceFile, arrived, arrived);
   log(
     `  ${(data.bytes / 1e6).toFixed(0)} MB, ${data.invalidRows} invalid rows, ${data.quotedLinks} quoted Links, ` +
       `in ${data.seconds.toFixed(1)} s`,

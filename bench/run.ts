@@ -29,6 +29,7 @@ import {
   type Workspace,
 } from './bench-lib.js';
 import { DEFAULT_GENERATE, type GeneratedFiles } from './visits-data.js';
+import { runLakeBench } from './lake.js';
 import { runSqlSyncBench } from './sql-sync.js';
 import { runServiceQueueBench } from './service-queue.js';
 import { runStartupBench } from './startup.js';
@@ -441,6 +442,17 @@ if (process.env.BENCH_SYNC !== '0') {
     },
   );
   if (!met) process.exitCode = 1;
+}
+
+// Rows into a lake version against hyparquet-writer alone, peak RSS at 1M and 5M rows (bench/lake.ts):
+// reported, not asserted; BENCH_LAKE=0 leaves it out.
+if (process.env.BENCH_LAKE !== '0') {
+  await runLakeBench().catch((error: unknown) => {
+    process.stderr.write(
+      `bench (lake): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  });
 }
 
 // The service's run queue (bench/service-queue.ts): 1,000 no-op runs through two workers, and the

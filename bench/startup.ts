@@ -56,21 +56,32 @@ export async function runStartupBench(): Promise<StartupCase[]> {
     const server: NodeJS.ProcessEnv = { ...embedded, DATABASE_URL: withDatabase(ADMIN_URL, DATABASE) };
     await runOk('node', [SLUICE, 'runs'], { env: server }); // Sluice's schema, before anything is timed
 
-    const cases: [string, string[], NodeJS.ProcessEnv, boolean][] = [
-      ['sluice --version', ['--version'], embedded, false],
-      ['sluice --help', ['--help'], embedded, true],
-      ['sluice runs (PostgreSQL server)', ['runs'], server, true],
-      ['sluice runs (embedded PGlite)', ['runs'], embedded, true],
-      ['sluice plugins (every plugin loaded)', ['plugins'], embedded, false],
+    // Two floors measured in the same run: node starting an empty script, and psql reading the same runs
+    // from the server (its start, connection and query).
+    const serverUrl = withDatabase(ADMIN_URL, DATABASE);
+    const cases: [string, string, string[], NodeJS.ProcessEnv, boolean][] = [
+      ['baseline: node -e 0', 'node', ['-e', '0'], embedded, false],
+      ['sluice --version', SLUICE, ['--version'], embedded, false],
+      ['sluice --help', SLUICE, ['--help'], embedded, true],
+      [
+        'baseline: psql, 20 latest runs',
+        'psql',
+        ['-X', '-q', '-d', serverUrl, '-c', 'SELECT * FROM sluice.runs ORDER BY started_at DESC LIMIT 20'],
+        server,
+        false,
+      ],
+      ['sluice runs (PostgreSQL server)', SLUICE, ['runs'], server, true],
+      ['sluice runs (embedded PGlite)', SLUICE, ['runs'], embedded, true],
+      ['sluice plugins (every plugin loaded)', SLUICE, ['plugins'], embedded, false],
     ];
     const results: StartupCase[] = [];
-    for (const [name, args, env, targeted] of cases) {
+    for (const [name, command, args, env, targeted] of cases) {
       log(`${name}: ${RUNS} runs after a warm-up`);
       // The bin itself, as a user runs it: its first line starts node with the CLI's flags.
-      await timed(SLUICE, args, { env });
+      await timed(command, args, { env });
       const samples = [];
       for (let i = 0; i < RUNS; i++) {
-        const t = await timed(SLUICE, args, { env });
+        const t = await timed(command, args, { env });
         if (t.code !== 0) throw new Error(`${name} exited with ${t.code}: ${t.stderr.slice(-1000)}`);
         samples.push(t);
       }
@@ -90,10 +101,12 @@ export async function runStartupBench(): Promise<StartupCase[]> {
       `\nStart-up, warm (median of ${RUNS}; target for --help and runs: < ${TARGET_MS} ms)\n`,
     );
     const width = Math.max(...results.map((r) => r.case.length));
+    const floor = results[0]!.medianMs;
     for (const r of results) {
       const mark = r.underTarget === undefined ? '' : r.underTarget ? '  under target' : '  OVER target';
+      const over = r.case.startsWith('sluice') ? `, node + ${r.medianMs - floor} ms` : '';
       process.stdout.write(
-        `  ${r.case.padEnd(width)}  ${String(r.medianMs).padStart(5)} ms median, ${String(r.fastestMs).padStart(5)} ms fastest, ${r.peakRssMb} MB${mark}\n`,
+        `  ${r.case.padEnd(width)}  ${String(r.medianMs).padStart(5)} ms median, ${String(r.fastestMs).padStart(5)} ms fastest, ${r.peakRssMb} MB${over}${mark}\n`,
       );
     }
     const out = path.join(ROOT, 'bench', 'out');

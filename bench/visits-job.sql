@@ -25,11 +25,13 @@ TRUNCATE errors;
 -- dd/MM/yyyy HH:mm → timestamp, or null when it is not one (31/02 included); inlined by the planner.
 CREATE FUNCTION pg_temp.dmy(s text) RETURNS timestamp LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE WHEN s ~ '^\d\d/\d\d/\d{4} \d\d:\d\d$' THEN
-    CASE WHEN substr(s, 4, 2)::int BETWEEN 1 AND 12 AND substr(s, 12, 2)::int < 24 AND substr(s, 15, 2)::int < 60 THEN
-      CASE WHEN substr(s, 1, 2)::int BETWEEN 1 AND extract(day FROM make_date(substr(s, 7, 4)::int, substr(s, 4, 2)::int, 1)
-                                                          + interval '1 month - 1 day')::int
-        THEN make_timestamp(substr(s, 7, 4)::int, substr(s, 4, 2)::int, substr(s, 1, 2)::int,
-                            substr(s, 12, 2)::int, substr(s, 15, 2)::int, 0) END END END
+    CASE WHEN substr(s, 4, 2)::int BETWEEN 1 AND 12 AND substr(s, 12, 2)::int < 24 AND substr(s, 15, 2)::int < 60
+          AND substr(s, 1, 2)::int BETWEEN 1 AND CASE substr(s, 4, 2)::int
+                WHEN 2 THEN CASE WHEN substr(s, 7, 4)::int % 4 = 0
+                                  AND (substr(s, 7, 4)::int % 100 <> 0 OR substr(s, 7, 4)::int % 400 = 0) THEN 29 ELSE 28 END
+                WHEN 4 THEN 30 WHEN 6 THEN 30 WHEN 9 THEN 30 WHEN 11 THEN 30 ELSE 31 END
+      THEN make_timestamp(substr(s, 7, 4)::int, substr(s, 4, 2)::int, substr(s, 1, 2)::int,
+                          substr(s, 12, 2)::int, substr(s, 15, 2)::int, 0) END END
 $$;
 
 -- The file as text, each row with its line in the file (the header is line 1).

@@ -7,7 +7,7 @@ import { taskAction } from '../runner/tasks/task-action.js';
 import { stopOnSignals } from '../runner/stop-signals.js';
 import { exitCodeOf, stopMessages } from './run-command.js';
 import { durationArgument, withStore } from './shared.js';
-import { findTask, formatTaskSummary } from './task-shared.js';
+import { findTask, formatTaskSummary, tasksDir } from './task-shared.js';
 
 interface BackupFlags {
   task?: string;
@@ -23,7 +23,10 @@ export function registerBackup(program: Command, exit: (code: number) => void) {
     .description(
       "Back up Sluice's database into a dated file (pg_dump, or a copy of the embedded one) and delete old backups",
     )
-    .option('--task <file>', 'take the folder, prefix and retention from a backup task file')
+    .option(
+      '--task <file>',
+      'take the folder, prefix and retention from a backup task (a file, or a name in the tasks folder)',
+    )
     .option('--dir <folder>', 'folder of the backups (default: backups in SLUICE_HOME)')
     .option(
       '--keep <age>',
@@ -33,7 +36,7 @@ export function registerBackup(program: Command, exit: (code: number) => void) {
     .option('--prefix <text>', 'start of the file names (default sluice)')
     .option('--json', 'print the summary as JSON')
     .action(async (flags: BackupFlags) => {
-      const base = flags.task ? await findTask(flags.task, process.cwd()) : undefined;
+      const base = flags.task ? await findTask(flags.task, tasksDir()) : undefined;
       if (base && base.type !== 'backup')
         throw new SluiceError('CONFIG_INVALID', `${flags.task} is a ${base.type} task, not a backup task`);
       const summary = await withStore(async (db, home) => {

@@ -7,7 +7,7 @@ import { taskAction } from '../runner/tasks/task-action.js';
 import { stopOnSignals } from '../runner/stop-signals.js';
 import { exitCodeOf, stopMessages } from './run-command.js';
 import { durationArgument, wholeNumber, withStore } from './shared.js';
-import { findTask, formatTaskSummary } from './task-shared.js';
+import { findTask, formatTaskSummary, tasksDir } from './task-shared.js';
 
 interface MaintenanceFlags {
   task?: string;
@@ -30,7 +30,10 @@ export function registerMaintenance(program: Command, exit: (code: number) => vo
     .description(
       'Purge old step logs, rejects, ledger entries and runs, and old files of folders (archives, downloads); reports what it removed',
     )
-    .option('--task <file>', 'take the ages and folders from a maintenance task file')
+    .option(
+      '--task <file>',
+      'take the ages and folders from a maintenance task (a file, or a name in the tasks folder)',
+    )
     .option('--logs <age>', 'purge step log entries older than this (default 30d)', durationArgument())
     .option('--rejects <age>', 'purge rejected rows older than this (default 90d)', durationArgument())
     .option(
@@ -62,7 +65,7 @@ export function registerMaintenance(program: Command, exit: (code: number) => vo
 
 /** The task the flags describe: a task file's, with the flags given over it, or `maintenance` with defaults. */
 async function maintenanceTask(flags: MaintenanceFlags): Promise<TaskSpec> {
-  const base = flags.task ? await findTask(flags.task, process.cwd()) : undefined;
+  const base = flags.task ? await findTask(flags.task, tasksDir()) : undefined;
   if (base && base.type !== 'maintenance')
     throw new SluiceError('CONFIG_INVALID', `${flags.task} is a ${base.type} task, not a maintenance task`);
   const options = base?.options ?? maintenanceOptionsSchema.parse({});

@@ -40,6 +40,9 @@ export async function findTask(given: string, dir: string): Promise<TaskSpec> {
   });
 }
 
+/** Lines of a command's output a summary shows (the step log keeps more). */
+const TAIL_LINES = 10;
+
 /** A task's run for people. */
 export function formatTaskSummary(s: TaskSummary): string {
   const lines = [
@@ -47,7 +50,17 @@ export function formatTaskSummary(s: TaskSummary): string {
   ];
   for (const o of s.outcomes ?? []) lines.push(`  ${o}`);
   for (const w of s.warnings) lines.push(`  warning: ${w.split('\n')[0]}`);
-  lines.push(`  step log: sluice runs ${s.runId.slice(0, 8)}`);
+  // A command's output, as far as the step log keeps it (its last lines here).
+  const output = s.result as { stdoutTail?: unknown; stderrTail?: unknown } | undefined;
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const tail = output?.[`${stream}Tail`];
+    if (typeof tail !== 'string' || tail === '') continue;
+    const last = tail.split('\n').slice(-TAIL_LINES);
+    lines.push(`  ${stream} (last lines):`, ...last.map((l) => `    ${l}`));
+  }
+  lines.push(
+    `  step log: sluice sql "SELECT step, level, message FROM sluice.logs WHERE run_id = '${s.runId}' ORDER BY id"`,
+  );
   if (s.error) lines.push('', `The task failed: ${s.error.message}`);
   return lines.join('\n') + '\n';
 }

@@ -39,7 +39,9 @@ export const commandOptionsSchema = z.strictObject({
   shell: z
     .boolean()
     .default(false)
-    .describe('Run `program` (and args) as a /bin/sh command line. Off by default: arguments stay data.'),
+    .describe(
+      'Run `program` as a /bin/sh command line (pipes, &&, globs), with args as its $1, $2…. Off by default.',
+    ),
 });
 export type CommandOptions = z.output<typeof commandOptionsSchema>;
 

@@ -7,7 +7,7 @@ import type { LoadSession, PluginContext } from '../core/plugin.js';
 import { isRecordSource } from '../core/plugin.js';
 import type { Registry } from '../core/registry.js';
 import { withRetry } from '../core/retry.js';
-import type { FileReport, Progress, RunSummary } from '../core/run-summary.js';
+import type { FileReport, Progress, PublishedVersion, RunSummary } from '../core/run-summary.js';
 import type { PipelineSpec } from '../core/spec.js';
 import type { SqlClient } from '../core/sql.js';
 import { sendRunNotices, type SendNoticesOptions } from '../notify/send-notices.js';
@@ -234,6 +234,7 @@ async function execute(
     (entry) => {
       if (entry.level === 'warn') summary.warnings.push(entry.message);
       if (entry.data?.outcome === true) (summary.outcomes ??= []).push(entry.message);
+      if (isPublished(entry.data?.published)) (summary.published ??= []).push(entry.data.published);
       options.onLog?.(entry);
     },
     options.verbose,
@@ -370,6 +371,10 @@ async function execute(
       progress();
     }
     current = null;
+    for (const transform of transforms) {
+      const outcome = transform.outcome?.();
+      if (outcome) log.info(outcome, { outcome: true });
+    }
     await time('finish', () =>
       inTransaction(async (tx) => {
         await setLoadContext(tx, { runId: run.id, asOf: run.asOf });
@@ -547,4 +552,10 @@ function inUnit(error: unknown, name: string): unknown {
     ...(error.where ? { where: error.where } : {}),
     ...(error.hint ? { hint: error.hint } : {}),
   });
+}
+
+/** A `published` entry a loader logged (see {@link PublishedVersion}). */
+function isPublished(value: unknown): value is PublishedVersion {
+  const v = value as Partial<PublishedVersion> | undefined;
+  return typeof v?.dataset === 'string' && typeof v.version === 'string' && typeof v.manifest === 'string';
 }

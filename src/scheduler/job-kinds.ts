@@ -11,6 +11,7 @@ import { runPipeline } from '../runner/run-pipeline.js';
 import { watchOnce } from '../runner/watch-imports.js';
 import type { Database } from '../store/database.js';
 import type { PipelineCatalog } from './catalog.js';
+import { OPS_JOB_KINDS } from './ops-kinds.js';
 
 // What a schedule (or an API call) can run. Each kind is a name, a zod schema of its options and a run
 // function; a job names its kind, a target and options, and the worker calls `run` with the job's request
@@ -263,7 +264,7 @@ const cleanupKind = defineJobKind({
   },
 });
 
-/** Every kind a schedule or a job can run. The ops kinds (command, maintenance, backup) join here. */
+/** Every kind a schedule or a job can run; the ops kinds (command, maintenance, backup) are in ops-kinds.ts. */
 export const JOB_KINDS: JobKind[] = [
   pipelineKind,
   groupKind,
@@ -271,6 +272,7 @@ export const JOB_KINDS: JobKind[] = [
   inboxPollKind,
   watchImportsKind,
   cleanupKind,
+  ...OPS_JOB_KINDS,
 ] as JobKind[];
 
 export function jobKind(name: string): JobKind | undefined {

@@ -53,7 +53,7 @@ const kindField = z
   .string()
   .min(1)
   .describe(
-    'What it runs: pipeline, group, report, inboxPoll, watchImports, cleanup (see `sluice schedule kinds`).',
+    'What it runs: pipeline, group, report, inboxPoll, watchImports, cleanup, command, maintenance, backup (see `sluice schedule kinds`).',
   );
 const targetField = z
   .string()

@@ -15,6 +15,7 @@ import { registerPipelineRoutes } from './routes/pipeline-routes.js';
 import { registerRunRoutes } from './routes/run-routes.js';
 import { registerScheduleRoutes } from './routes/schedule-routes.js';
 import { registerAdminRoutes } from './routes/admin-routes.js';
+import { registerDashboard } from './dashboard.js';
 import type { ServiceContext } from './service-context.js';
 
 export type ZodApp = ReturnType<typeof createBase>;
@@ -23,8 +24,8 @@ function createBase() {
   return Fastify({ logger: false, bodyLimit: 1024 * 1024 }).withTypeProvider<ZodTypeProvider>();
 }
 
-/** Paths anyone may read: liveness, readiness and the API's description. */
-const OPEN = /^\/(health|ready|docs)(\/|$)/;
+/** Paths anyone may read: liveness, readiness, the API's description and the dashboard's files. */
+const OPEN = /^\/(health|ready|docs|web)(\/|$)|^\/$/;
 
 /**
  * The HTTP API: thin routes over the runner and the store, schemas in zod (validation, responses and the
@@ -62,6 +63,7 @@ export async function buildApi(ctx: ServiceContext) {
   registerScheduleRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   registerEtlRoutes(app, ctx);
+  registerDashboard(app);
   await app.ready();
   return app;
 }

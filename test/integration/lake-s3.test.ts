@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Store } from '../../src/connectors/s3/s3-store.js';
 import type { ObjectStore } from '../../src/connectors/s3/object-store.js';
 import { runCli } from '../helpers/cli.js';
+import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 import { tempDir, runPipelineFile } from '../helpers/pipeline-harness.js';
 import { startS3Server, type S3Server } from '../helpers/s3-server.js';
 import { createTestStore, type TestStore } from '../helpers/test-store.js';
@@ -18,6 +19,7 @@ let store: TestStore;
 let lake: ObjectStore;
 let dir: string;
 let inbox: string;
+let hook: TestHttpServer;
 
 beforeAll(async () => {
   [s3, store] = await Promise.all([startS3Server('lake'), createTestStore({ prefix: 'sluice-lake-' })]);
@@ -27,12 +29,16 @@ beforeAll(async () => {
     username: s3.username,
     password: s3.password,
   });
+  hook = await startHttpServer((_req, res) => {
+    res.end('ok');
+  });
   dir = await tempDir('sluice-lake-pipelines-');
   inbox = path.join(dir, 'inbox');
   await mkdir(inbox);
 });
 
 afterAll(async () => {
+  await hook?.close();
   await lake?.close();
   await store?.close();
   await s3?.close();
@@ -65,6 +71,9 @@ load:
     username: \${S3_USER}
     password: \${S3_PASSWORD}
   version: ${version}
+notify:
+  on: [failure, version]
+  webhook: { url: '${hook.origin}/lake' }
 `,
   );
   return file;
@@ -161,6 +170,29 @@ describe('lake on S3', () => {
         ['B', 11],
         ['A', 3],
       ]);
+      // A notice of each new version, by webhook, with its dataset, version and manifest.
+      const notices = hook.requests.map(
+        (r) => JSON.parse(r.body) as { text: string; summary: { published?: unknown[] } },
+      );
+      expect(notices.map((n) => n.summary.published)).toEqual([
+        [
+          {
+            dataset: 'series',
+            version: v1!.version,
+            rows: 4,
+            manifest: `s3://lake/warehouse/datasets/series/versions/${v1!.version}/manifest.json`,
+          },
+        ],
+        [
+          {
+            dataset: 'series',
+            version: v2!.version,
+            rows: 5,
+            manifest: `s3://lake/warehouse/datasets/series/versions/${v2!.version}/manifest.json`,
+          },
+        ],
+      ]);
+      expect(notices[1]!.text).toContain(`version ${v2!.version} of series`);
       // The delta's own staging files are gone once published.
       expect(await lake.list(`datasets/series/versions/${v2!.version}/delta`)).toEqual([]);
 

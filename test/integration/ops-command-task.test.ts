@@ -190,3 +190,49 @@ options:
     expect(missing.stderr).toContain('no task named "nosuch"');
   });
 });
+
+describe('operations job kinds', () => {
+  it('a command job runs once per request; the default maintenance schedule is saved and valid', async () => {
+    const { checkJob, jobKind } = await import('../../src/scheduler/job-kinds.js');
+    const { createCatalog } = await import('../../src/scheduler/catalog.js');
+    const { ensureDefaultSchedules } = await import('../../src/scheduler/ops-kinds.js');
+    const { createRegistry } = await import('../../src/plugins/index.js');
+    const catalog = createCatalog([]);
+    const checked = checkJob(catalog, {
+      kind: 'command',
+      target: 'scheduled-echo',
+      options: { program: 'echo', args: ['from a schedule'], timeout: '1m' },
+    });
+    expect(checked.problems).toEqual([]);
+    const silent = { debug() {}, info() {}, warn() {}, error() {} };
+    const context = {
+      db: store.db,
+      home: store.home,
+      registry: createRegistry(),
+      catalog,
+      logger: silent,
+      requestId: 'tick-1',
+    };
+    const kind = jobKind('command')!;
+    const first = await kind.run(context, 'scheduled-echo', checked.options, new AbortController().signal);
+    const again = await kind.run(context, 'scheduled-echo', checked.options, new AbortController().signal);
+    expect(first.status).toBe('succeeded');
+    expect(again.runIds).toEqual(first.runIds);
+    const { rows } = await store.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM sluice.runs WHERE pipeline = 'scheduled-echo'`,
+    );
+    expect(rows[0]!.n).toBe(1);
+    expect(
+      checkJob(catalog, { kind: 'command', target: 'x', options: { args: [] } }).problems[0]?.field,
+    ).toBe('options.program');
+
+    expect(await ensureDefaultSchedules(store.db)).toEqual(['maintenance']);
+    expect(await ensureDefaultSchedules(store.db)).toEqual([]);
+    const { rows: schedules } = await store.db.query<{
+      kind: string;
+      target: string | null;
+      options: unknown;
+    }>(`SELECT kind, target, options FROM sluice.schedules WHERE name = 'maintenance'`);
+    expect(checkJob(catalog, schedules[0]!).problems).toEqual([]);
+  });
+});

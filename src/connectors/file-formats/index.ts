@@ -36,3 +36,5 @@ export async function createFormatWriter(
       return createParquetWriter(stream, options.parquet);
   }
 }
+
+export { createXlsxWriter, XLSX_MAX_ROWS, type XlsxWriter, type XlsxWriterOptions } from './xlsx-writer.js';

@@ -49,7 +49,7 @@ export async function createParquetWriter(
       return this.flush() as unknown as void;
     }
   }
-  const bytes = new StreamingBytes(1 << 20);
+  const bytes = new StreamingBytes(1 << 16);
   let writer: InstanceType<typeof ParquetWriter> | undefined;
   let columns: readonly Column[] | undefined;
   let buffered: unknown[][] = [];

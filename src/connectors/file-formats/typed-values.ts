@@ -37,11 +37,46 @@ export function textOf(value: Value): string | null {
   return String(value);
 }
 
-/** `2026-01-31 10:00:00`, `…T10:00:00Z`, `…+01:00`: a naive time is read as UTC (normalize zones first). */
-function parseTimestamp(text: string): Date {
-  const iso = text.includes('T') ? text : text.replace(' ', 'T');
+/**
+ * The instant of a time text: `2026-01-31`, `2026-01-31 10:00[:00]`, `…T10:00:00Z`, `…+01:00`. A naive time
+ * is read as UTC (normalize gives zones first). Undefined when the text is not one.
+ */
+export function parseInstant(text: string): Date | undefined {
+  // The common shapes (what checks and normalize write) without a regular expression or Date's parser.
+  const n = text.length;
+  if ((n === 10 || n === 16 || n === 19) && text.charCodeAt(4) === 45 && text.charCodeAt(7) === 45) {
+    const num = (from: number, to: number) => {
+      let v = 0;
+      for (let i = from; i < to; i++) {
+        const d = text.charCodeAt(i) - 48;
+        if (d < 0 || d > 9) return NaN;
+        v = v * 10 + d;
+      }
+      return v;
+    };
+    const sep = text.charCodeAt(10);
+    if (n === 10 || ((sep === 32 || sep === 84) && text.charCodeAt(13) === 58)) {
+      const ms = Date.UTC(
+        num(0, 4),
+        num(5, 7) - 1,
+        num(8, 10),
+        n > 10 ? num(11, 13) : 0,
+        n > 10 ? num(14, 16) : 0,
+        n === 19 ? num(17, 19) : 0,
+      );
+      if (!Number.isNaN(ms)) return new Date(ms);
+    }
+  }
+  if (text === '') return undefined;
+  let iso = text.includes('T') ? text : text.replace(' ', 'T');
+  if (/^\d{4}-\d\d-\d\d$/.test(iso)) iso += 'T00:00:00';
   const zoned = /(Z|[+-]\d\d(:?\d\d)?)$/.test(iso) ? iso : `${iso}Z`;
   const date = new Date(zoned.replace(/([+-]\d\d)$/, '$1:00'));
-  if (Number.isNaN(date.getTime())) throw new Error(`not a timestamp: ${text}`);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+function parseTimestamp(text: string): Date {
+  const date = parseInstant(text);
+  if (!date) throw new Error(`not a timestamp: ${text}`);
   return date;
 }

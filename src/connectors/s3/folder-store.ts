@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ObjectStore } from './object-store.js';
 
@@ -23,6 +23,7 @@ export function createFolderStore(root: string): ObjectStore {
   };
   return {
     location: root,
+    describe: (key) => full(key),
     putFile: (key, file) => place(key, (tmp) => copyFile(file, tmp)),
     putText: (key, text) => place(key, (tmp) => writeFile(tmp, text)),
     async get(key) {
@@ -49,7 +50,15 @@ export function createFolderStore(root: string): ObjectStore {
     },
     copy: (from, to) => place(to, (tmp) => copyFile(full(from), tmp)),
     async delete(keys) {
-      for (const key of keys) await rm(full(key), { force: true });
+      const folders = new Set<string>();
+      for (const key of keys) {
+        await rm(full(key), { force: true });
+        for (let dir = path.dirname(full(key)); dir.startsWith(root + path.sep); dir = path.dirname(dir))
+          folders.add(dir);
+      }
+      // Folders left empty go too (deepest first), as they would not exist in a bucket.
+      for (const dir of [...folders].sort((a, b) => b.length - a.length))
+        await rmdir(dir).catch(() => undefined);
     },
     async close() {},
   };

@@ -7,6 +7,8 @@
 export interface ObjectStore {
   /** Where the objects are (`s3://bucket/prefix`, a folder path), safe to show: no credentials. */
   readonly location: string;
+  /** Where one object is, for people and notices (`s3://bucket/prefix/key`, a file path). */
+  describe(key: string): string;
   /** Uploads a local file as `key`. */
   putFile(key: string, file: string, size: number): Promise<void>;
   putText(key: string, text: string): Promise<void>;

@@ -60,6 +60,7 @@ export async function createS3Store(settings: S3Settings): Promise<ObjectStore> 
   };
   return {
     location: settings.endpoint ? `${settings.url} at ${settings.endpoint}` : settings.url,
+    describe: (key) => `s3://${bucket}/${full(key)}`,
     putFile: (key, file, size) =>
       call(`upload of ${key}`, () =>
         client.send(

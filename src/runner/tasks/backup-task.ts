@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -40,6 +40,9 @@ function connectionParts(url: string): { dbname: string; env: Record<string, str
 }
 
 const KILL_AFTER_MS = 10_000;
+
+/** A backup holds every row: readable by its owner and group only. */
+const BACKUP_MODE = 0o640;
 
 /** Runs a PostgreSQL client program; its stderr's last line says why it failed. */
 async function runClientProgram(
@@ -83,6 +86,7 @@ export async function dumpPostgres(
       options.timeout,
       signal,
     );
+    await chmod(partial, BACKUP_MODE);
     await rename(partial, file);
   } finally {
     await rm(partial, { force: true });
@@ -94,7 +98,10 @@ async function copyEmbedded(db: Database, file: string): Promise<void> {
   const blob = await db.dumpDataDir!();
   const partial = `${file}.partial`;
   try {
-    await pipeline(Readable.fromWeb(blob.stream() as WebReadableStream), createWriteStream(partial));
+    await pipeline(
+      Readable.fromWeb(blob.stream() as WebReadableStream),
+      createWriteStream(partial, { mode: BACKUP_MODE }),
+    );
     await rename(partial, file);
   } finally {
     await rm(partial, { force: true });
@@ -152,7 +159,7 @@ async function pruneBackups(options: BackupOptions, newest: string): Promise<str
  */
 export function backupAction(options: BackupOptions): TaskAction {
   return async ({ db, databaseUrl, log, signal }) => {
-    await mkdir(options.dir, { recursive: true });
+    await mkdir(options.dir, { recursive: true, mode: 0o750 });
     const url = options.url ?? databaseUrl;
     const stamp = backupStamp(new Date());
     let name: string;

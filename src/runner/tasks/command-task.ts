@@ -60,10 +60,14 @@ function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
 export function runCommand(options: CommandOptions, signal: AbortSignal): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(options.program, options.args, {
+    // With shell: true the command line is the script of `sh -c` and the arguments its $1, $2…: they stay
+    // data, never pasted into the command line.
+    const [file, args] = options.shell
+      ? ['/bin/sh', ['-c', options.program, 'sh', ...options.args]]
+      : [options.program, options.args];
+    const child = spawn(file, args, {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
-      shell: options.shell,
       detached: true, // its own process group, which the time limit stops as a whole
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -127,15 +131,15 @@ export function runCommand(options: CommandOptions, signal: AbortSignal): Promis
 
 /** The `command` task: runs the command; a non-zero exit, a signal or the time limit fails the task. */
 export function commandAction(options: CommandOptions): TaskAction {
-  return async ({ log, signal }) => {
+  return async ({ log, signal, setResult }) => {
     const shown = [options.program, ...options.args].join(' ');
     log.info(`running ${shown}${options.shell ? ' (through /bin/sh)' : ''} in ${options.cwd}`, {
       timeout: formatDuration(options.timeout),
     });
     const result = await runCommand(options, signal);
+    setResult(result);
     const ended =
       result.exitCode !== null ? `exit code ${result.exitCode}` : `ended by ${result.signal ?? 'a signal'}`;
-    const failed = result.timedOut || result.exitCode !== 0;
     log.info(`${options.program}: ${ended} after ${formatDuration(result.durationMs)}`, {
       exitCode: result.exitCode,
       signal: result.signal,
@@ -145,8 +149,7 @@ export function commandAction(options: CommandOptions): TaskAction {
       stderrBytes: result.stderrBytes,
     });
     if (result.stdoutTail) log.info(`stdout (tail):\n${result.stdoutTail}`, { stream: 'stdout' });
-    if (result.stderrTail)
-      log[failed ? 'warn' : 'info'](`stderr (tail):\n${result.stderrTail}`, { stream: 'stderr' });
+    if (result.stderrTail) log.info(`stderr (tail):\n${result.stderrTail}`, { stream: 'stderr' });
     if (signal.aborted) throw signal.reason;
     if (result.timedOut)
       throw new SluiceError(

@@ -23,6 +23,8 @@ export interface TaskContext {
   log: StepLog;
   /** Aborted on a stop request (Ctrl-C, SIGTERM, shutdown) or when the run's claim is lost. */
   signal: AbortSignal;
+  /** Keeps what the task did in its summary, also when it then fails (a command's exit code and output). */
+  setResult(result: unknown): void;
 }
 
 /** What a task did, for its summary: lines for people and a result for JSON. */
@@ -121,6 +123,9 @@ export async function runTask(options: RunTaskOptions): Promise<TaskSummary> {
       asOf: run.asOf,
       log,
       signal: abort.signal,
+      setResult: (result) => {
+        summary.result = result;
+      },
     });
     summary.outcomes = done.outcomes;
     if (done.result !== undefined) summary.result = done.result;

@@ -1,4 +1,5 @@
 import type { FileFormat } from '../../../connectors/file-formats/index.js';
+import { parseInstant } from '../../../connectors/file-formats/typed-values.js';
 import { joinKey } from '../../../connectors/s3/object-store.js';
 import type { Value } from '../../../core/records.js';
 import type { PartitionStrategy } from './lake-options.js';
@@ -26,12 +27,7 @@ export function versionId(at: Date): string {
 /** The instant of a time value (a Date, ISO text, `YYYY-MM-DD`), or undefined when it is not one. */
 export function instantOf(value: Value): Date | undefined {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value;
-  if (typeof value !== 'string' || value === '') return undefined;
-  let text = value.includes('T') ? value : value.replace(' ', 'T');
-  if (/^\d{4}-\d\d-\d\d$/.test(text)) text += 'T00:00:00Z';
-  else if (!/(Z|[+-]\d\d(:?\d\d)?)$/.test(text)) text += 'Z';
-  const date = new Date(text.replace(/([+-]\d\d)$/, '$1:00'));
-  return Number.isNaN(date.getTime()) ? undefined : date;
+  return typeof value === 'string' ? parseInstant(value) : undefined;
 }
 
 /** A Hive partition value: `/`, `=` and other unsafe characters percent-encoded. */

@@ -190,27 +190,21 @@ export async function replaceUnitFiles(
     version,
     unitKey,
   ]);
-  for (const f of files)
-    await tx.query(
-      `INSERT INTO sluice.lake_files (dataset, version, key, partition, unit_key, rows, bytes, sha256, series, min_time, max_time)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text[], $10::timestamptz, $11::timestamptz)
-       ON CONFLICT (dataset, version, key) DO UPDATE SET partition = EXCLUDED.partition, unit_key = EXCLUDED.unit_key,
-         rows = EXCLUDED.rows, bytes = EXCLUDED.bytes, sha256 = EXCLUDED.sha256, series = EXCLUDED.series,
-         min_time = EXCLUDED.min_time, max_time = EXCLUDED.max_time`,
-      [
-        dataset,
-        version,
-        f.key,
-        f.partition,
-        unitKey,
-        f.rows,
-        f.bytes,
-        f.sha256,
-        f.series,
-        f.min_time,
-        f.max_time,
-      ],
-    );
+  if (files.length === 0) return;
+  // One statement for all of a unit's files: a unit may write hundreds of partitions.
+  await tx.query(
+    `INSERT INTO sluice.lake_files (dataset, version, key, partition, unit_key, rows, bytes, sha256, series, min_time, max_time)
+     SELECT $1, $2, f.key, f.partition, $3, f.rows, f.bytes, f.sha256,
+            ARRAY(SELECT jsonb_array_elements_text(f.series)), f.min_time, f.max_time
+       FROM jsonb_to_recordset($4::jsonb)
+            AS f(key text, partition text, rows bigint, bytes bigint, sha256 text, series jsonb,
+                 min_time timestamptz, max_time timestamptz)
+      ORDER BY f.key
+     ON CONFLICT (dataset, version, key) DO UPDATE SET partition = EXCLUDED.partition, unit_key = EXCLUDED.unit_key,
+       rows = EXCLUDED.rows, bytes = EXCLUDED.bytes, sha256 = EXCLUDED.sha256, series = EXCLUDED.series,
+       min_time = EXCLUDED.min_time, max_time = EXCLUDED.max_time`,
+    [dataset, version, unitKey, JSON.stringify(files)],
+  );
 }
 
 /** The version's files in the order they were written. */

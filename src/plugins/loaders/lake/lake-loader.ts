@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   createFormatWriter,
+  zstdAvailable,
   type FileFormat,
   type FormatOptions,
 } from '../../../connectors/file-formats/index.js';
@@ -58,10 +59,39 @@ export const lakeLoader = defineLoader({
   capabilities: { modes: ['replace', 'merge'], transactional: true, maxIdentifierLength: 1000 },
   writeMode: (options) => (options.version === 'delta' ? 'merge' : 'replace'),
   async open(options, context) {
+    if (options.format === 'parquet' && options.compression === 'zstd' && !zstdAvailable())
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `compression zstd needs Node 22.15 or later (this is ${process.version})`,
+        { where: 'load.compression', hint: 'Use compression: snappy, or run Sluice on Node 22 or 24.' },
+      );
     const { url, ...s3 } = { url: options.url, ...(options.s3 ?? {}) };
     return new LakeSession(options, context, await openLakeStore(url, s3));
   },
 });
+
+/** Uploads in flight at once per unit. */
+const UPLOADS = 8;
+
+/** Runs `work` on every item, at most `limit` at a time; the first failure is thrown once all settled. */
+async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T, index: number) => Promise<void>,
+) {
+  let next = 0;
+  const errors: unknown[] = [];
+  const lane = async () => {
+    while (next < items.length && errors.length === 0) {
+      const i = next++;
+      await work(items[i]!, i).catch((error: unknown) => {
+        errors.push(error);
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (errors.length > 0) throw errors[0];
+}
 
 class LakeSession implements LoadSession {
   readonly target: string;
@@ -187,21 +217,18 @@ class LakeSession implements LoadSession {
         this.options.version === 'delta'
           ? lakeKeys.delta(this.dataset, version)
           : lakeKeys.data(this.dataset, version);
-      const rows: Omit<LakeFileRow, 'unit_key'>[] = [];
-      for (const f of files) {
-        const key = joinKey(base, f.partition, f.name);
-        await this.store.putFile(key, f.local, f.bytes);
-        rows.push({
-          key,
-          partition: f.partition,
-          rows: String(f.rows),
-          bytes: String(f.bytes),
-          sha256: f.sha256,
-          series: f.series,
-          min_time: f.minTime?.toISOString() ?? null,
-          max_time: f.maxTime?.toISOString() ?? null,
-        });
-      }
+      const rows: Omit<LakeFileRow, 'unit_key'>[] = files.map((f) => ({
+        key: joinKey(base, f.partition, f.name),
+        partition: f.partition,
+        rows: String(f.rows),
+        bytes: String(f.bytes),
+        sha256: f.sha256,
+        series: f.series,
+        min_time: f.minTime?.toISOString() ?? null,
+        max_time: f.maxTime?.toISOString() ?? null,
+      }));
+      // Several uploads at a time: a unit may write hundreds of small partition files.
+      await inParallel(files, UPLOADS, (f, i) => this.store.putFile(rows[i]!.key, f.local, f.bytes));
       await replaceUnitFiles(tx, this.dataset, version, unit.key, rows);
       return { rowsLoaded: loaded };
     } finally {
@@ -264,9 +291,12 @@ class LakeSession implements LoadSession {
         `published version ${v.version} of ${this.dataset}: ${manifest?.rows ?? v.rows} rows in ${manifest?.files.length ?? 0} files`,
         {
           outcome: true,
-          dataset: this.dataset,
-          version: v.version,
-          manifest: joinKey(this.store.location, v.manifest_key ?? ''),
+          published: {
+            dataset: this.dataset,
+            version: v.version,
+            manifest: this.store.describe(v.manifest_key ?? lakeKeys.manifest(this.dataset, v.version)),
+            rows: Number(manifest?.rows ?? v.rows),
+          },
         },
       );
     } finally {

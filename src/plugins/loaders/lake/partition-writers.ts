@@ -105,8 +105,12 @@ export class PartitionWriters {
   }
 
   private async finishAll(): Promise<void> {
-    for (const f of this.open.values()) {
-      const written = await f.writer.end();
+    const open = [...this.open.values()];
+    this.open.clear();
+    // Ended together: each waits for its file to be flushed and closed.
+    const ended = await Promise.all(open.map((f) => f.writer.end()));
+    for (const [i, f] of open.entries()) {
+      const written = ended[i]!;
       this.done.push({
         partition: f.partition,
         name: f.name,
@@ -119,6 +123,5 @@ export class PartitionWriters {
         maxTime: f.maxTime,
       });
     }
-    this.open.clear();
   }
 }
