@@ -141,6 +141,18 @@ export async function staleBuild(): Promise<string | undefined> {
     if ((await mtime(file))! > built)
       return `src/${path.relative(path.join(ROOT, 'src'), file)} is newer than dist/`;
   }
+  // The dashboard: web/*.ts compile to dist/web/*.js; the page, the stylesheet and the config copy as they are.
+  for (const name of await readdir(path.join(ROOT, 'web')).catch(() => [] as string[])) {
+    const output = name.endsWith('.ts')
+      ? name.replace(/\.ts$/, '.js')
+      : /\.(html|css)$/.test(name)
+        ? name
+        : undefined;
+    const source = await mtime(path.join(ROOT, 'web', name));
+    const built = await mtime(path.join(ROOT, 'dist', 'web', output ?? 'app.js'));
+    if (built === undefined) return `dist/web/${output ?? 'app.js'} is missing`;
+    if (source! > built) return `web/${name} is newer than dist/web/`;
+  }
   return undefined;
 }
 

@@ -3,6 +3,7 @@ import { describeError, SluiceError } from '../core/errors.js';
 import { createRegistry } from '../plugins/index.js';
 import { loadCatalog } from '../scheduler/catalog.js';
 import { checkJob } from '../scheduler/job-kinds.js';
+import { ensureDefaultSchedules } from '../scheduler/ops-kinds.js';
 import { readServiceFile, type ServiceFile } from '../scheduler/service-config.js';
 import { createServiceLogger } from '../server/service-logger.js';
 import { startService } from '../server/start-service.js';
@@ -85,6 +86,9 @@ export async function runServiceProcess(
             );
         });
         if (added > 0) logger.info(`${added} schedule(s) added from ${service.file}`);
+        // Weekly maintenance unless a schedule of its name exists (edited or disabled ones stay so).
+        const defaults = await ensureDefaultSchedules(db);
+        if (defaults.length > 0) logger.info(`default schedule(s) added: ${defaults.join(', ')}`);
       }
       const { pollAccounts } = await import('./inbox-command.js');
       const token = process.env.SLUICE_API_TOKEN || undefined;

@@ -1,9 +1,13 @@
+import path from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../../src/plugins/index.js';
 import { loadCatalog } from '../../src/scheduler/catalog.js';
+import { checkJob } from '../../src/scheduler/job-kinds.js';
+import { readServiceFile } from '../../src/scheduler/service-config.js';
 import { startService, type RunningService } from '../../src/server/start-service.js';
-import { tempDir } from '../helpers/pipeline-harness.js';
+import { ensureBuilt, runBin } from '../helpers/bin.js';
+import { REPO, tempDir } from '../helpers/pipeline-harness.js';
 import { eventually, servicePipeline } from '../helpers/service-fixtures.js';
 import { createTestStore, type TestStore } from '../helpers/test-store.js';
 
@@ -414,5 +418,79 @@ describe('status, admin and metrics', () => {
     expect(family('sluice_queue_jobs')).toBeDefined();
     expect(family('sluice_queue_oldest_job_age_seconds')).toBeDefined();
     expect(family('sluice_job_duration_seconds')).toBeDefined();
+  });
+});
+
+describe('the examples as a service', () => {
+  it('examples/service.yaml reads, and every schedule in it runs something the service knows', async () => {
+    const env = { VISITS_SOURCE: '/tmp', PULSO_SOURCE_URL: 'postgres:///pulso_source' };
+    const service = await readServiceFile(path.join(REPO, 'examples/service.yaml'), env);
+    const catalog = await loadCatalog(service.pipelines, createRegistry(), env);
+    expect(catalog.get('visits')).toBeDefined();
+    expect(catalog.group('pulso')).toHaveLength(5);
+    expect(service.schedules.map((s) => s.kind)).toEqual(
+      expect.arrayContaining(['pipeline', 'watchImports', 'report', 'group', 'cleanup']),
+    );
+    for (const s of service.schedules) expect(checkJob(catalog, s).problems, s.name).toEqual([]);
+    expect(service.etl).toMatchObject({ tables: 'pulso', dashboard: 'dashboard' });
+  });
+});
+
+describe('sluice schedule and sluice cron (the real bin)', () => {
+  it('adds, edits, lists, disables and removes schedules; wrong input exits 2 naming the option', async () => {
+    await ensureBuilt();
+    const env = store.env;
+    const add = await runBin(
+      [
+        'schedule',
+        'add',
+        'cli-daily',
+        '--cron',
+        '0 6 * * *',
+        '--timezone',
+        'Europe/Madrid',
+        '--kind',
+        'pipeline',
+        '--target',
+        'alpha',
+      ],
+      { env },
+    );
+    expect(add.code, add.stderr).toBe(0);
+    expect(
+      (
+        await runBin(['schedule', 'edit', 'cli-daily', '--option', 'force=true', '--catch-up', 'once'], {
+          env,
+        })
+      ).code,
+    ).toBe(0);
+    const listed = await runBin(['schedule', 'list', '--json'], { env });
+    expect(JSON.parse(listed.stdout)).toContainEqual(
+      expect.objectContaining({
+        name: 'cli-daily',
+        options: { force: true },
+        catchUp: 'once',
+        enabled: true,
+      }),
+    );
+    // The API sees what the CLI wrote.
+    expect((await call('GET', '/api/schedules/cli-daily')).body).toMatchObject({
+      cron: '0 6 * * *',
+      catchUp: 'once',
+    });
+    const bad = await runBin(
+      ['schedule', 'add', 'x', '--cron', '0 25 * * *', '--kind', 'pipeline', '--option', 'force=yes'],
+      {
+        env,
+      },
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--cron');
+    expect(bad.stderr).toContain('--option force');
+    expect(bad.stderr).toContain('--target');
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+    expect((await runBin(['schedule', 'disable', 'nope'], { env })).code).toBe(2);
+    expect((await runBin(['schedule', 'disable', 'cli-daily'], { env })).code).toBe(0);
+    expect((await runBin(['schedule', 'remove', 'cli-daily'], { env })).code).toBe(0);
   });
 });
