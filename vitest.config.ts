@@ -7,6 +7,8 @@ export default defineConfig({
     // Time limits catch hangs; they are generous so that a loaded machine does not fail a test.
     testTimeout: 180_000,
     hookTimeout: 180_000,
+    // expect.poll waits for a condition; its default of 1 s is a timing assumption a busy machine breaks.
+    expect: { poll: { timeout: 30_000 } },
     pool: 'forks',
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },

@@ -241,7 +241,7 @@ describe('dashboard in a browser', () => {
     await page.fill('#token-input', 'not-the-token');
     await page.keyboard.press('Enter');
     await expect.poll(() => alert.innerText()).toContain("the token is not this service's");
-    expect(await page.locator('#token-state').innerText()).toContain('No token');
+    await expect.poll(() => page.locator('#token-state').innerText()).toContain('No token');
     await shot(page, 'refused');
     // Nothing ran.
     expect((await api('GET', '/api/runs?pipeline=gated')).runs).toHaveLength(0);
