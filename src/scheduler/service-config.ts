@@ -5,7 +5,7 @@ import { SluiceError } from '../core/errors.js';
 import { pathOption } from '../core/path-option.js';
 import { scheduleSchema, type ScheduleSpec } from './schedule-spec.js';
 
-/** Seed 004's `/api/v1/etl` routes, mapped onto groups of pipelines. */
+/** The ETL dashboard API (`/api/v1/etl`, for dashboards written against it), mapped onto groups of pipelines. */
 export const etlApiSchema = z
   .strictObject({
     tables: z
@@ -28,7 +28,7 @@ export const etlApiSchema = z
         'Let the /api/v1/etl refresh and cleanup routes run without the token (a trusted network only).',
       ),
   })
-  .describe("Seed 004's /api/v1/etl routes.");
+  .describe('The /api/v1/etl routes of the ETL dashboard API, mapped onto groups of pipelines.');
 
 export type EtlApiConfig = z.output<typeof etlApiSchema>;
 

@@ -1,3 +1,4 @@
+import { isoTime } from './sql-time.js';
 import type { SqlClient } from '../core/sql.js';
 
 /** A row of `sluice.schedules`, as the service reads and writes it. */
@@ -19,8 +20,8 @@ export interface ScheduleRow {
 export type NewSchedule = Omit<ScheduleRow, 'createdAt' | 'updatedAt' | 'lastFireAt'>;
 
 const SELECT = `SELECT s.name, s.cron, s.timezone, s.kind, s.target, s.options, s.enabled, s.catch_up AS "catchUp",
-       s.created_at::text AS "createdAt", s.updated_at::text AS "updatedAt",
-       (SELECT max(t.fire_at) FROM sluice.schedule_ticks t WHERE t.schedule = s.name)::text AS "lastFireAt"
+       ${isoTime('s.created_at')} AS "createdAt", ${isoTime('s.updated_at')} AS "updatedAt",
+       ${isoTime('SELECT max(t.fire_at) FROM sluice.schedule_ticks t WHERE t.schedule = s.name')} AS "lastFireAt"
   FROM sluice.schedules s`;
 
 /** Every schedule, by name (or only the enabled ones). */
@@ -130,7 +131,7 @@ export async function listTicks(
   options: { schedule?: string; limit?: number } = {},
 ): Promise<TickRow[]> {
   const { rows } = await db.query<TickRow>(
-    `SELECT schedule, fire_at::text AS "fireAt", claimed_at::text AS "claimedAt", claimed_by AS "claimedBy", outcome,
+    `SELECT schedule, ${isoTime('fire_at')} AS "fireAt", ${isoTime('claimed_at')} AS "claimedAt", claimed_by AS "claimedBy", outcome,
             job_id AS "jobId", extract(epoch FROM claimed_at - fire_at)::float8 AS "lagSeconds"
        FROM sluice.schedule_ticks WHERE $1::text IS NULL OR schedule = $1
       ORDER BY fire_at DESC, schedule LIMIT $2`,

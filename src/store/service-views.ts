@@ -1,3 +1,4 @@
+import { isoTime } from './sql-time.js';
 import type { SqlClient } from '../core/sql.js';
 
 // What the service's API and metrics read from the run ledger: one function per statement.
@@ -30,7 +31,7 @@ export interface RunView {
 }
 
 const RUN_COLUMNS = `r.id::text AS id, r.pipeline, r.status, r.as_of::text AS "asOf", r.dry_run AS "dryRun",
-  r.started_at::text AS "startedAt", r.ended_at::text AS "endedAt", r.heartbeat_at::text AS "heartbeatAt",
+  ${isoTime('r.started_at')} AS "startedAt", ${isoTime('r.ended_at')} AS "endedAt", ${isoTime('r.heartbeat_at')} AS "heartbeatAt",
   (extract(epoch FROM coalesce(r.ended_at, now()) - r.started_at) * 1000)::float8 AS "durationMs",
   r.attempts, r.host, r.pid, r.rows_read::float8 AS "rowsRead", r.rows_loaded::float8 AS "rowsLoaded",
   r.rows_rejected::float8 AS "rowsRejected", r.files_loaded AS "filesLoaded", r.files_rejected AS "filesRejected",
@@ -108,7 +109,7 @@ export async function runFileViews(db: SqlClient, runId: string): Promise<RunFil
   const { rows } = await db.query<RunFileView>(
     `SELECT id::text AS id, name, source, size::float8 AS size, sha256, status, reason, rows_read::float8 AS "rowsRead",
             rows_loaded::float8 AS "rowsLoaded", rows_rejected::float8 AS "rowsRejected",
-            duplicate_of::text AS "duplicateOf", recorded_at::text AS "recordedAt", archived_to AS "archivedTo"
+            duplicate_of::text AS "duplicateOf", ${isoTime('recorded_at')} AS "recordedAt", archived_to AS "archivedTo"
        FROM sluice.files WHERE run_id = $1 ORDER BY id`,
     [runId],
   );
@@ -133,7 +134,7 @@ export async function runLogPage(
   options: { after?: string; limit: number },
 ): Promise<LogView[]> {
   const { rows } = await db.query<LogView>(
-    `SELECT id::text AS id, logged_at::text AS "loggedAt", level, step, step_ms AS "stepMs", total_ms AS "totalMs",
+    `SELECT id::text AS id, ${isoTime('logged_at')} AS "loggedAt", level, step, step_ms AS "stepMs", total_ms AS "totalMs",
             message, data
        FROM sluice.logs WHERE run_id = $1 AND id > $2::bigint ORDER BY id LIMIT $3`,
     [runId, options.after ?? '0', options.limit],
@@ -301,7 +302,7 @@ export async function silentRequestRuns(
     heartbeatAt: string;
     silentMs: number;
   }>(
-    `SELECT id::text AS id, pipeline, request_id AS "requestId", attempts, heartbeat_at::text AS "heartbeatAt",
+    `SELECT id::text AS id, pipeline, request_id AS "requestId", attempts, ${isoTime('heartbeat_at')} AS "heartbeatAt",
             (extract(epoch FROM now() - heartbeat_at) * 1000)::float8 AS "silentMs"
        FROM sluice.runs
       WHERE status = 'running' AND NOT dry_run AND request_id IS NOT NULL

@@ -148,6 +148,10 @@ describe('pipelines and runs', () => {
       expect.objectContaining({ name: 'part-0.csv', status: 'loaded', rowsRejected: 2 }),
     ]);
     expect(run.body.steps.map((s: { step: string }) => s.step)).toContain('load');
+    // Times are ISO 8601 in UTC, whatever the database session's DateStyle.
+    const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+    expect(run.body.startedAt).toMatch(iso);
+    expect(run.body.files[0].recordedAt).toMatch(iso);
     const log = await call('GET', `/api/runs/${runId}/log?limit=2`);
     expect(log.body.entries).toHaveLength(2);
     const rest = await call('GET', `/api/runs/${runId}/log?after=${log.body.next}`);

@@ -8,7 +8,7 @@ import type { ServiceContext } from '../service-context.js';
 import { pipelineViews, statusReport, type PipelineView } from '../views.js';
 import { cleanup, cleanupResponse } from './admin-routes.js';
 
-// Seed 004's routes, as its README documents them (snake_case, as its frontend sends and reads them),
+// The ETL dashboard API's routes, as the warehouse team's README documents them (snake_case, as its frontend sends and reads them),
 // mapped onto pipelines: its "tables" are the pipelines of the group `etl.tables` of the service file,
 // each named by the part of its name after the last dot (`pulso.dashboard_data` is `dashboard_data`).
 
@@ -78,8 +78,9 @@ export function registerEtlRoutes(app: ZodApp, ctx: ServiceContext) {
     '/api/v1/etl/refresh/dashboard',
     {
       schema: {
-        summary: 'Seed 004: refresh the dashboard tables (the group etl.dashboard), or the tables listed',
-        tags: ['seed 004'],
+        summary:
+          'ETL dashboard API: refresh the dashboard tables (the group etl.dashboard), or the tables listed',
+        tags: ['etl'],
         body: z
           .strictObject({
             force: z.boolean().default(false),
@@ -132,8 +133,8 @@ export function registerEtlRoutes(app: ZodApp, ctx: ServiceContext) {
     '/api/v1/etl/refresh/table/:table_name',
     {
       schema: {
-        summary: 'Seed 004: refresh one table',
-        tags: ['seed 004'],
+        summary: 'ETL dashboard API: refresh one table',
+        tags: ['etl'],
         params: z.object({ table_name: z.string().min(1) }),
         querystring: z.strictObject({
           force: z
@@ -167,8 +168,8 @@ export function registerEtlRoutes(app: ZodApp, ctx: ServiceContext) {
     '/api/v1/etl/status',
     {
       schema: {
-        summary: 'Seed 004: status of every table, and of the service',
-        tags: ['seed 004'],
+        summary: 'ETL dashboard API: status of every table, and of the service',
+        tags: ['etl'],
         response: {
           200: z.object({
             status: z.enum(['healthy', 'degraded', 'unhealthy']),
@@ -204,8 +205,8 @@ export function registerEtlRoutes(app: ZodApp, ctx: ServiceContext) {
     '/api/v1/etl/status/table/:table_name',
     {
       schema: {
-        summary: 'Seed 004: status of one table (404 when unknown)',
-        tags: ['seed 004'],
+        summary: 'ETL dashboard API: status of one table (404 when unknown)',
+        tags: ['etl'],
         params: z.object({ table_name: z.string().min(1) }),
         response: { 200: tableStatus, ...errorResponses },
       },
@@ -220,8 +221,8 @@ export function registerEtlRoutes(app: ZodApp, ctx: ServiceContext) {
     '/api/v1/etl/health',
     {
       schema: {
-        summary: 'Seed 004: health for external monitoring',
-        tags: ['seed 004'],
+        summary: 'ETL dashboard API: health for external monitoring',
+        tags: ['etl'],
         response: {
           200: z.object({
             status: z.enum(['healthy', 'degraded', 'unhealthy']),
@@ -249,8 +250,8 @@ export function registerEtlRoutes(app: ZodApp, ctx: ServiceContext) {
     '/api/v1/etl/cleanup',
     {
       schema: {
-        summary: 'Seed 004: clean up stale extractions (runs whose heartbeat stopped)',
-        tags: ['seed 004'],
+        summary: 'ETL dashboard API: clean up stale extractions (runs whose heartbeat stopped)',
+        tags: ['etl'],
         response: { 200: cleanupResponse, ...errorResponses },
       },
     },
@@ -264,8 +265,8 @@ export function registerEtlRoutes(app: ZodApp, ctx: ServiceContext) {
     '/api/v1/etl/config/tables',
     {
       schema: {
-        summary: 'Seed 004: the configured tables',
-        tags: ['seed 004'],
+        summary: 'ETL dashboard API: the configured tables',
+        tags: ['etl'],
         response: {
           200: z.object({
             tables: z.array(
