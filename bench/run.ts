@@ -6,6 +6,7 @@
  *   BENCH_REPEAT=3                    passes over all cases; the median run of each case is reported
  *   BENCH_KEEP_DATABASE=1             keep sluice_bench at the end (it is dropped otherwise)
  *   BENCH_SKIP_BUILD=1                measure dist/ as it is, even when stale
+ *   BENCH_QUEUE=0                     leave out the service queue (bench/service-queue.ts)
  *
  * Everything is generated at run time under a temp folder that is removed at the end.
  */
@@ -28,7 +29,9 @@ import {
   type Workspace,
 } from './bench-lib.js';
 import { DEFAULT_GENERATE, type GeneratedFiles } from './visits-data.js';
+import { runLakeBench } from './lake.js';
 import { runSqlSyncBench } from './sql-sync.js';
+import { runServiceQueueBench } from './service-queue.js';
 import { runStartupBench } from './startup.js';
 import { runVisitsJobBench } from './visits-job.js';
 import { runXlsxImportBench } from './xlsx-import.js';
@@ -439,6 +442,28 @@ if (process.env.BENCH_SYNC !== '0') {
     },
   );
   if (!met) process.exitCode = 1;
+}
+
+// Rows into a lake version against hyparquet-writer alone, peak RSS at 1M and 5M rows (bench/lake.ts):
+// reported, not asserted; BENCH_LAKE=0 leaves it out.
+if (process.env.BENCH_LAKE !== '0') {
+  await runLakeBench().catch((error: unknown) => {
+    process.stderr.write(
+      `bench (lake): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  });
+}
+
+// The service's run queue (bench/service-queue.ts): 1,000 no-op runs through two workers, and the
+// scheduler's tick lag; reported, never asserted. BENCH_QUEUE=0 leaves it out.
+if (process.env.BENCH_QUEUE !== '0') {
+  await runServiceQueueBench().catch((error: unknown) => {
+    process.stderr.write(
+      `bench (service queue): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  });
 }
 
 // Start-up of the bin (bench/startup.ts): reported, never asserted; BENCH_STARTUP=0 leaves it out.

@@ -53,6 +53,29 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./cleanup-command.js')).registerCleanup,
   },
   {
+    name: 'task',
+    summary: 'Tasks: commands, maintenance and backups, recorded in the run ledger (see docs/operations.md)',
+    load: async () => (await import('./task-command.js')).registerTask,
+  },
+  {
+    name: 'maintenance',
+    summary:
+      'Purge old step logs, rejects, ledger entries and runs, and old files of folders (archives, downloads); reports what it removed',
+    load: async () => (await import('./maintenance-command.js')).registerMaintenance,
+  },
+  {
+    name: 'backup',
+    summary:
+      "Back up Sluice's database into a dated file (pg_dump, or a copy of the embedded one) and delete old backups",
+    load: async () => (await import('./backup-command.js')).registerBackup,
+  },
+  {
+    name: 'restore',
+    summary:
+      'Restore a backup: a .dump into a PostgreSQL database (pg_restore), a .tar.gz as the embedded database of SLUICE_HOME',
+    load: async () => (await import('./restore-command.js')).registerRestore,
+  },
+  {
     name: 'plugins',
     summary: 'List every plugin with its options',
     load: async () => (await import('./plugins-command.js')).registerPlugins,
@@ -85,6 +108,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./datasets-command.js')).registerDatasets,
   },
   {
+    name: 'dataset',
+    summary: 'Datasets and their versions: lake datasets (the lake loader) and imported ones',
+    load: async () => (await import('./dataset-command.js')).registerDataset,
+  },
+  {
     name: 'report',
     summary: 'Mailed reports: SQL grids and attachments',
     load: async () => (await import('./report-command.js')).registerReport,
@@ -93,6 +121,26 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'inbox',
     summary: 'Mail in: accounts and inbox rules, and polling them into folders',
     load: async () => (await import('./inbox-command.js')).registerInbox,
+  },
+  {
+    name: 'serve',
+    summary: 'Run as a service: the HTTP API, the scheduler and a worker (docs/service.md)',
+    load: async () => (await import('./serve-command.js')).registerServe,
+  },
+  {
+    name: 'worker',
+    summary: 'Run queued jobs only (PostgreSQL server; several workers share the queue)',
+    load: async () => (await import('./worker-command.js')).registerWorker,
+  },
+  {
+    name: 'schedule',
+    summary: 'Schedules: what runs when (cron with a time zone), in the database; `sluice serve` fires them',
+    load: async () => (await import('./schedule-command.js')).registerSchedule,
+  },
+  {
+    name: 'cron',
+    summary: 'Crontab lines for the schedules, for running them from cron instead of `sluice serve`',
+    load: async () => (await import('./cron-command.js')).registerCron,
   },
   {
     name: 'demo',

@@ -149,13 +149,17 @@ export function registerInbox(program: Command, exit: (code: number) => void) {
     });
 }
 
-type PollOutcome = { account: string; result: FeedResult } | { account: string; error: string };
+export type PollOutcome = { account: string; result: FeedResult } | { account: string; error: string };
 
 /**
  * Polls the saved accounts (or one) in feeder mode; a failure of one account is recorded and the others
  * go on. Each account polls under a lock, so two overlapping polls (cron) never handle a message twice.
  */
-async function pollAccounts(db: Database, only: string | undefined, logger: Logger): Promise<PollOutcome[]> {
+export async function pollAccounts(
+  db: Database,
+  only: string | undefined,
+  logger: Logger,
+): Promise<PollOutcome[]> {
   const names = await listMailAccountNames(db, only);
   if (names.length === 0)
     throw new SluiceError(

@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   LOAD_FAILED: 'loading rows into the target failed',
   ARCHIVE_FAILED: 'archiving loaded files failed',
   NOTIFY_FAILED: 'a notice (e-mail or webhook) could not be sent',
+  TASK_FAILED: 'a task (a command, a backup, a clean-up) failed or exceeded its time limit',
   ABORTED: 'the run was aborted',
   STOPPED: 'the run was stopped on request (Ctrl-C, SIGTERM, a shutdown)',
   INTERNAL: 'an unexpected error',

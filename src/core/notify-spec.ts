@@ -36,13 +36,17 @@ const emailSchema = withRenamedKeys(
   .optional()
   .describe('Send notices by e-mail.');
 
-/** How Sluice sends mail: the SMTP server and the sender (notices and reports alike). */
-export interface SmtpSettings {
+/** How to reach an SMTP server: the connection part of `notify.email` and of a report's `smtp`. */
+export interface SmtpConnection {
   host: string;
   port: number;
   security: Security;
   username?: string;
   password?: string;
+}
+
+/** How Sluice sends mail: the SMTP server and the sender (notices and reports alike). */
+export interface SmtpSettings extends SmtpConnection {
   from: string;
 }
 
@@ -64,7 +68,7 @@ export interface WebhookNotifySpec {
  * given); a section whose only channel is an unconfigured email block sends nothing.
  */
 export interface NotifySpec {
-  on: ('failure' | 'rejects')[];
+  on: ('failure' | 'rejects' | 'version')[];
   rejectThreshold: number;
   email?: EmailNotifySpec;
   webhook?: WebhookNotifySpec;
@@ -74,10 +78,10 @@ export interface NotifySpec {
 export const notifySchema = z
   .strictObject({
     on: z
-      .array(z.enum(['failure', 'rejects']))
+      .array(z.enum(['failure', 'rejects', 'version']))
       .default(['failure', 'rejects'])
       .describe(
-        'failure: the run failed; rejects: the run rejected at least rejectThreshold rows or any file.',
+        'failure: the run failed; rejects: the run rejected at least rejectThreshold rows or any file; version: the run published a new dataset version (the lake loader).',
       ),
     rejectThreshold: z
       .number()

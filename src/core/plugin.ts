@@ -154,6 +154,11 @@ export interface BatchResult {
   rejects: Reject[];
   /** Rows refused (a row may carry several rejects). */
   rejectedRows: number;
+  /**
+   * State entries (key → JSON value) to save with the unit these rows load in, in its transaction: a parser's
+   * incremental mark (the newest observation of a series). A later batch's entry replaces an earlier one.
+   */
+  state?: Record<string, unknown>;
 }
 
 export interface ParserPlugin<S extends z.ZodType = z.ZodType> extends PluginBase<'parser', S> {
@@ -188,8 +193,17 @@ export interface CheckRule<S extends z.ZodType = z.ZodType> extends PluginBase<'
 
 // ---- transforms ------------------------------------------------------------------------------------
 
+/**
+ * A transform as a run uses it: a function of each batch. It may say what it did over the whole run
+ * (`normalize: 12 rows changed, 3 dropped as duplicates`) through `outcome`, which the runner asks once
+ * the units are done and shows in the run's summary.
+ */
+export type TransformFunction = ((input: BatchResult) => BatchResult) & {
+  outcome?: () => string | undefined;
+};
+
 export interface TransformPlugin<S extends z.ZodType = z.ZodType> extends PluginBase<'transform', S> {
-  create(options: z.output<S>, context: PluginContext): (input: BatchResult) => BatchResult;
+  create(options: z.output<S>, context: PluginContext): TransformFunction;
 }
 
 // ---- loaders ---------------------------------------------------------------------------------------
@@ -276,9 +290,10 @@ export interface LoadSession {
    * Runs once the run's units and its `finishRun` committed, outside any transaction, when the run did not
    * fail and is not a dry run: makes what the run wrote visible where a transaction cannot (the lake flips
    * its current-version pointer), like the archive and the moves at the source. A failure fails the run.
-   * It must be idempotent: a resumed run, or the next one, calls it again.
+   * It must be idempotent: a resumed run, or the next one, calls it again. `db` is the control plane, to
+   * record what was made visible (outside any transaction).
    */
-  publish?(run: RunInfo): Promise<void>;
+  publish?(run: RunInfo, db: SqlClient): Promise<void>;
 }
 
 export interface LoaderPlugin<S extends z.ZodType = z.ZodType> extends PluginBase<'loader', S> {

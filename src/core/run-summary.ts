@@ -62,6 +62,8 @@ export interface RunSummary extends FileCounts {
   warnings: string[];
   /** What the run's plugins did beyond the rows (`downloaded 3 files, 2 unchanged`). */
   outcomes?: string[];
+  /** Dataset versions the run made visible (the lake's pointer flipped to them). */
+  published?: PublishedVersion[];
   /** The request the run was for (a queued job, an API call). */
   requestId?: string;
   /**
@@ -69,6 +71,18 @@ export interface RunSummary extends FileCounts {
    * (a job delivered twice runs its pipeline once).
    */
   replayed?: boolean;
+}
+
+/**
+ * A dataset version a run published. A loader reports one by logging a line with `{ published }` in its
+ * data; the runner puts it in the summary, and `notify.on: [version]` sends a notice for it.
+ */
+export interface PublishedVersion {
+  dataset: string;
+  version: string;
+  /** Where the version's manifest is (`s3://bucket/prefix/datasets/…/manifest.json`, or a file path). */
+  manifest: string;
+  rows: number;
 }
 
 /** How far a run is, for progress bars and live views. */

@@ -7,7 +7,7 @@ import type { FileCounts, RunSummary } from '../core/run-summary.js';
 export type RunFacts = FileCounts &
   Pick<
     RunSummary,
-    'runId' | 'pipeline' | 'status' | 'asOf' | 'dryRun' | 'resumed' | 'durationMs' | 'error'
+    'runId' | 'pipeline' | 'status' | 'asOf' | 'dryRun' | 'resumed' | 'durationMs' | 'error' | 'published'
   > & {
     files: Pick<RunSummary['files'][number], 'name' | 'status' | 'reason' | 'rowsRejected'>[];
   };
@@ -20,7 +20,7 @@ export type NoticeReject = Omit<Reject, 'origin'> & { file: string };
 
 /** A notice that is due for a run, before its rejects are filled in by {@link composeNotice}. */
 export interface Notice {
-  reason: 'failure' | 'rejects';
+  reason: 'failure' | 'rejects' | 'version';
   /** With the e-mail's subject prefix (`[sluice]` by default). */
   subject: string;
   /** The summary part of the plain-text body. */
@@ -52,10 +52,15 @@ export function noticeFor(summary: RunFacts, notify: NotifySpec): Notice | undef
   const rejected =
     notify.on.includes('rejects') &&
     (summary.rowsRejected >= notify.rejectThreshold || summary.filesRejected > 0);
-  if (!failed && !rejected) return undefined;
+  const published = notify.on.includes('version') ? (summary.published ?? []) : [];
+  if (!failed && !rejected && published.length === 0) return undefined;
 
   const prefix = notify.email?.subjectPrefix ?? '[sluice]';
-  const title = failed ? `${summary.pipeline} failed` : `${summary.pipeline}: ${rejectsPhrase(summary)}`;
+  const title = failed
+    ? `${summary.pipeline} failed`
+    : rejected
+      ? `${summary.pipeline}: ${rejectsPhrase(summary)}`
+      : `${summary.pipeline}: ${published.map((p) => `version ${p.version} of ${p.dataset}`).join(', ')}`;
   const subject = prefix ? `${prefix} ${title}` : title;
 
   const facts: [string, string][] = [
@@ -71,13 +76,19 @@ export function noticeFor(summary: RunFacts, notify: NotifySpec): Notice | undef
     ['Duration', `${(summary.durationMs / 1000).toFixed(1)} s`],
   ];
   if (summary.error) facts.push(['Error', `${summary.error.code}: ${summary.error.message}`]);
+  for (const p of published) {
+    facts.push(['Dataset', p.dataset], ['Version', `${p.version} (${plural(p.rows, 'row')})`]);
+    facts.push(['Manifest', p.manifest]);
+  }
   const rejectedFiles = summary.files
     .filter((f) => f.status === 'rejected')
     .map((f) => [f.name, f.reason ?? ''] as const);
 
   const lead = failed
     ? `Run ${summary.runId} of ${summary.pipeline} failed.`
-    : `Run ${summary.runId} of ${summary.pipeline} ${summary.status}: ${rejectsPhrase(summary)}.`;
+    : rejected || published.length === 0
+      ? `Run ${summary.runId} of ${summary.pipeline} ${summary.status}: ${rejectsPhrase(summary)}.`
+      : `Run ${summary.runId} of ${summary.pipeline} published ${published.map((p) => `version ${p.version} of ${p.dataset}`).join(', ')}.`;
   const width = Math.max(...facts.map(([k]) => k.length)) + 2;
   const text = [
     lead,
@@ -112,7 +123,14 @@ export function noticeFor(summary: RunFacts, notify: NotifySpec): Notice | undef
     ...rejectedFiles.map(([n, r]) => `Rejected file ${escapeSlack(n)}: ${escapeSlack(r)}`),
   ].join('\n');
 
-  return { reason: failed ? 'failure' : 'rejects', subject, text, html, slack, summary };
+  return {
+    reason: failed ? 'failure' : rejected ? 'rejects' : 'version',
+    subject,
+    text,
+    html,
+    slack,
+    summary,
+  };
 }
 
 /** "6 rows rejected in 2 files", "1 file rejected", "6 rows rejected in 2 files, 1 file rejected whole". */

@@ -2,23 +2,14 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Transporter } from 'nodemailer';
 import { errorMessage, SluiceError } from '../core/errors.js';
 import { createMasker } from '../core/secrets.js';
-import type { Security } from '../core/tls-option.js';
-
-/** How to reach an SMTP server: the connection part of `notify.email` and of a report's `smtp`. */
-export interface SmtpSettings {
-  host: string;
-  port: number;
-  security: Security;
-  username?: string;
-  password?: string;
-}
+import type { SmtpConnection } from '../core/notify-spec.js';
 
 /**
  * A nodemailer transport for `settings` (imported lazily). `tls` adds TLS options (tests pass
  * `{ rejectUnauthorized: false }` for a self-signed server). The caller closes it.
  */
 export async function createSmtpTransport(
-  settings: SmtpSettings,
+  settings: SmtpConnection,
   tls?: ConnectionOptions,
 ): Promise<Transporter> {
   const nodemailer = await import('nodemailer');
@@ -40,7 +31,7 @@ export async function createSmtpTransport(
  * Nodemailer's error as a SluiceError: refused logins and permanent (5xx) answers are not retried. The
  * password, if it shows in the message, is masked.
  */
-export function smtpError(error: unknown, settings: SmtpSettings, hint: string): SluiceError {
+export function smtpError(error: unknown, settings: SmtpConnection, hint: string): SluiceError {
   const { code, responseCode } = (error ?? {}) as { code?: string; responseCode?: number };
   const permanent = code === 'EAUTH' || (responseCode !== undefined && responseCode >= 500);
   const message = redactSecret(errorMessage(error), settings.password, settings.username);

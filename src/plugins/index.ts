@@ -1,10 +1,14 @@
 import type { Plugin } from '../core/plugin.js';
 import { Registry } from '../core/registry.js';
 import { checkRules } from './checks/index.js';
+import { filesLoader } from './loaders/files/files-loader.js';
+import { lakeLoader } from './loaders/lake/lake-loader.js';
 import { mysqlLoader } from './loaders/mysql/mysql-loader.js';
 import { postgresLoader } from './loaders/postgres/postgres-loader.js';
+import { sftpLoader } from './loaders/sftp/sftp-loader.js';
 import { csvParser } from './parsers/csv-parser.js';
 import { jsonParser } from './parsers/json-parser.js';
+import { seriesSheetParser } from './parsers/series-sheet-parser.js';
 import { xlsParser } from './parsers/xls-parser.js';
 import { xlsxParser } from './parsers/xlsx-parser.js';
 import { filesSource } from './sources/files-source.js';
@@ -27,10 +31,14 @@ export const builtinPlugins: Plugin[] = [
   xlsxParser,
   xlsParser,
   jsonParser,
+  seriesSheetParser,
   ...checkRules,
   ...transforms,
   postgresLoader,
   mysqlLoader,
+  filesLoader,
+  sftpLoader,
+  lakeLoader,
 ];
 
 export function createRegistry(extra: Plugin[] = []): Registry {

@@ -119,6 +119,7 @@ export async function fileUnits(
     let fetched: FetchedFile | undefined;
     let ledgerBase: Omit<NewLedgerEntry, 'status' | 'reason' | 'duplicateOf'> | undefined;
     let archiveAs: string | undefined;
+    let committedState: Record<string, unknown> | undefined;
     let compression: Compression | undefined;
     const dataset = spec.dataset ? new FileDataset(spec.dataset, spec.name, file.name, target) : undefined;
 
@@ -215,14 +216,17 @@ export async function fileUnits(
       },
       async end(tx, start, loaded) {
         await setFileCounts(tx, start.fileId!, loaded);
-        if (file.state) await saveState(tx, spec.name, scope.runId, file.state);
+        // The source's entries (an ETag) and the parser's (a series' newest observation) commit with the rows.
+        const state = file.state || loaded.state ? { ...file.state, ...loaded.state } : undefined;
+        if (state) await saveState(tx, spec.name, scope.runId, state);
+        committedState = state;
         const made = dataset
           ? await dataset.close(tx, { ...loaded, fileId: start.fileId, runId: scope.runId })
           : undefined;
         return {
           report: { status: 'loaded', ledgerId: start.fileId!, ...(made ? { dataset: made } : {}) },
           counts: { filesLoaded: 1 },
-          ...(file.state ? { state: file.state } : {}),
+          ...(state ? { state } : {}),
         };
       },
       async failed(error) {
@@ -239,7 +243,7 @@ export async function fileUnits(
         return undefined;
       },
       async done(report) {
-        scope.state.committed(file.state);
+        scope.state.committed(report.status === 'loaded' ? committedState : file.state);
         const ledgerId = report.status === 'loaded' ? report.ledgerId : archiveAs;
         if (compression && !(report.status === 'loaded' && ledgerId)) {
           compressing.delete(compression);

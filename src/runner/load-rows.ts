@@ -28,6 +28,8 @@ export interface RowCounts {
 /** What a unit's load gives back: its counts, and for a dataset where each source column went. */
 export interface RowsLoaded extends RowCounts {
   columns?: LoadResult['columns'];
+  /** State entries the parser handed over with its batches (`BatchResult.state`), to save with the unit. */
+  state?: Record<string, unknown>;
 }
 
 export interface RowsInput {
@@ -54,11 +56,13 @@ export async function loadRows(tx: SqlClient, stages: LoadStages, input: RowsInp
   });
   let rowsRead = 0;
   let rowsRejected = 0;
+  let state: Record<string, unknown> | undefined;
   stages.onRows(0, 0);
   async function* batches(): AsyncIterable<RecordBatch> {
     for await (const read of input.read()) {
       if (context.signal.aborted) throw abortError(context.signal);
       rowsRead += read.batch.rows.length + read.rejectedRows; // before the checks take rows out
+      if (read.state) state = { ...state, ...read.state };
       let result = stages.check ? stages.check(read) : read;
       for (const transform of stages.transforms) result = transform(result);
       rowsRejected += result.rejectedRows;
@@ -86,7 +90,13 @@ export async function loadRows(tx: SqlClient, stages: LoadStages, input: RowsInp
     const { rowsLoaded, columns } = await stages.loader.load(tx, batches(), unit);
     await spool.flush(tx);
     await stages.loader.afterLoad(tx, unit);
-    return { rowsRead, rowsLoaded, rowsRejected, ...(columns ? { columns } : {}) };
+    return {
+      rowsRead,
+      rowsLoaded,
+      rowsRejected,
+      ...(columns ? { columns } : {}),
+      ...(state ? { state } : {}),
+    };
   } finally {
     await spool.discard();
   }

@@ -19,6 +19,10 @@ export async function runGroup(
   options: Omit<RunOptions, 'spec'> & {
     maxConcurrent: number;
     onDone?: (r: GroupMemberResult) => void | Promise<void>;
+    /** The request id of each member's run (the service: one per pipeline of a queued job). */
+    requestIdOf?: (pipeline: string) => string;
+    /** Live progress of each member's run. */
+    onProgressOf?: (pipeline: string) => RunOptions['onProgress'];
   },
 ): Promise<GroupMemberResult[]> {
   const results: GroupMemberResult[] = new Array(specs.length);
@@ -28,7 +32,14 @@ export async function runGroup(
       const spec = specs[i]!;
       let result: GroupMemberResult;
       try {
-        const summary = await runPipeline({ ...options, spec });
+        const { requestIdOf, onProgressOf, ...shared } = options;
+        const onProgress = onProgressOf?.(spec.name);
+        const summary = await runPipeline({
+          ...shared,
+          spec,
+          ...(requestIdOf ? { requestId: requestIdOf(spec.name) } : {}),
+          ...(onProgress ? { onProgress } : {}),
+        });
         result = {
           pipeline: spec.name,
           status: summary.status,

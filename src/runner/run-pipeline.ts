@@ -7,7 +7,7 @@ import type { LoadSession, PluginContext } from '../core/plugin.js';
 import { isRecordSource } from '../core/plugin.js';
 import type { Registry } from '../core/registry.js';
 import { withRetry } from '../core/retry.js';
-import type { FileReport, Progress, RunSummary } from '../core/run-summary.js';
+import type { FileReport, Progress, PublishedVersion, RunSummary } from '../core/run-summary.js';
 import type { PipelineSpec } from '../core/spec.js';
 import type { SqlClient } from '../core/sql.js';
 import { sendRunNotices, type SendNoticesOptions } from '../notify/send-notices.js';
@@ -19,6 +19,7 @@ import {
   assertNotRunning,
   claimLost,
   claimRun,
+  DEFAULT_CLAIM_TIMEOUT_MS,
   HEARTBEAT_MS,
   newClaimer,
   renewClaim,
@@ -233,6 +234,7 @@ async function execute(
     (entry) => {
       if (entry.level === 'warn') summary.warnings.push(entry.message);
       if (entry.data?.outcome === true) (summary.outcomes ??= []).push(entry.message);
+      if (isPublished(entry.data?.published)) (summary.published ??= []).push(entry.data.published);
       options.onLog?.(entry);
     },
     options.verbose,
@@ -311,7 +313,7 @@ async function execute(
             },
             () => undefined, // a missed beat is tried again at the next one
           );
-        }, HEARTBEAT_MS);
+        }, heartbeatMs(spec.run.claimTimeoutMs));
   const maxRunTimer = spec.run.maxRunTimeMs
     ? setTimeout(
         () =>
@@ -369,6 +371,10 @@ async function execute(
       progress();
     }
     current = null;
+    for (const transform of transforms) {
+      const outcome = transform.outcome?.();
+      if (outcome) log.info(outcome, { outcome: true });
+    }
     await time('finish', () =>
       inTransaction(async (tx) => {
         await setLoadContext(tx, { runId: run.id, asOf: run.asOf });
@@ -379,7 +385,7 @@ async function execute(
     );
     if (loader.publish && !dryRun) {
       const publish = loader.publish.bind(loader);
-      await time('publish', () => publish({ runId: run.id, asOf: run.asOf }));
+      await time('publish', () => publish({ runId: run.id, asOf: run.asOf }, db));
     }
   } catch (error) {
     const failure = failureOf(error, abort.signal);
@@ -434,6 +440,14 @@ async function execute(
   }
   await log.flush();
   return summary;
+}
+
+/**
+ * How often a run renews its claim: every 15 s, or four times per claim timeout when that is shorter
+ * (a pipeline with `claimTimeout: 4s` is taken over 4 s after its process died, never while it beats).
+ */
+function heartbeatMs(claimTimeoutMs: number | undefined): number {
+  return Math.min(HEARTBEAT_MS, Math.max(250, Math.floor((claimTimeoutMs ?? DEFAULT_CLAIM_TIMEOUT_MS) / 4)));
 }
 
 /** Opens the source (with retries) and sees it as units. */
@@ -538,4 +552,10 @@ function inUnit(error: unknown, name: string): unknown {
     ...(error.where ? { where: error.where } : {}),
     ...(error.hint ? { hint: error.hint } : {}),
   });
+}
+
+/** A `published` entry a loader logged (see {@link PublishedVersion}). */
+function isPublished(value: unknown): value is PublishedVersion {
+  const v = value as Partial<PublishedVersion> | undefined;
+  return typeof v?.dataset === 'string' && typeof v.version === 'string' && typeof v.manifest === 'string';
 }

@@ -17,6 +17,11 @@ export interface Database extends SqlClient {
   transaction<T>(work: (tx: SqlClient) => Promise<T>): Promise<T>;
   /** Takes a session-level advisory lock on `key` without waiting; null when another session holds it. */
   tryLock(key: string): Promise<HeldLock | null>;
+  /**
+   * The embedded database only: a consistent copy of its whole data folder as a gzipped tar, taken between
+   * transactions by the process that holds the folder's lock (what `sluice restore` reads back).
+   */
+  dumpDataDir?(): Promise<Blob>;
   close(): Promise<void>;
 }
 
@@ -294,6 +299,7 @@ export async function openPglite(dataDir: string, options: ConnectionOptions = {
         },
       };
     },
+    dumpDataDir: () => withTurn(() => pglite.dumpDataDir('gzip')),
     async close() {
       await pglite.close();
     },

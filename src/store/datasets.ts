@@ -124,3 +124,27 @@ export async function failedDatasetOf(
   );
   return rows[0]?.id;
 }
+
+/** One label of imported datasets: its imports counted, the current one (active or empty), the latest. */
+export interface DatasetLabelRow {
+  label: string;
+  rule: string;
+  target_table: string;
+  imports: number;
+  current_id: string | null;
+  latest_at: string;
+}
+
+/**
+ * The labels of imported datasets: each label is a dataset whose versions are its imports (the active
+ * one is current), as a lake dataset's versions are files behind its pointer.
+ */
+export async function listDatasetLabels(db: SqlClient): Promise<DatasetLabelRow[]> {
+  const { rows } = await db.query<DatasetLabelRow>(
+    `SELECT label, min(rule) AS rule, min(target_table) AS target_table, count(*)::int AS imports,
+            (max(id) FILTER (WHERE status IN ('active', 'empty')))::text AS current_id,
+            max(created_at)::text AS latest_at
+       FROM sluice.datasets GROUP BY label ORDER BY label`,
+  );
+  return rows;
+}

@@ -76,6 +76,16 @@ const EXAMPLES: { name: string; shows: RegExp[] }[] = [
   { name: 'imports', shows: [/5 files: .*4 loaded/, /ID\s+STATUS\s+LABEL/, /\(\d+ rows?\)/] },
   { name: 'scan', shows: [/Run [0-9a-f-]{36} of scan_attendees succeeded/, /\(6 rows\)/] },
   { name: 'sync', shows: [/5 of 5 pipelines succeeded/, /pulso\.dashboard_data {2}\S+ = /] },
+  {
+    name: 'lake',
+    shows: [
+      /published version \d{8}T\d{9}Z of bcra_series: 59 rows/,
+      /30 new observations, 66 observations already loaded/,
+      /published version \d{8}T\d{9}Z of bcra_series: 86 rows/,
+      /no new rows for bcra_series: no version made/,
+      /\*\s+\d{8}T\d{9}Z\s+published\s+delta\s+86/,
+    ],
+  },
 ];
 
 /** The sync example's source database has a fixed name: one test at a time uses it on the shared server. */

@@ -53,6 +53,7 @@ describe('sluice schema', () => {
   it('accepts every shipped example pipeline', async () => {
     const pipelines = await examplePipelines();
     expect(pipelines.map(([file]) => file)).toEqual([
+      'examples/lake/pipeline.yaml',
       'examples/scan/import.yaml',
       'examples/scan/scan.yaml',
       'examples/sync/pipelines/assignment_data.yaml',

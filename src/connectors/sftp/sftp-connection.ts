@@ -28,6 +28,8 @@ export interface SftpConnectOptions {
   signal: AbortSignal;
   /** Masks secrets in messages. */
   redact: (text: string) => string;
+  /** The section of the pipeline the options are in, for messages: `source` (default) or `load`. */
+  section?: 'source' | 'load';
 }
 
 /** One SSH connection with its SFTP channel. Once `alive` is false it is of no more use: open another. */
@@ -66,6 +68,7 @@ interface Ssh2Error extends Error {
  */
 export async function connectSftp(o: SftpConnectOptions): Promise<SftpConnection> {
   const { endpoint, logger, signal, redact } = o;
+  const at = o.section ?? 'source';
   const hostPart = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
   const where = `${endpoint.username}@${hostPart}:${endpoint.port}`;
   if (signal.aborted) throw new SluiceError('ABORTED', `aborted before connecting to ${o.location}`);
@@ -105,7 +108,7 @@ export async function connectSftp(o: SftpConnectOptions): Promise<SftpConnection
     if (o.pinned.length === 0 && o.allowUnknownHostKey) {
       logger.warn(`accepting the unpinned host key of ${hostPart}:${endpoint.port} (allowUnknownHostKey)`, {
         hostKey: presentedKey,
-        hint: `pin it with source.hostKey: ${presentedKey}`,
+        hint: `pin it with ${at}.hostKey: ${presentedKey}`,
       });
       return true;
     }
@@ -156,16 +159,16 @@ export async function connectSftp(o: SftpConnectOptions): Promise<SftpConnection
     if (hostKeyRefused && presentedKey) {
       const why =
         o.pinned.length === 0
-          ? 'no source.hostKey is pinned'
-          : `it is not the pinned source.hostKey (${o.pinned.join(', ')})`;
+          ? `no ${at}.hostKey is pinned`
+          : `it is not the pinned ${at}.hostKey (${o.pinned.join(', ')})`;
       return new SluiceError(
         'SOURCE_AUTH',
         `the host key of ${hostPart}:${endpoint.port} is not trusted: the server presented its ${presentedType ? `${presentedType} ` : ''}key ${presentedKey} and ${why}. ` +
-          `If this is the right server, pin its key with source.hostKey: ${presentedKey}`,
+          `If this is the right server, pin its key with ${at}.hostKey: ${presentedKey}`,
         {
-          where: 'source.hostKey',
+          where: `${at}.hostKey`,
           hint:
-            `Check the fingerprint with the server's administrator (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then set source.hostKey: ${presentedKey}. ` +
+            `Check the fingerprint with the server's administrator (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then set ${at}.hostKey: ${presentedKey}. ` +
             'A server with several keys shows its ed25519 key first, then ECDSA, then RSA: pin that one, or list several.',
         },
       );
@@ -182,13 +185,13 @@ export async function connectSftp(o: SftpConnectOptions): Promise<SftpConnection
       return new SluiceError(
         'SOURCE_AUTH',
         `${where} refused the login (${methods.length ? `tried ${methods.join(' and ')}` : 'no password or key given'})`,
-        { cause, where: 'source', hint: 'Check source.username, source.password or the private key.' },
+        { cause, where: at, hint: `Check ${at}.username, ${at}.password or the private key.` },
       );
     }
     if (/privateKey|private key|passphrase/i.test(message)) {
       return new SluiceError('CONFIG_INVALID', `the private key cannot be used: ${message}`, {
         cause,
-        where: o.privateKeyFromFile ? 'source.privateKeyPath' : 'source.privateKey',
+        where: o.privateKeyFromFile ? `${at}.privateKeyPath` : `${at}.privateKey`,
       });
     }
     if (
@@ -210,7 +213,7 @@ export async function connectSftp(o: SftpConnectOptions): Promise<SftpConnection
         {
           cause,
           retryable: true,
-          hint: 'Check source.host and source.port, and that the server is up; source.connectTimeout sets the wait.',
+          hint: `Check ${at}.host and ${at}.port, and that the server is up; ${at}.connectTimeout sets the wait.`,
         },
       );
     }

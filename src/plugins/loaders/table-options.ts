@@ -10,6 +10,15 @@ export const sqlSteps = z
   .transform((v) => (Array.isArray(v) ? v : [v]))
   .optional();
 
+/** The SQL steps a table loader runs around its loads, each described in the loader's own dialect. */
+export function sqlStepOptions(describe: { setup: string; afterLoad: string; afterRun: string }) {
+  return {
+    setup: sqlSteps.describe(describe.setup),
+    afterLoad: sqlSteps.describe(describe.afterLoad),
+    afterRun: sqlSteps.describe(describe.afterRun),
+  };
+}
+
 /** A table name, `table` or `schema.table`, with no empty part (the loaders quote it as given). */
 export const tableName = z
   .string()

@@ -13,6 +13,7 @@ import {
   sftpIoError,
   type SftpConnection,
 } from '../../connectors/sftp/sftp-connection.js';
+import { hostKeySchema, pinnedFingerprints } from '../../connectors/sftp/host-key-option.js';
 import {
   LeftOut,
   listedFiles,
@@ -24,16 +25,11 @@ import {
 } from './file-listing.js';
 import { durationSchema } from '../../core/duration-schema.js';
 import { pathOption } from '../../core/path-option.js';
+import { parseServerUrl } from '../../core/server-url.js';
 import { withRenamedKeys } from '../../core/renamed-keys.js';
 import { settleOptions } from './settle.js';
 
 const posix = path.posix;
-
-/** `ssh-keygen -lf` prints `SHA256:` and 43 base64 characters (the padding dropped). */
-const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
-const fingerprint = z
-  .string()
-  .regex(FINGERPRINT, 'a SHA256 fingerprint as `ssh-keygen -lf` prints it (SHA256: then 43 characters)');
 
 const options = withRenamedKeys(
   'sftp',
@@ -74,8 +70,7 @@ const options = withRenamedKeys(
         .optional()
         .describe('Private key for key authentication, read from this local file.'),
       passphrase: z.string().optional().describe('Passphrase of an encrypted private key (secret).'),
-      hostKey: z
-        .union([fingerprint, z.array(fingerprint).min(1)])
+      hostKey: hostKeySchema
         .optional()
         .describe(
           'The server host key(s) to trust, as `ssh-keygen -lf` prints them (SHA256:...). A server with ' +
@@ -143,22 +138,13 @@ interface Target {
 function resolveTarget(o: Pick<Options, 'url' | 'host' | 'port' | 'username' | 'path'>): Target {
   let fromUrl: Partial<Target> = {};
   if (o.url !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(o.url);
-    } catch {
-      throw new Error('source.url is not a valid URL; expected sftp://user@host:port/path');
-    }
-    if (url.protocol !== 'sftp:')
-      throw new Error(`source.url must start with sftp:// (not ${url.protocol}//)`);
-    if (url.password) throw new Error('do not put the password in source.url: give it as source.password');
-    if (url.search || url.hash) throw new Error('source.url must not have a query (?) or a fragment (#)');
-    fromUrl = {
-      host: url.hostname.replace(/^\[(.*)\]$/, '$1') || undefined,
-      port: url.port ? Number(url.port) : undefined,
-      username: url.username ? decodeURIComponent(url.username) : undefined,
-      dir: decodeURIComponent(url.pathname) || '/',
-    };
+    const url = parseServerUrl(o.url, {
+      field: 'source.url',
+      protocols: ['sftp'],
+      example: 'sftp://user@host:port/path',
+      passwordField: 'source.password',
+    });
+    fromUrl = { host: url.host, port: url.port, username: url.username, dir: url.path || '/' };
   }
   const host = o.host ?? fromUrl.host;
   const dir = o.path ?? fromUrl.dir;
@@ -186,7 +172,7 @@ export const sftpSource = defineSource({
     const hostPart = host.includes(':') ? `[${host}]` : host;
     const location = `sftp://${encodeURIComponent(username)}@${hostPart}:${port}${dir.startsWith('/') ? '' : '/~/'}${dir}`;
     const isMatch = picomatch(opts.glob, { dot: false });
-    const pinned = (opts.hostKey === undefined ? [] : [opts.hostKey].flat()).map((k) => k.replace(/=+$/, ''));
+    const pinned = pinnedFingerprints(opts.hostKey);
     const remote = (name: string) => (name.startsWith('/') ? posix.normalize(name) : posix.join(dir, name));
     // Secrets never reach a message: ssh2 does not put them there, but a server may echo odd things.
     const redact = createMasker([opts.password, opts.passphrase, opts.privateKey]);

@@ -3,7 +3,7 @@ import {
   checkWidth,
   identifierCapabilities,
   mergeNeedsKeys,
-  sqlSteps,
+  sqlStepOptions,
   tableName,
   tableWriteOptions,
 } from '../table-options.js';
@@ -72,13 +72,13 @@ const options = z
       .max(10_000)
       .default(1000)
       .describe('Rows per INSERT statement (method insert).'),
-    setup: sqlSteps.describe('MySQL statements run once at the start of each run.'),
-    afterLoad: sqlSteps.describe(
-      "MySQL statements run after each file's rows, in the same MySQL transaction (DDL other than temporary tables would commit it early). Temporary table `staged` holds the rows just loaded; @sluice_run_id, @sluice_as_of, @sluice_origin and @sluice_unit_key describe the load.",
-    ),
-    afterRun: sqlSteps.describe(
-      'MySQL statements run once when a run finishes without failing; @sluice_run_id and @sluice_as_of are set.',
-    ),
+    ...sqlStepOptions({
+      setup: 'MySQL statements run once at the start of each run.',
+      afterLoad:
+        "MySQL statements run after each file's rows, in the same MySQL transaction (DDL other than temporary tables would commit it early). Temporary table `staged` holds the rows just loaded; @sluice_run_id, @sluice_as_of, @sluice_origin and @sluice_unit_key describe the load.",
+      afterRun:
+        'MySQL statements run once when a run finishes without failing; @sluice_run_id and @sluice_as_of are set.',
+    }),
   })
   .refine(...mergeNeedsKeys);
 

@@ -8,7 +8,7 @@ import {
   checkWidth,
   identifierCapabilities,
   mergeNeedsKeys,
-  sqlSteps,
+  sqlStepOptions,
   tableName,
   tableWriteOptions,
 } from '../table-options.js';
@@ -57,13 +57,13 @@ const options = z
       .describe(
         "fixed: create a missing table (check types, else text), refuse a file with a column the table lacks; evolve: infer types, add new columns and widen types as the data needs; ignore_new: load only the table's columns, warn about the others; strict: refuse a file whose columns differ from the table's. All but fixed infer the types of a new table from the data.",
       ),
-    setup: sqlSteps.describe('SQL run once at the start of each run (such as CREATE TABLE IF NOT EXISTS).'),
-    afterLoad: sqlSteps.describe(
-      "SQL run after each file's rows and rejects, in the same transaction. Temp table `staged` holds the rows just loaded; sluice.run_id(), sluice.as_of(), sluice.file_name(), sluice.file_id() describe the load.",
-    ),
-    afterRun: sqlSteps.describe(
-      'SQL run once when a run finishes without failing, in its own transaction; sluice.run_id() and sluice.as_of() are set.',
-    ),
+    ...sqlStepOptions({
+      setup: 'SQL run once at the start of each run (such as CREATE TABLE IF NOT EXISTS).',
+      afterLoad:
+        "SQL run after each file's rows and rejects, in the same transaction. Temp table `staged` holds the rows just loaded; sluice.run_id(), sluice.as_of(), sluice.file_name(), sluice.file_id() describe the load.",
+      afterRun:
+        'SQL run once when a run finishes without failing, in its own transaction; sluice.run_id() and sluice.as_of() are set.',
+    }),
   })
   .refine(...mergeNeedsKeys);
 

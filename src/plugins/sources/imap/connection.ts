@@ -10,6 +10,7 @@ import { durationSchema } from '../../../core/duration-schema.js';
 import type { Logger } from '../../../core/plugin.js';
 import { withRenamedKeys } from '../../../core/renamed-keys.js';
 import { securityOption, type Security } from '../../../core/tls-option.js';
+import { parseServerUrl } from '../../../core/server-url.js';
 
 const oauth2Auth = z.strictObject({
   type: z.literal('oauth2'),
@@ -138,23 +139,19 @@ export function resolveTarget(
 ): Target {
   let fromUrl: Partial<Target> = {};
   if (o.url !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(o.url);
-    } catch {
-      throw new Error('url is not a valid URL; expected imap://user@host:port/INBOX');
-    }
-    if (url.protocol !== 'imap:' && url.protocol !== 'imaps:')
-      throw new Error(`url must start with imap:// or imaps:// (not ${url.protocol}//)`);
-    if (url.password) throw new Error('do not put the password in url: give it as password');
-    if (url.search || url.hash) throw new Error('url must not have a query (?) or a fragment (#)');
-    const mailbox = decodeURIComponent(url.pathname.replace(/^\/+/, '').replace(/\/+$/, ''));
+    const url = parseServerUrl(o.url, {
+      field: 'url',
+      protocols: ['imap', 'imaps'],
+      example: 'imap://user@host:port/INBOX',
+      passwordField: 'password',
+    });
+    const mailbox = url.path.replace(/^\/+/, '').replace(/\/+$/, '');
     fromUrl = {
-      host: url.hostname.replace(/^\[(.*)\]$/, '$1') || undefined,
-      port: url.port ? Number(url.port) : undefined,
-      username: url.username ? decodeURIComponent(url.username) : undefined,
+      host: url.host,
+      port: url.port,
+      username: url.username,
       mailbox: mailbox || undefined,
-      security: url.protocol === 'imaps:' ? 'tls' : 'none',
+      security: url.protocol === 'imaps' ? 'tls' : 'none',
     };
   }
   const host = o.host ?? fromUrl.host;

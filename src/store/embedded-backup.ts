@@ -1,0 +1,61 @@
+import { openAsBlob } from 'node:fs';
+import { readdir, rename } from 'node:fs/promises';
+import path from 'node:path';
+import { SluiceError } from '../core/errors.js';
+import { lockFolder } from './pglite-lock.js';
+
+/** Whether a folder holds anything (a missing folder holds nothing). */
+async function holdsFiles(dir: string): Promise<boolean> {
+  return (await readdir(dir).catch(() => [] as string[])).length > 0;
+}
+
+/**
+ * Restores a copy made by the embedded database's backup (a gzipped tar of its data folder) as the
+ * embedded database of `home`, holding the folder's lock so that no Sluice process uses it meanwhile. A
+ * database already there is refused unless `replace`, which keeps it beside as `pgdata.before-restore-…`.
+ * Returns the folder the old database was moved to, if any.
+ */
+export async function restoreEmbeddedCopy(
+  file: string,
+  home: string,
+  options: { replace?: boolean } = {},
+): Promise<{ dataDir: string; movedAside?: string }> {
+  const blob = await openAsBlob(file).catch((error: NodeJS.ErrnoException) => {
+    throw new SluiceError('CONFIG_NOT_FOUND', `cannot be read: ${error.code ?? error.message}`, {
+      where: file,
+    });
+  });
+  const lock = await lockFolder(home);
+  try {
+    const dataDir = path.join(home, 'pgdata');
+    let movedAside: string | undefined;
+    if (await holdsFiles(dataDir)) {
+      if (!options.replace)
+        throw new SluiceError('CONFIG_INVALID', `${home} already holds an embedded database`, {
+          hint: 'Restore into an empty SLUICE_HOME, or add --replace to keep the current one aside and restore over it.',
+        });
+      movedAside = `${dataDir}.before-restore-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`;
+      await rename(dataDir, movedAside);
+    }
+    const { PGlite } = await import('@electric-sql/pglite');
+    let db;
+    try {
+      db = await PGlite.create(dataDir, { loadDataDir: blob });
+      await db.query('SELECT 1');
+    } catch (error) {
+      throw new SluiceError(
+        'PARSE_FAILED',
+        `not a copy of an embedded Sluice database: ${(error as Error).message}`,
+        {
+          where: file,
+          cause: error,
+        },
+      );
+    } finally {
+      await db?.close();
+    }
+    return { dataDir, ...(movedAside ? { movedAside } : {}) };
+  } finally {
+    await lock.release();
+  }
+}
