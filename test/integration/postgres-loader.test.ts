@@ -264,6 +264,24 @@ describe.each(['pglite', 'postgres'] as const)('postgres loader on %s', (kind) =
     expect(warnings[0]).toMatch(/b, c_c/);
   });
 
+  it('a value the table refuses rejects the file naming the line of its row, past skipped lines', async () => {
+    await db.query('CREATE TABLE narrow (id integer, code varchar(3))');
+    const session = await open({ table: 'narrow' });
+    const rows = [
+      ['1', 'a'],
+      ['2', 'b'],
+      ['3', 'c'],
+      ['4', 'toolong'],
+      ['5', 'e'],
+    ];
+    // Lines 4 and 6-8 are not rows here (a reject, a record over three lines).
+    const refused = load(session, {
+      ...batch([{ name: 'id' }, { name: 'code' }], rows),
+      lines: [2, 3, 5, 9, 10],
+    });
+    await expect(refused).rejects.toMatchObject({ code: 'TARGET_MISMATCH', where: 'test.csv:9' });
+  });
+
   it('schema strict refuses a new column, and a missing one, naming both', async () => {
     const session = await open({ table: 'strictly', schema: 'strict' });
     await load(session, batch([{ name: 'a' }, { name: 'b' }], [['1', '2']]));

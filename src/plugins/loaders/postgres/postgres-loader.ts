@@ -28,6 +28,7 @@ import {
 import { withoutNullKeys } from '../null-keys.js';
 import { createColumnNamer } from '../column-names.js';
 import { UnstorableCharacters } from '../unstorable.js';
+import { RowLines } from './row-lines.js';
 import { createCopyScratch, toCopyBytes, type RefusedCell } from '../../../connectors/postgres/copy-text.js';
 import {
   copyErrorPosition,
@@ -594,29 +595,6 @@ function refusedCell(
     if (replacement === null) refused.add(r);
     return replacement;
   };
-}
-
-/**
- * The source line of each row copied, in order, so that a COPY error's "line N" names the file's line.
- * Four bytes a row.
- */
-class RowLines {
-  private lines = new Int32Array(1024);
-  private count = 0;
-
-  push(line: number): void {
-    if (this.count === this.lines.length) {
-      const bigger = new Int32Array(this.lines.length * 2);
-      bigger.set(this.lines);
-      this.lines = bigger;
-    }
-    this.lines[this.count++] = line;
-  }
-
-  /** The line of the `n`th row copied (1-based), when known. */
-  get(n: number): number | undefined {
-    return n >= 1 && n <= this.count ? this.lines[n - 1] : undefined;
-  }
 }
 
 /** A COPY text file as chunks of whole lines (PGlite copies chunk groups as they come). */
