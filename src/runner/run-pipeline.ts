@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { localDate } from '../core/dates.js';
 import { formatDuration } from '../core/duration.js';
-import { describeError, errorMessage, isSluiceError, SluiceError } from '../core/errors.js';
+import { describeError, isSluiceError, SluiceError } from '../core/errors.js';
 import type { LoadSession, PluginContext } from '../core/plugin.js';
 import { isRecordSource } from '../core/plugin.js';
 import type { Registry } from '../core/registry.js';
@@ -37,7 +37,7 @@ import {
 import { runFiles } from '../store/run-lookup.js';
 import { StateSnapshot } from '../store/state.js';
 import { StepLog, type LogEntry } from '../store/step-log.js';
-import { abortError, failureOf } from './abort.js';
+import { abortError, failureOf, recordFailure } from './abort.js';
 import { createCheckStage } from './check-stage.js';
 import { fileUnits } from './file-units.js';
 import { loadRows, type LoadStages } from './load-rows.js';
@@ -388,21 +388,7 @@ async function execute(
       await time('publish', () => publish({ runId: run.id, asOf: run.asOf }, db));
     }
   } catch (error) {
-    const failure = failureOf(error, abort.signal);
-    const stopped = isSluiceError(failure, 'STOPPED');
-    summary.status = stopped ? 'stopped' : 'failed';
-    summary.error = {
-      code: isSluiceError(failure) ? failure.code : 'INTERNAL',
-      message: describeError(failure),
-    };
-    if (stopped) log.warn(`run stopped: ${describeError(failure)}`);
-    else
-      log.error(
-        `run failed: ${describeError(failure)}`,
-        isSluiceError(failure)
-          ? { code: failure.code }
-          : { stack: (failure as Error)?.stack ?? errorMessage(failure) },
-      );
+    recordFailure(summary, error, abort.signal, log, 'run');
   }
 
   // Side effects outside the database, for what committed only — also when a later unit failed the run.

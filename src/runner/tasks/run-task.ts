@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { localDate } from '../../core/dates.js';
-import { describeError, errorMessage, isSluiceError } from '../../core/errors.js';
 import type { RunSummary } from '../../core/run-summary.js';
 import type { TaskSpec, TaskType } from '../../core/task-spec.js';
 import { sendRunNotices, type SendNoticesOptions } from '../../notify/send-notices.js';
@@ -9,7 +8,7 @@ import { claimLost, claimRun, HEARTBEAT_MS, newClaimer, renewClaim } from '../..
 import { finishRun, runOfRequest } from '../../store/runs.js';
 import { StepLog, type LogEntry } from '../../store/step-log.js';
 import { setRunKind } from '../../store/task-runs.js';
-import { failureOf } from '../abort.js';
+import { recordFailure } from '../abort.js';
 
 /** What a task's action gets: the run it belongs to, its log and its stop signal. */
 export interface TaskContext {
@@ -131,21 +130,7 @@ export async function runTask(options: RunTaskOptions): Promise<TaskSummary> {
     if (done.result !== undefined) summary.result = done.result;
     for (const line of done.outcomes) log.info(line, { outcome: true });
   } catch (error) {
-    const failure = failureOf(error, abort.signal);
-    const stopped = isSluiceError(failure, 'STOPPED');
-    summary.status = stopped ? 'stopped' : 'failed';
-    summary.error = {
-      code: isSluiceError(failure) ? failure.code : 'INTERNAL',
-      message: describeError(failure),
-    };
-    if (stopped) log.warn(`task stopped: ${describeError(failure)}`);
-    else
-      log.error(
-        `task failed: ${describeError(failure)}`,
-        isSluiceError(failure)
-          ? { code: failure.code }
-          : { stack: (failure as Error)?.stack ?? errorMessage(failure) },
-      );
+    recordFailure(summary, error, abort.signal, log, 'task');
   } finally {
     clearInterval(beat);
     options.signal?.removeEventListener('abort', stopFromOutside);
