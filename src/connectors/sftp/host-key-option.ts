@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pathOption } from '../../core/path-option.js';
 
 // The host key pinning every SFTP plugin offers (the sftp source and the sftp loader): one way to write a
 // fingerprint, and one reading of it.
@@ -17,3 +18,19 @@ export const hostKeySchema = z.union([fingerprint, z.array(fingerprint).min(1)])
 export function pinnedFingerprints(hostKey: string | string[] | undefined): string[] {
   return (hostKey === undefined ? [] : [hostKey].flat()).map((k) => k.replace(/=+$/, ''));
 }
+
+/** How an SFTP plugin logs in besides its user name: the fields the source and the loader share. */
+export const sftpCredentialOptions = {
+  password: z
+    .string()
+    .optional()
+    .describe('Password (secret: take it from the environment, ${SFTP_PASSWORD}).'),
+  privateKey: z
+    .string()
+    .optional()
+    .describe('Private key for key authentication, as PEM/OpenSSH text (secret).'),
+  privateKeyPath: pathOption()
+    .optional()
+    .describe('Private key for key authentication, read from this local file.'),
+  passphrase: z.string().optional().describe('Passphrase of an encrypted private key (secret).'),
+};

@@ -13,7 +13,11 @@ import {
   sftpIoError,
   type SftpConnection,
 } from '../../connectors/sftp/sftp-connection.js';
-import { hostKeySchema, pinnedFingerprints } from '../../connectors/sftp/host-key-option.js';
+import {
+  hostKeySchema,
+  sftpCredentialOptions,
+  pinnedFingerprints,
+} from '../../connectors/sftp/host-key-option.js';
 import {
   LeftOut,
   listedFiles,
@@ -24,7 +28,6 @@ import {
   type Observed,
 } from './file-listing.js';
 import { durationSchema } from '../../core/duration-schema.js';
-import { pathOption } from '../../core/path-option.js';
 import { parseServerUrl } from '../../core/server-url.js';
 import { withRenamedKeys } from '../../core/renamed-keys.js';
 import { settleOptions } from './settle.js';
@@ -58,18 +61,7 @@ const options = withRenamedKeys(
         .describe(
           'The remote folder; overrides the path of url. A relative path is relative to the login folder.',
         ),
-      password: z
-        .string()
-        .optional()
-        .describe('Password (secret: take it from the environment, ${SFTP_PASSWORD}).'),
-      privateKey: z
-        .string()
-        .optional()
-        .describe('Private key for key authentication, as PEM/OpenSSH text (secret).'),
-      privateKeyPath: pathOption()
-        .optional()
-        .describe('Private key for key authentication, read from this local file.'),
-      passphrase: z.string().optional().describe('Passphrase of an encrypted private key (secret).'),
+      ...sftpCredentialOptions,
       hostKey: hostKeySchema
         .optional()
         .describe(

@@ -1,11 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { hostKeySchema, pinnedFingerprints } from '../../../connectors/sftp/host-key-option.js';
+import {
+  hostKeySchema,
+  sftpCredentialOptions,
+  pinnedFingerprints,
+} from '../../../connectors/sftp/host-key-option.js';
 import { connectSftp, sftpIoError } from '../../../connectors/sftp/sftp-connection.js';
 import { durationSchema } from '../../../core/duration-schema.js';
 import { SluiceError } from '../../../core/errors.js';
-import { pathOption } from '../../../core/path-option.js';
 import { defineLoader, type PluginContext } from '../../../core/plugin.js';
 import { createMasker } from '../../../core/secrets.js';
 import { parseServerUrl } from '../../../core/server-url.js';
@@ -28,18 +31,7 @@ const options = z
       .describe(
         'The remote folder as sftp://user@host:port/absolute/path (port 22 by default); created when missing.',
       ),
-    password: z
-      .string()
-      .optional()
-      .describe('Password (secret: take it from the environment, ${SFTP_PASSWORD}).'),
-    privateKey: z
-      .string()
-      .optional()
-      .describe('Private key for key authentication, as PEM/OpenSSH text (secret).'),
-    privateKeyPath: pathOption()
-      .optional()
-      .describe('Private key for key authentication, read from this local file.'),
-    passphrase: z.string().optional().describe('Passphrase of an encrypted private key (secret).'),
+    ...sftpCredentialOptions,
     hostKey: hostKeySchema
       .optional()
       .describe(
