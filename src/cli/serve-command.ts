@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { describeError, SluiceError } from '../core/errors.js';
 import { createRegistry } from '../plugins/index.js';
 import { loadCatalog } from '../scheduler/catalog.js';
@@ -147,22 +147,27 @@ export async function runServiceProcess(
 }
 
 export function registerServe(program: Command, exit: (code: number) => void) {
-  program
+  const serve = program
     .command('serve')
     .description('Run as a service: the HTTP API, the scheduler and a worker (docs/service.md)')
     .argument('[service-file]', 'YAML with pipelines:, schedules: and etl: (default: SLUICE_SERVICE_FILE)')
     .option('--port <n>', 'HTTP port (default: SLUICE_PORT, or 8080)', wholeNumber(0))
     .option('--host <address>', 'address to listen on (default: SLUICE_HOST, or 127.0.0.1)')
     .option('--no-worker', 'run no jobs here (workers elsewhere do)')
-    .option('--no-scheduler', 'fire no schedules here')
-    .option('--concurrency <n>', 'jobs run at once by this worker', wholeNumber(1), 2)
-    .option(
-      '--grace <duration>',
-      'on SIGTERM, how long running jobs may take before they are stopped',
-      durationArgument(0),
-      30_000,
-    )
-    .action(async (file: string | undefined, flags: ServiceFlags) =>
+    .option('--no-scheduler', 'fire no schedules here');
+  withWorkerOptions(serve, 'jobs run at once by this worker').action(
+    async (file: string | undefined, flags: ServiceFlags) =>
       exit(await runServiceProcess('serve', file, flags)),
+  );
+}
+
+/** The options of a process that runs jobs (`serve` and `worker`): how many at once, how long on SIGTERM. */
+export function withWorkerOptions(command: Command, concurrency: string): Command {
+  return command
+    .option('--concurrency <n>', concurrency, wholeNumber(1), 2)
+    .addOption(
+      new Option('--grace <duration>', 'on SIGTERM, how long running jobs may take before they are stopped')
+        .argParser(durationArgument(0))
+        .default(30_000, '30s'),
     );
 }
