@@ -200,6 +200,11 @@ export interface CheckRule<S extends z.ZodType = z.ZodType> extends PluginBase<'
  */
 export type TransformFunction = ((input: BatchResult) => BatchResult) & {
   outcome?: () => string | undefined;
+  /**
+   * Rows held back until a unit's last batch (last-wins de-duplication), released once its rows are all
+   * read, and forgotten: the runner calls it at the end of every unit, also of one that failed.
+   */
+  endUnit?: () => BatchResult | undefined;
 };
 
 export interface TransformPlugin<S extends z.ZodType = z.ZodType> extends PluginBase<'transform', S> {

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { BatchResult, LoadResult, LoadSession, LoadUnit, PluginContext } from '../core/plugin.js';
+import type {
+  BatchResult,
+  LoadResult,
+  LoadSession,
+  LoadUnit,
+  PluginContext,
+  TransformFunction,
+} from '../core/plugin.js';
 import type { RecordBatch } from '../core/records.js';
 import type { SqlClient } from '../core/sql.js';
 import { abortError } from './abort.js';
@@ -12,7 +19,7 @@ export interface LoadStages {
   runId: string;
   asOf: string;
   check: ((input: BatchResult) => BatchResult) | undefined;
-  transforms: ((input: BatchResult) => BatchResult)[];
+  transforms: TransformFunction[];
   loader: LoadSession;
   context: PluginContext;
   /** Rows read and rejected so far in the unit being loaded, for progress. */
@@ -70,6 +77,16 @@ export async function loadRows(tx: SqlClient, stages: LoadStages, input: RowsInp
       stages.onRows(rowsRead, rowsRejected);
       yield result.batch;
     }
+    // Rows a transform held until the unit's end go on through the transforms after it.
+    for (let t = 0; t < stages.transforms.length; t++) {
+      let result = stages.transforms[t]!.endUnit?.();
+      if (!result) continue;
+      for (const transform of stages.transforms.slice(t + 1)) result = transform(result);
+      rowsRejected += result.rejectedRows;
+      await spool.add(result.rejects);
+      stages.onRows(rowsRead, rowsRejected);
+      yield result.batch;
+    }
   }
   try {
     const unit: LoadUnit = {
@@ -98,6 +115,8 @@ export async function loadRows(tx: SqlClient, stages: LoadStages, input: RowsInp
       ...(state ? { state } : {}),
     };
   } finally {
+    // A unit that failed part-way leaves nothing held for the next one (or its retry).
+    for (const transform of stages.transforms) transform.endUnit?.();
     await spool.discard();
   }
 }

@@ -34,12 +34,14 @@ const options = z.strictObject({
     .strictObject({
       keys: z.array(z.string()).min(1).describe('Columns that identify a row.'),
       keep: z
-        .literal('first')
+        .enum(['first', 'last'])
         .default('first')
-        .describe('first: a later row with the same keys is dropped (for last-wins use a merging loader).'),
+        .describe(
+          "first: a later row with the same keys in the run is dropped; last: of the rows with the same keys in one file (unit), the last is loaded, the earlier ones dropped (the file's rows are held until its end: memory grows with its distinct keys; across files, use a merging loader).",
+        ),
     })
     .optional()
-    .describe('Drop repeated rows of the same keys within a run.'),
+    .describe('Drop repeated rows of the same keys.'),
   dropEmpty: z
     .array(z.string())
     .optional()
@@ -64,6 +66,10 @@ export const normalizeTransform = defineTransform({
   create(opts: Options) {
     const counts = { changed: 0, duplicates: 0, empty: 0 };
     const seen = new Set<string>();
+    // Last-wins: the unit's latest row of each key, in the order of those rows, until the unit ends.
+    const held = new Map<string, { row: Value[]; line: number; raw?: string; changed: boolean }>();
+    let heldBatch: { columns: Column[]; origin: string; raw: boolean } | undefined;
+    const lastWins = opts.dedupe?.keep === 'last';
     const fn: TransformFunction = (input) => {
       const { batch } = input;
       const find = (name: string, what: string) => {
@@ -154,6 +160,13 @@ export const normalizeTransform = defineTransform({
             `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
           if (out[i] !== v) changed = true;
         }
+        if (keyAt.length > 0 && lastWins) {
+          const key = JSON.stringify(keyAt.map((i) => out[i] ?? null));
+          if (held.delete(key)) counts.duplicates++;
+          held.set(key, { row: out, line: batch.lines[r]!, raw: batch.raw?.[r], changed });
+          heldBatch = { columns, origin: batch.origin, raw: batch.raw !== undefined };
+          continue;
+        }
         if (keyAt.length > 0) {
           const key = JSON.stringify(keyAt.map((i) => out[i] ?? null));
           if (seen.has(key)) {
@@ -171,6 +184,25 @@ export const normalizeTransform = defineTransform({
         batch: { ...batch, columns, rows, lines, ...(raw ? { raw } : {}) },
         rejects,
         rejectedRows,
+      };
+    };
+    fn.endUnit = () => {
+      const kept = [...held.values()];
+      const at = heldBatch;
+      held.clear();
+      heldBatch = undefined;
+      if (!at || kept.length === 0) return undefined;
+      counts.changed += kept.filter((k) => k.changed).length;
+      return {
+        batch: {
+          columns: at.columns,
+          origin: at.origin,
+          rows: kept.map((k) => k.row),
+          lines: kept.map((k) => k.line),
+          ...(at.raw ? { raw: kept.map((k) => k.raw ?? '') } : {}),
+        },
+        rejects: [],
+        rejectedRows: 0,
       };
     };
     fn.outcome = () => {

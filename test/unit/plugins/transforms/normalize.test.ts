@@ -72,6 +72,37 @@ describe('normalize', () => {
     );
   });
 
+  it("keeps the last row of each key of a unit when asked, released at the unit's end", () => {
+    const normalize = create({ dedupe: { keys: ['series', 'obs_time'], keep: 'last' } });
+    const first = normalize({
+      batch: batch([
+        ['A', '2026-01-01 00:00:00', '1'],
+        ['B', '2026-01-01 00:00:00', '5'],
+        ['A', '2026-01-01 00:00:00', '2'],
+      ]),
+      rejects: [],
+      rejectedRows: 0,
+    });
+    const second = normalize({
+      batch: batch([['A', '2026-01-01 00:00:00', '3']]),
+      rejects: [],
+      rejectedRows: 0,
+    });
+    // Nothing passes before the unit ends: a later batch may still replace any row.
+    expect([...first.batch.rows, ...second.batch.rows]).toEqual([]);
+    const end = normalize.endUnit?.();
+    expect(end?.batch.rows).toEqual([
+      ['B', '2026-01-01 00:00:00', '5'],
+      ['A', '2026-01-01 00:00:00', '3'],
+    ]);
+    expect(end?.batch.lines).toEqual([3, 2]);
+    expect(normalize.outcome?.()).toBe('normalize: 2 rows dropped as duplicates');
+    // The next unit starts with nothing held: the same key there is not a duplicate of the last unit's.
+    expect(normalize.endUnit?.()).toBeUndefined();
+    normalize({ batch: batch([['A', '2026-01-01 00:00:00', '9']]), rejects: [], rejectedRows: 0 });
+    expect(normalize.endUnit?.()?.batch.rows).toEqual([['A', '2026-01-01 00:00:00', '9']]);
+  });
+
   it('names a column it does not find', () => {
     const normalize = create({ dropEmpty: ['nope'] });
     expect(() => normalize({ batch: batch([]), rejects: [], rejectedRows: 0 })).toThrow(
