@@ -94,3 +94,25 @@ export interface Progress {
   rowsLoaded: number;
   rowsRejected: number;
 }
+
+/** The summary of a run that has done nothing yet: no files, no rows, succeeded until something fails. */
+export function emptyRunSummary(runId: string, pipeline: string, asOf: string, dryRun: boolean): RunSummary {
+  return {
+    runId,
+    pipeline,
+    status: 'succeeded',
+    asOf,
+    dryRun,
+    resumed: false,
+    files: [],
+    rowsRead: 0,
+    rowsLoaded: 0,
+    rowsRejected: 0,
+    filesLoaded: 0,
+    filesRejected: 0,
+    filesSkipped: 0,
+    durationMs: 0,
+    timings: {},
+    warnings: [],
+  };
+}

@@ -7,7 +7,13 @@ import type { LoadSession, PluginContext } from '../core/plugin.js';
 import { isRecordSource } from '../core/plugin.js';
 import type { Registry } from '../core/registry.js';
 import { withRetry } from '../core/retry.js';
-import type { FileReport, Progress, PublishedVersion, RunSummary } from '../core/run-summary.js';
+import {
+  emptyRunSummary,
+  type FileReport,
+  type Progress,
+  type PublishedVersion,
+  type RunSummary,
+} from '../core/run-summary.js';
 import type { PipelineSpec } from '../core/spec.js';
 import type { SqlClient } from '../core/sql.js';
 import { sendRunNotices, type SendNoticesOptions } from '../notify/send-notices.js';
@@ -139,7 +145,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
 async function replayedSummary(db: SqlClient, run: RunRow): Promise<RunSummary> {
   const files = await runFiles(db, run.id);
   return {
-    ...emptySummary(run.id, run.pipeline, run.as_of, run.dry_run),
+    ...emptyRunSummary(run.id, run.pipeline, run.as_of, run.dry_run),
     status: run.status === 'succeeded' ? 'succeeded' : run.status === 'stopped' ? 'stopped' : 'failed',
     resumed: run.attempts > 1,
     files: files.map((f) => ({
@@ -174,30 +180,9 @@ async function insideRefreshWindow(options: RunOptions): Promise<RunSummary | un
   const next = new Date(last.getTime() + every);
   const reason = `last successful run started ${last.toISOString()}; refresh every ${formatDuration(every)}, next after ${next.toISOString()} (use --force to run now)`;
   return {
-    ...emptySummary('', spec.name, options.asOf ?? localDate(), false),
+    ...emptyRunSummary('', spec.name, options.asOf ?? localDate(), false),
     status: 'skipped',
     skipReason: reason,
-  };
-}
-
-function emptySummary(runId: string, pipeline: string, asOf: string, dryRun: boolean): RunSummary {
-  return {
-    runId,
-    pipeline,
-    status: 'succeeded',
-    asOf,
-    dryRun,
-    resumed: false,
-    files: [],
-    rowsRead: 0,
-    rowsLoaded: 0,
-    rowsRejected: 0,
-    filesLoaded: 0,
-    filesRejected: 0,
-    filesSkipped: 0,
-    durationMs: 0,
-    timings: {},
-    warnings: [],
   };
 }
 
@@ -227,7 +212,7 @@ async function execute(
   const { spec, registry } = options;
   const started = performance.now();
   const dryRun = options.dryRun ?? false;
-  const summary = { ...emptySummary(run.id, spec.name, run.asOf, dryRun), resumed: run.resumed };
+  const summary = { ...emptyRunSummary(run.id, spec.name, run.asOf, dryRun), resumed: run.resumed };
   const log = new StepLog(
     db,
     { runId: run.id, pipeline: spec.name, fallbackDir: path.join(options.home, 'logs') },

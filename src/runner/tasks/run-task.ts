@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { localDate } from '../../core/dates.js';
-import type { RunSummary } from '../../core/run-summary.js';
+import { emptyRunSummary, type RunSummary } from '../../core/run-summary.js';
 import type { TaskSpec, TaskType } from '../../core/task-spec.js';
 import { sendRunNotices, type SendNoticesOptions } from '../../notify/send-notices.js';
 import type { Database } from '../../store/database.js';
@@ -151,23 +151,5 @@ export async function runTask(options: RunTaskOptions): Promise<TaskSummary> {
 }
 
 function emptySummary(runId: string, task: TaskSpec, asOf: string): TaskSummary {
-  return {
-    runId,
-    pipeline: task.name,
-    type: task.type,
-    status: 'succeeded',
-    asOf,
-    dryRun: false,
-    resumed: false,
-    files: [],
-    rowsRead: 0,
-    rowsLoaded: 0,
-    rowsRejected: 0,
-    filesLoaded: 0,
-    filesRejected: 0,
-    filesSkipped: 0,
-    durationMs: 0,
-    timings: {},
-    warnings: [],
-  };
+  return { ...emptyRunSummary(runId, task.name, asOf, false), type: task.type };
 }
