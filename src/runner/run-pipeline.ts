@@ -23,12 +23,10 @@ import { setLoadContext } from '../store/load-context.js';
 import { createMailStore } from '../store/mail-store.js';
 import {
   assertNotRunning,
-  claimLost,
   claimRun,
   DEFAULT_CLAIM_TIMEOUT_MS,
   HEARTBEAT_MS,
   newClaimer,
-  renewClaim,
   startDryRun,
   type ClaimedRun,
 } from '../store/run-claims.js';
@@ -44,6 +42,7 @@ import { runFiles } from '../store/run-lookup.js';
 import { StateSnapshot } from '../store/state.js';
 import { StepLog, type LogEntry } from '../store/step-log.js';
 import { abortError, failureOf, recordFailure } from './abort.js';
+import { followSignal, keepClaim } from './claim-keeper.js';
 import { createCheckStage } from './check-stage.js';
 import { fileUnits } from './file-units.js';
 import { loadRows, type LoadStages } from './load-rows.js';
@@ -227,9 +226,7 @@ async function execute(
   const workDir = path.join(options.home, 'work', run.id);
   await mkdir(workDir, { recursive: true });
   const abort = new AbortController();
-  const stopFromOutside = () => abort.abort(options.signal?.reason);
-  if (options.signal?.aborted) stopFromOutside();
-  options.signal?.addEventListener('abort', stopFromOutside, { once: true });
+  const stopFollowing = followSignal(options.signal, abort);
   const state = await StateSnapshot.read(db, spec.name);
   const context: PluginContext = {
     logger: log,
@@ -287,18 +284,11 @@ async function execute(
       `took over run ${run.id} from process ${t.pid} on ${t.host} (last heartbeat ${t.heartbeatAt}): its process is gone`,
     );
   }
-  // Keeps the claim alive for other processes; a claim taken over meanwhile stops this attempt.
-  const beat =
+  // A dry run holds no claim (it runs inside one transaction that rolls back).
+  const stopBeating =
     claimer === null
       ? undefined
-      : setInterval(() => {
-          renewClaim(db, run.id, claimer).then(
-            (held) => {
-              if (!held) abort.abort(claimLost(run.id));
-            },
-            () => undefined, // a missed beat is tried again at the next one
-          );
-        }, heartbeatMs(spec.run.claimTimeoutMs));
+      : keepClaim(db, run.id, claimer, heartbeatMs(spec.run.claimTimeoutMs), abort);
   const maxRunTimer = spec.run.maxRunTimeMs
     ? setTimeout(
         () =>
@@ -384,9 +374,9 @@ async function execute(
     summary.error ??= { code: isSluiceError(error) ? error.code : 'INTERNAL', message: describeError(error) };
     log.error(`after the loads: ${describeError(error)}`);
   } finally {
-    if (beat) clearInterval(beat);
+    stopBeating?.();
     if (maxRunTimer) clearTimeout(maxRunTimer);
-    options.signal?.removeEventListener('abort', stopFromOutside);
+    stopFollowing();
     await source?.close().catch(() => undefined);
     await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
   }

@@ -4,11 +4,12 @@ import { emptyRunSummary, type RunSummary } from '../../core/run-summary.js';
 import type { TaskSpec, TaskType } from '../../core/task-spec.js';
 import { sendRunNotices, type SendNoticesOptions } from '../../notify/send-notices.js';
 import type { Database } from '../../store/database.js';
-import { claimLost, claimRun, HEARTBEAT_MS, newClaimer, renewClaim } from '../../store/run-claims.js';
+import { claimRun, HEARTBEAT_MS, newClaimer } from '../../store/run-claims.js';
 import { finishRun, runOfRequest } from '../../store/runs.js';
 import { StepLog, type LogEntry } from '../../store/step-log.js';
 import { setRunKind } from '../../store/task-runs.js';
 import { recordFailure } from '../abort.js';
+import { followSignal, keepClaim } from '../claim-keeper.js';
 
 /** What a task's action gets: the run it belongs to, its log and its stop signal. */
 export interface TaskContext {
@@ -100,17 +101,8 @@ export async function runTask(options: RunTaskOptions): Promise<TaskSummary> {
   );
   const started = performance.now();
   const abort = new AbortController();
-  const stopFromOutside = () => abort.abort(options.signal?.reason);
-  if (options.signal?.aborted) stopFromOutside();
-  options.signal?.addEventListener('abort', stopFromOutside, { once: true });
-  const beat = setInterval(() => {
-    renewClaim(db, run.id, claimer.id).then(
-      (held) => {
-        if (!held) abort.abort(claimLost(run.id));
-      },
-      () => undefined, // a missed beat is tried again at the next one
-    );
-  }, HEARTBEAT_MS);
+  const stopFollowing = followSignal(options.signal, abort);
+  const stopBeating = keepClaim(db, run.id, claimer.id, HEARTBEAT_MS, abort);
 
   log.info(`${task.type} task ${task.name} ${run.resumed ? 'resumed' : 'started'}, run ${run.id}`);
   try {
@@ -132,8 +124,8 @@ export async function runTask(options: RunTaskOptions): Promise<TaskSummary> {
   } catch (error) {
     recordFailure(summary, error, abort.signal, log, 'task');
   } finally {
-    clearInterval(beat);
-    options.signal?.removeEventListener('abort', stopFromOutside);
+    stopBeating();
+    stopFollowing();
   }
   summary.durationMs = Math.round(performance.now() - started);
   summary.timings = { [task.type]: summary.durationMs };
