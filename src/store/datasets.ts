@@ -99,13 +99,14 @@ export async function listDatasets(
   db: SqlClient,
   options: { rule?: string; label?: string; limit?: number } = {},
 ): Promise<DatasetRow[]> {
+  // d.id: a bare `id` in ORDER BY names the text output column and sorts 10 before 9.
   const { rows } = await db.query<DatasetRow>(
     `SELECT id::text, label, date::text, rule, target_table, status, row_count::int AS row_count,
             file_id::text, file_name, run_id::text, column_map, error, superseded_by::text,
             created_at::text
-       FROM sluice.datasets
+       FROM sluice.datasets d
       WHERE ($1::text IS NULL OR rule = $1) AND ($2::text IS NULL OR label = $2)
-      ORDER BY id DESC LIMIT $3`,
+      ORDER BY d.id DESC LIMIT $3`,
     [options.rule ?? null, options.label ?? null, options.limit ?? 100],
   );
   return rows;
@@ -118,8 +119,8 @@ export async function failedDatasetOf(
   fileName: string,
 ): Promise<string | undefined> {
   const { rows } = await db.query<{ id: string }>(
-    `SELECT id::text FROM sluice.datasets WHERE run_id = $1 AND file_name = $2 AND status = 'failed'
-      ORDER BY id DESC LIMIT 1`,
+    `SELECT d.id::text FROM sluice.datasets d WHERE run_id = $1 AND file_name = $2 AND status = 'failed'
+      ORDER BY d.id DESC LIMIT 1`,
     [runId, fileName],
   );
   return rows[0]?.id;

@@ -66,7 +66,7 @@ export async function getReportDefinition(db: SqlClient, name: string): Promise<
 export async function listReportSends(db: SqlClient, report: string, limit = 50): Promise<ReportSendRow[]> {
   const { rows } = await db.query<ReportSendRow>(
     `SELECT id::text AS id, report, sent_at::text AS sent_at, recipients, rows_per_query, status, error, eml_path
-       FROM sluice.report_sends WHERE report = $1 ORDER BY sent_at DESC, id DESC LIMIT $2`,
+       FROM sluice.report_sends s WHERE report = $1 ORDER BY s.sent_at DESC, s.id DESC LIMIT $2`,
     [report, limit],
   );
   return rows;

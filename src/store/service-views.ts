@@ -110,7 +110,7 @@ export async function runFileViews(db: SqlClient, runId: string): Promise<RunFil
     `SELECT id::text AS id, name, source, size::float8 AS size, sha256, status, reason, rows_read::float8 AS "rowsRead",
             rows_loaded::float8 AS "rowsLoaded", rows_rejected::float8 AS "rowsRejected",
             duplicate_of::text AS "duplicateOf", ${isoTime('recorded_at')} AS "recordedAt", archived_to AS "archivedTo"
-       FROM sluice.files WHERE run_id = $1 ORDER BY id`,
+       FROM sluice.files f WHERE run_id = $1 ORDER BY f.id`,
     [runId],
   );
   return rows;
@@ -127,7 +127,10 @@ export interface LogView {
   data: Record<string, unknown> | null;
 }
 
-/** A run's step log after entry `after` (an id), in order, at most `limit` entries. */
+/**
+ * A run's step log after entry `after` (an id), in order, at most `limit` entries. `l.id`: a bare `id` in
+ * ORDER BY names the text output column and sorts 10 before 9.
+ */
 export async function runLogPage(
   db: SqlClient,
   runId: string,
@@ -136,7 +139,7 @@ export async function runLogPage(
   const { rows } = await db.query<LogView>(
     `SELECT id::text AS id, ${isoTime('logged_at')} AS "loggedAt", level, step, step_ms AS "stepMs", total_ms AS "totalMs",
             message, data
-       FROM sluice.logs WHERE run_id = $1 AND id > $2::bigint ORDER BY id LIMIT $3`,
+       FROM sluice.logs l WHERE run_id = $1 AND l.id > $2::bigint ORDER BY l.id LIMIT $3`,
     [runId, options.after ?? '0', options.limit],
   );
   return rows;
