@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { getRun, listRuns, type RunRow } from '../store/runs.js';
 import { runFiles, type RunFileRow } from '../store/run-lookup.js';
+import { runLogPage, type LogView } from '../store/service-views.js';
 import {
   formatCount,
   formatDuration,
@@ -16,6 +17,7 @@ interface RunsFlags {
   pipeline?: string;
   limit: number;
   json?: boolean;
+  log?: boolean;
 }
 
 export function registerRuns(program: Command) {
@@ -26,6 +28,10 @@ export function registerRuns(program: Command) {
     .option('--pipeline <name>', 'only this pipeline')
     .option('--limit <n>', 'how many', wholeNumber(1), 20)
     .option('--json', 'as JSON')
+    .option(
+      '--log',
+      'with a run: its step log too, every entry in order (what happened, warnings, the error)',
+    )
     .action(async (run: string | undefined, flags: RunsFlags) => {
       if (run !== undefined) return showRun(run, flags);
       const runs = await withStore(
@@ -100,15 +106,42 @@ export function formatRuns(runs: readonly RunRow[]): string {
 }
 
 async function showRun(given: string, flags: RunsFlags): Promise<void> {
-  const { run, files } = await withStore(
+  const { run, files, log } = await withStore(
     async (db) => {
       const id = await resolveRunId(db, given);
-      return { run: (await getRun(db, id))!, files: await runFiles(db, id) };
+      const entries: LogView[] = [];
+      // Paged, so that a run of thousands of warnings is read in bounded queries.
+      for (let page: LogView[] = []; flags.log;) {
+        page = await runLogPage(db, id, {
+          limit: 1000,
+          ...(page.length > 0 ? { after: page.at(-1)!.id } : {}),
+        });
+        entries.push(...page);
+        if (page.length < 1000) break;
+      }
+      return { run: (await getRun(db, id))!, files: await runFiles(db, id), log: entries };
     },
     { existing: true },
   );
-  if (flags.json) process.stdout.write(JSON.stringify({ ...run, files }, null, 2) + '\n');
-  else process.stdout.write(formatRun(run, files));
+  if (flags.json) {
+    process.stdout.write(JSON.stringify({ ...run, files, ...(flags.log ? { log } : {}) }, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(formatRun(run, files));
+  if (flags.log) process.stdout.write(`\n${formatLog(log)}`);
+  else process.stdout.write(`Step log: sluice runs ${run.id.slice(0, 8)} --log\n`);
+}
+
+/** A step log as lines: time of day, level, message (multi-line messages indented under it). */
+export function formatLog(entries: readonly LogView[]): string {
+  if (entries.length === 0) return 'No step log for this run (removed by maintenance, or never written).\n';
+  return entries
+    .map((e) => {
+      const time = formatTime(e.loggedAt).slice(11);
+      return `${time}  ${e.level.padEnd(5)}  ${e.message.replaceAll('\n', '\n                 ')}`;
+    })
+    .join('\n')
+    .concat('\n');
 }
 
 /** One run in full: counts, timings per step, its error and every file it recorded. */

@@ -58,9 +58,7 @@ export function formatTaskSummary(s: TaskSummary): string {
     const last = tail.split('\n').slice(-TAIL_LINES);
     lines.push(`  ${stream} (last lines):`, ...last.map((l) => `    ${l}`));
   }
-  lines.push(
-    `  step log: sluice sql "SELECT step, level, message FROM sluice.logs WHERE run_id = '${s.runId}' ORDER BY id"`,
-  );
+  lines.push(`  step log: sluice runs ${s.runId.slice(0, 8)} --log`);
   if (s.error) lines.push('', `The task failed: ${s.error.message}`);
   return lines.join('\n') + '\n';
 }

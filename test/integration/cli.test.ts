@@ -48,6 +48,18 @@ describe('sluice CLI', () => {
       'succeeded',
       'succeeded',
     ]);
+    // One run, then its step log: every entry in the order it was written.
+    const short = firstRun.slice(0, 8);
+    const shown = await runCli(['runs', short], { SLUICE_HOME: home, DATABASE_URL: '' });
+    expect(shown.stdout).toContain(`Step log: sluice runs ${short} --log`);
+    const withLog = await runCli(['runs', short, '--log'], { SLUICE_HOME: home, DATABASE_URL: '' });
+    expect(withLog.code, withLog.stderr).toBe(0);
+    const entries = withLog.stdout.split('\n').filter((l) => /^\d\d:\d\d:\d\d {2}(info|warn|error)/.test(l));
+    expect(entries[0]).toContain(`run ${firstRun} of visits started`);
+    expect(entries.at(-1)).toContain('run succeeded: 3 files loaded, 0 skipped, 1 rejected');
+    expect(entries.some((l) => l.includes('rejected report_4.txt: expected 15 columns'))).toBe(true);
+    const asJson = await runCli(['runs', short, '--log', '--json'], { SLUICE_HOME: home, DATABASE_URL: '' });
+    expect(JSON.parse(asJson.stdout).log).toHaveLength(entries.length);
   });
 
   it('refuses a second process on the same embedded database with a clear message', async () => {
