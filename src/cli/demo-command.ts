@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -25,7 +25,13 @@ export function registerDemo(program: Command, exit: (code: number) => void) {
         const backup = path.join(home, 'demo', 'visits', 'backup');
         await mkdir(inbox, { recursive: true });
         const data = path.join(EXAMPLES, 'visits', 'data');
-        for (const name of await readdir(data)) await copyFile(path.join(data, name), path.join(inbox, name));
+        // Dated an hour back: the copies are complete, and the source would otherwise wait its stableFor to
+        // be sure that files this young are no longer being written.
+        const arrived = new Date(Date.now() - 3600_000);
+        for (const name of await readdir(data)) {
+          await copyFile(path.join(data, name), path.join(inbox, name));
+          await utimes(path.join(inbox, name), arrived, arrived);
+        }
         process.env.VISITS_SOURCE = inbox;
         process.env.VISITS_BACKUP_DIR = backup;
         process.stdout.write(`Sluice demo: the visitor ETL (examples/visits) on ${db.location}\n`);
