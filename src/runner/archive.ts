@@ -1,10 +1,11 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import yauzl from 'yauzl';
 import { SluiceError } from '../core/errors.js';
+import { removeWritten } from '../core/partial-file.js';
 import { isProcessAlive } from '../store/process-alive.js';
 import { writeAppendedZip, type DeflatedEntry } from './zip-append.js';
 
@@ -44,6 +45,7 @@ let partCount = 0;
 export function startCompression(file: string, zipPath: string): Compression {
   const dataPath = `${zipPath}.${process.pid}.${++partCount}.part`;
   const controller = new AbortController();
+  let out: WriteStream | undefined;
   const run = async (): Promise<Omit<DeflatedEntry, 'name'>> => {
     await mkdir(path.dirname(zipPath), { recursive: true });
     const { mtime } = await stat(file);
@@ -55,12 +57,14 @@ export function startCompression(file: string, zipPath: string): Compression {
       size += chunk.length;
     });
     const deflate = zlib.createDeflateRaw({ level: 6, chunkSize: 1 << 18 });
-    await pipeline(input, deflate, createWriteStream(dataPath), { signal: controller.signal });
+    out = createWriteStream(dataPath);
+    await pipeline(input, deflate, out, { signal: controller.signal });
     const { size: compressedSize } = await stat(dataPath);
     return { dataPath, crc32: crc, size, compressedSize, mtime };
   };
   const done = run().catch(async (error: unknown) => {
-    await rm(dataPath, { force: true });
+    if (out) await removeWritten(out, dataPath);
+    else await rm(dataPath, { force: true });
     throw error;
   });
   done.catch(() => undefined); // awaited by addToZip or cancel; never an unhandled rejection

@@ -1,7 +1,8 @@
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { removeWritten } from '../../core/partial-file.js';
 import type { HttpResponse } from './http-client.js';
 
 /**
@@ -18,8 +19,9 @@ export async function saveBody(response: HttpResponse, target: string): Promise<
       done(null, chunk);
     },
   });
+  const out = createWriteStream(partial);
   try {
-    await pipeline(response.body, counter, createWriteStream(partial));
+    await pipeline(response.body, counter, out);
     const declared = Number(response.headers['content-length']);
     if (!response.headers['content-encoding'] && Number.isFinite(declared) && declared !== bytes) {
       throw new Error(`the body ended after ${bytes} of ${declared} bytes`);
@@ -27,7 +29,7 @@ export async function saveBody(response: HttpResponse, target: string): Promise<
     await rename(partial, target);
     return bytes;
   } catch (error) {
-    await rm(partial, { force: true });
+    await removeWritten(out, partial);
     throw error;
   }
 }

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { formatDuration } from '../../core/duration.js';
 import { SluiceError } from '../../core/errors.js';
+import { removeWritten } from '../../core/partial-file.js';
 import { redactUrl } from '../../core/sql.js';
 import type { BackupOptions } from '../../core/task-spec.js';
 import { plural } from '../../core/text.js';
@@ -97,14 +98,13 @@ export async function dumpPostgres(
 async function copyEmbedded(db: Database, file: string): Promise<void> {
   const blob = await db.dumpDataDir!();
   const partial = `${file}.partial`;
+  const out = createWriteStream(partial, { mode: BACKUP_MODE });
   try {
-    await pipeline(
-      Readable.fromWeb(blob.stream() as WebReadableStream),
-      createWriteStream(partial, { mode: BACKUP_MODE }),
-    );
+    await pipeline(Readable.fromWeb(blob.stream() as WebReadableStream), out);
     await rename(partial, file);
-  } finally {
-    await rm(partial, { force: true });
+  } catch (error) {
+    await removeWritten(out, partial);
+    throw error;
   }
 }
 

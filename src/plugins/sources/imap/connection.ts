@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { SluiceError, errorMessage } from '../../../core/errors.js';
 import { formatDuration } from '../../../core/duration.js';
 import { durationSchema } from '../../../core/duration-schema.js';
+import { removeWritten } from '../../../core/partial-file.js';
 import type { Logger } from '../../../core/plugin.js';
 import { withRenamedKeys } from '../../../core/renamed-keys.js';
 import { securityOption, type Security } from '../../../core/tls-option.js';
@@ -436,7 +437,11 @@ export async function openMailbox(
             where: location,
           });
         }
-        await pipeline(download.content, createWriteStream(file));
+        const out = createWriteStream(file);
+        await pipeline(download.content, out).catch(async (error: unknown) => {
+          await removeWritten(out, file);
+          throw error;
+        });
       });
       // A dropped connection may end the stream early instead of failing it.
       if (lost !== undefined || !client.usable) {
