@@ -1,6 +1,7 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
+import { removeWritten } from '../core/partial-file.js';
 import type { Reject } from '../core/records.js';
 import { copyTextValue, type SqlClient } from '../core/sql.js';
 
@@ -80,9 +81,10 @@ export class RejectSpool {
   }
 
   async discard(): Promise<void> {
-    this.out?.destroy();
+    const out = this.out;
     this.out = undefined;
-    await rm(this.file, { force: true });
+    if (out) await removeWritten(out, this.file);
+    else await rm(this.file, { force: true });
   }
 }
 

@@ -2,6 +2,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
+import { removeWritten } from '../../../core/partial-file.js';
 
 /** `yyyyMMdd_HHmmss` in local time. */
 export function timestamp(date: Date): string {
@@ -41,7 +42,7 @@ export class ScanCsv {
   }
 
   async discard(): Promise<void> {
-    this.out?.destroy();
-    await rm(this.partial, { force: true });
+    if (this.out) await removeWritten(this.out, this.partial);
+    else await rm(this.partial, { force: true });
   }
 }
