@@ -25,6 +25,7 @@ export function createServiceMetrics(db: Database, queue: JobQueue): ServiceMetr
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
 
+  const runsTotal = new NeverDown();
   new Counter({
     name: 'sluice_runs_total',
     help: 'Runs in the ledger (not dry runs), by pipeline and status.',
@@ -32,9 +33,14 @@ export function createServiceMetrics(db: Database, queue: JobQueue): ServiceMetr
     registers: [registry],
     async collect() {
       this.reset();
-      for (const t of await runTotals(db)) this.inc({ pipeline: t.pipeline, status: t.status }, t.runs);
+      const totals = (await runTotals(db)).map((t) => ({
+        labels: { pipeline: t.pipeline, status: t.status },
+        value: t.runs,
+      }));
+      for (const { labels, value } of runsTotal.values(totals)) this.inc(labels, value);
     },
   });
+  const loadedTotal = new NeverDown();
   new Counter({
     name: 'sluice_rows_loaded_total',
     help: 'Rows loaded by the runs of each pipeline.',
@@ -42,9 +48,11 @@ export function createServiceMetrics(db: Database, queue: JobQueue): ServiceMetr
     registers: [registry],
     async collect() {
       this.reset();
-      for (const [pipeline, n] of sumBy(await runTotals(db), 'rowsLoaded')) this.inc({ pipeline }, n);
+      for (const { labels, value } of loadedTotal.values(sumBy(await runTotals(db), 'rowsLoaded')))
+        this.inc(labels, value);
     },
   });
+  const rejectedTotal = new NeverDown();
   new Counter({
     name: 'sluice_rows_rejected_total',
     help: 'Rows rejected by the runs of each pipeline.',
@@ -52,7 +60,8 @@ export function createServiceMetrics(db: Database, queue: JobQueue): ServiceMetr
     registers: [registry],
     async collect() {
       this.reset();
-      for (const [pipeline, n] of sumBy(await runTotals(db), 'rowsRejected')) this.inc({ pipeline }, n);
+      for (const { labels, value } of rejectedTotal.values(sumBy(await runTotals(db), 'rowsRejected')))
+        this.inc(labels, value);
     },
   });
   registry.registerMetric(runDurations(db) as never);
@@ -128,14 +137,57 @@ export function createServiceMetrics(db: Database, queue: JobQueue): ServiceMetr
   };
 }
 
-function sumBy(rows: Awaited<ReturnType<typeof runTotals>>, key: 'rowsLoaded' | 'rowsRejected') {
+function sumBy(rows: Awaited<ReturnType<typeof runTotals>>, key: 'rowsLoaded' | 'rowsRejected'): Series[] {
   const sums = new Map<string, number>();
   for (const r of rows) sums.set(r.pipeline, (sums.get(r.pipeline) ?? 0) + r[key]);
-  return sums;
+  return [...sums].map(([pipeline, value]) => ({ labels: { pipeline }, value }));
+}
+
+type Labels = Record<string, string | number>;
+interface Series {
+  labels: Labels;
+  value: number;
+}
+
+/**
+ * Keeps counters read from the ledger from going down in this process. `sluice maintenance` purges old
+ * runs, so a total read from sluice.runs can fall (or its series vanish): Prometheus would take that for a
+ * reset and see the whole remaining total as new. A series keeps the part purged as an offset and goes on
+ * growing from where it was; one that vanished keeps its last value. A restart starts over, as any
+ * process's counters do.
+ */
+export class NeverDown {
+  private readonly offsets = new Map<string, number>();
+  private readonly last = new Map<string, { labels: Labels; value: number }>();
+
+  values(current: readonly Series[]): Series[] {
+    const seen = new Set<string>();
+    const out: Series[] = [];
+    for (const { labels, value } of current) {
+      const key = JSON.stringify(labels);
+      seen.add(key);
+      let exported = value + (this.offsets.get(key) ?? 0);
+      const before = this.last.get(key)?.value ?? 0;
+      if (exported < before) {
+        this.offsets.set(key, (this.offsets.get(key) ?? 0) + before - exported);
+        exported = before;
+      }
+      this.last.set(key, { labels, value: exported });
+      out.push({ labels, value: exported });
+    }
+    for (const [key, kept] of this.last) {
+      if (seen.has(key)) continue;
+      // Every run of the series was purged: what comes later counts on from here.
+      this.offsets.set(key, kept.value);
+      out.push(kept);
+    }
+    return out;
+  }
 }
 
 /** A histogram read from the ledger at each scrape (prom-client's own keeps what one process observed). */
 function runDurations(db: Database) {
+  const neverDown = new NeverDown();
   return {
     name: 'sluice_run_duration_seconds',
     help: 'Durations of the ended runs in the ledger, by pipeline and status.',
@@ -143,24 +195,23 @@ function runDurations(db: Database) {
     aggregator: 'sum',
     reset() {},
     async get() {
-      const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+      // Every bucket, sum and count is a series of its own (the metric's name among its labels) that must
+      // not go down either.
+      const series: Series[] = [];
       for (const row of await runDurationBuckets(db, DURATION_BOUNDS)) {
         const labels = { pipeline: row.pipeline, status: row.status };
-        DURATION_BOUNDS.forEach((le, i) =>
-          values.push({
-            metricName: 'sluice_run_duration_seconds_bucket',
-            labels: { ...labels, le },
-            value: row.counts[i] ?? 0,
-          }),
-        );
-        values.push({
-          metricName: 'sluice_run_duration_seconds_bucket',
-          labels: { ...labels, le: '+Inf' },
-          value: row.count,
-        });
-        values.push({ metricName: 'sluice_run_duration_seconds_sum', labels, value: row.sum });
-        values.push({ metricName: 'sluice_run_duration_seconds_count', labels, value: row.count });
+        const bucket = (le: number | string, value: number) =>
+          series.push({ labels: { metric: 'bucket', ...labels, le }, value });
+        DURATION_BOUNDS.forEach((le, i) => bucket(le, row.counts[i] ?? 0));
+        bucket('+Inf', row.count);
+        series.push({ labels: { metric: 'sum', ...labels }, value: row.sum });
+        series.push({ labels: { metric: 'count', ...labels }, value: row.count });
       }
+      const values = neverDown.values(series).map(({ labels: { metric, ...labels }, value }) => ({
+        metricName: `sluice_run_duration_seconds_${String(metric)}`,
+        labels,
+        value,
+      }));
       return {
         name: 'sluice_run_duration_seconds',
         help: this.help,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -422,6 +423,25 @@ describe('status, admin and metrics', () => {
     expect(family('sluice_queue_jobs')).toBeDefined();
     expect(family('sluice_queue_oldest_job_age_seconds')).toBeDefined();
     expect(family('sluice_job_duration_seconds')).toBeDefined();
+  });
+
+  it('keeps counters from going down when maintenance purges runs (Prometheus would see a reset)', async () => {
+    const id = randomUUID();
+    await store.db.query(
+      `INSERT INTO sluice.runs (id, pipeline, status, as_of, started_at, ended_at)
+       VALUES ($1, 'purged', 'succeeded', '2026-11-01', now() - interval '2 seconds', now())`,
+      [id],
+    );
+    const series = [
+      'sluice_runs_total{pipeline="purged",status="succeeded"} 1\n',
+      'sluice_run_duration_seconds_count{pipeline="purged",status="succeeded"} 1\n',
+      'sluice_run_duration_seconds_bucket{pipeline="purged",status="succeeded",le="5"} 1\n',
+    ];
+    const before = (await call('GET', '/metrics')).text;
+    for (const line of series) expect(before).toContain(line);
+    await store.db.query('DELETE FROM sluice.runs WHERE id = $1', [id]);
+    const after = (await call('GET', '/metrics')).text;
+    for (const line of series) expect(after).toContain(line);
   });
 });
 
