@@ -17,8 +17,9 @@ export async function findRuns(db: SqlClient, prefix: string, limit: number): Pr
   const asUuid = (h: string) =>
     `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   const { rows } = await db.query<RunMatch>(
-    `SELECT id::text AS id, pipeline, started_at::text AS started_at FROM sluice.runs
-      WHERE id BETWEEN $1::uuid AND $2::uuid ORDER BY started_at DESC LIMIT $3`,
+    // r.started_at: the bare name would sort the text output column (wrong across a DST change).
+    `SELECT id::text AS id, pipeline, started_at::text AS started_at FROM sluice.runs r
+      WHERE id BETWEEN $1::uuid AND $2::uuid ORDER BY r.started_at DESC LIMIT $3`,
     [asUuid(hex.padEnd(32, '0')), asUuid(hex.padEnd(32, 'f')), limit],
   );
   return rows;
