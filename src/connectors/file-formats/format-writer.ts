@@ -61,3 +61,38 @@ export function sameColumns(first: readonly Column[], next: readonly Column[]): 
       `a file takes one set of columns: got ${next.map((c) => c.name).join(', ')} after ${first.map((c) => c.name).join(', ')}`,
     );
 }
+
+/** How a text format writes its lines: an optional header from the columns, then one line per row. */
+export interface LineFormat {
+  header?(columns: readonly Column[]): string;
+  line(columns: readonly Column[], row: Row): string;
+}
+
+/**
+ * A text format written a line per row (CSV, JSON lines): the first batch fixes the columns and may write a
+ * header, later batches must have the same columns, each batch goes out as one string.
+ */
+export function createLineWriter(format: FileFormat, stream: Writable, lines: LineFormat): FormatWriter {
+  const out = new CountingOutput(stream);
+  let columns: readonly Column[] | undefined;
+  let rows = 0;
+  return {
+    format,
+    async write(batchColumns: readonly Column[], batchRows: readonly Row[]) {
+      if (!columns) {
+        columns = batchColumns;
+        if (lines.header) await out.write(lines.header(columns));
+      } else sameColumns(columns, batchColumns);
+      const cols = columns;
+      let text = '';
+      for (const row of batchRows) text += lines.line(cols, row);
+      rows += batchRows.length;
+      await out.write(text);
+    },
+    pendingRows: 0,
+    async flush() {},
+    async end(): Promise<WrittenFile> {
+      return out.end(rows);
+    },
+  };
+}

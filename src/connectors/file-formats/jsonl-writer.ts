@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { Column, Row } from '../../core/records.js';
-import { CountingOutput, sameColumns, type FormatWriter, type WrittenFile } from './format-writer.js';
+import { createLineWriter, type FormatWriter } from './format-writer.js';
 import { typedValue } from './typed-values.js';
 
 /**
@@ -8,30 +8,14 @@ import { typedValue } from './typed-values.js';
  * are ISO 8601 text; a `json` column is embedded as JSON, not as a string.
  */
 export function createJsonlWriter(stream: Writable): FormatWriter {
-  const out = new CountingOutput(stream);
-  let columns: readonly Column[] | undefined;
-  let rows = 0;
-  return {
-    format: 'jsonl',
-    async write(batchColumns: readonly Column[], batchRows: readonly Row[]) {
-      if (!columns) columns = batchColumns;
-      else sameColumns(columns, batchColumns);
-      const cols = columns;
-      let text = '';
-      for (const row of batchRows) {
-        const object: Record<string, unknown> = {};
-        for (let i = 0; i < cols.length; i++) object[cols[i]!.name] = jsonValue(cols[i]!, row[i] ?? null);
-        text += `${JSON.stringify(object)}\n`;
-      }
-      rows += batchRows.length;
-      await out.write(text);
+  return createLineWriter('jsonl', stream, {
+    line(columns, row) {
+      const object: Record<string, unknown> = {};
+      for (let i = 0; i < columns.length; i++)
+        object[columns[i]!.name] = jsonValue(columns[i]!, row[i] ?? null);
+      return `${JSON.stringify(object)}\n`;
     },
-    pendingRows: 0,
-    async flush() {},
-    async end(): Promise<WrittenFile> {
-      return out.end(rows);
-    },
-  };
+  });
 }
 
 function jsonValue(column: Column, value: Row[number]): unknown {
