@@ -291,28 +291,18 @@ export async function runningRuns(db: SqlClient): Promise<(RunView & { silentSec
   return rows.map((r) => ({ ...rounded(r), silentSeconds: r.silentSeconds }));
 }
 
+export interface SilentRun {
+  id: string;
+  pipeline: string;
+  requestId: string;
+  attempts: number;
+  heartbeatAt: string;
+  silentMs: number;
+}
+
 /** Running runs of requests (queued jobs) whose heartbeat is older than `silentMs`: candidates for rescue. */
-export async function silentRequestRuns(
-  db: SqlClient,
-  silentMs: number,
-): Promise<
-  {
-    id: string;
-    pipeline: string;
-    requestId: string;
-    attempts: number;
-    heartbeatAt: string;
-    silentMs: number;
-  }[]
-> {
-  const { rows } = await db.query<{
-    id: string;
-    pipeline: string;
-    requestId: string;
-    attempts: number;
-    heartbeatAt: string;
-    silentMs: number;
-  }>(
+export async function silentRequestRuns(db: SqlClient, silentMs: number): Promise<SilentRun[]> {
+  const { rows } = await db.query<SilentRun>(
     `SELECT id::text AS id, pipeline, request_id AS "requestId", attempts, ${isoTime('heartbeat_at')} AS "heartbeatAt",
             (extract(epoch FROM now() - heartbeat_at) * 1000)::float8 AS "silentMs"
        FROM sluice.runs

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { notifySchema } from '../../src/core/notify-spec.js';
 import { sendRunNotices } from '../../src/notify/send-notices.js';
-import type { RunSummary } from '../../src/runner/run-pipeline.js';
+import { emptyRunSummary, type RunSummary } from '../../src/core/run-summary.js';
 import type { Database } from '../../src/store/database.js';
 import type { LogEntry } from '../../src/store/step-log.js';
 import { sendJson, startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
@@ -200,25 +200,12 @@ describe('secrets are masked however they are encoded', () => {
       },
     });
     const logger = memoryLogger();
-    const summary = {
-      runId: '00000000-0000-4000-8000-000000000001',
-      pipeline: 'notice',
+    const summary: RunSummary = {
+      ...emptyRunSummary('00000000-0000-4000-8000-000000000001', 'notice', '2026-11-27', false),
       status: 'failed',
-      asOf: '2026-11-27',
-      dryRun: false,
-      resumed: false,
-      files: [],
-      rowsRead: 0,
-      rowsLoaded: 0,
-      rowsRejected: 0,
-      filesLoaded: 0,
-      filesRejected: 0,
-      filesSkipped: 0,
       durationMs: 1,
-      timings: {},
-      warnings: [],
       error: { code: 'INTERNAL', message: 'boom' },
-    } satisfies RunSummary;
+    };
     const results = await sendRunNotices(db, { name: 'notice', notify }, summary, {
       logger,
       retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
