@@ -15,7 +15,8 @@ import {
   saveInbox,
   setInboxRuleActive,
 } from '../store/mail-store.js';
-import { EXIT, readConfigText, withStore } from './shared.js';
+import { readConfigText } from '../core/config-text.js';
+import { EXIT, withStore } from './shared.js';
 import { plural } from './format.js';
 
 const HOW_TO_ADD =

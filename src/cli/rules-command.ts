@@ -13,7 +13,8 @@ import {
   setImportRuleActive,
 } from '../store/import-rules.js';
 import { plural } from './format.js';
-import { readConfigText, withStore } from './shared.js';
+import { readConfigText } from '../core/config-text.js';
+import { withStore } from './shared.js';
 
 async function readRulesFile(file: string, registry: Registry): Promise<ImportRule[]> {
   return parseImportRulesYaml(await readConfigText(file), { file, env: process.env, registry });

@@ -15,7 +15,8 @@ import {
   type NewSchedule,
   type ScheduleRow,
 } from '../store/schedules.js';
-import { EXIT, readConfigText, withStore } from './shared.js';
+import { readConfigText } from '../core/config-text.js';
+import { EXIT, withStore } from './shared.js';
 
 interface ScheduleFlags {
   cron?: string;

@@ -1,7 +1,8 @@
-import { access, appendFile, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { access, appendFile, mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { parseDuration } from '../core/duration.js';
+import { readConfigText } from '../core/config-text.js';
 import { describeError, isSluiceError, SluiceError } from '../core/errors.js';
 import type { Registry } from '../core/registry.js';
 import type { PipelineSpec } from '../core/spec.js';
@@ -14,28 +15,6 @@ export { formatCount } from './format.js';
 
 /** Exit codes: 0 done, 1 the run failed, 2 the command or configuration is wrong. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
-
-const UNREADABLE: Record<string, string> = {
-  ENOENT: 'no such file',
-  EACCES: 'permission denied',
-  EISDIR: 'a folder, not a file',
-};
-
-/** A configuration file's text, or CONFIG_NOT_FOUND naming it (once) and why it cannot be read. */
-export async function readConfigText(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new SluiceError(
-      'CONFIG_NOT_FOUND',
-      `cannot be read: ${(code && UNREADABLE[code]) ?? code ?? String(error)}`,
-      {
-        where: file,
-      },
-    );
-  }
-}
 
 export async function readPipeline(file: string, registry: Registry): Promise<PipelineSpec> {
   // Imported here: zod and yaml cost a fifth of a second that `sluice runs` and `--help` need not pay.

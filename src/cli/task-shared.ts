@@ -4,7 +4,7 @@ import { SluiceError } from '../core/errors.js';
 import type { TaskSpec } from '../core/task-spec.js';
 import type { TaskSummary } from '../runner/tasks/run-task.js';
 import { formatDuration } from './format.js';
-import { readConfigText } from './shared.js';
+import { readConfigText } from '../core/config-text.js';
 
 /** Where task files are looked for by name: `SLUICE_TASKS`, or `tasks/` in the working folder. */
 export function tasksDir(env: Record<string, string | undefined> = process.env): string {

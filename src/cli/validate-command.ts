@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { lintPipeline } from '../core/spec.js';
 import { createRegistry } from '../plugins/index.js';
-import { EXIT, pipelineFiles, readConfigText, reportError } from './shared.js';
+import { readConfigText } from '../core/config-text.js';
+import { EXIT, pipelineFiles, reportError } from './shared.js';
 
 export function registerValidate(program: Command, exit: (code: number) => void) {
   program

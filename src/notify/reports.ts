@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { ConfigReader } from '../core/config-file.js';
@@ -17,6 +17,7 @@ import {
 } from '../store/reports.js';
 import { escapeHtml } from './run-notice.js';
 import { createSmtpTransport, redactSecret, smtpError } from './smtp.js';
+import { readConfigText } from '../core/config-text.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -63,16 +64,7 @@ export function parseReportsYaml(text: string, options: { file: string; env: Env
 
 /** {@link parseReportsYaml} on a file. */
 export async function readReportsFile(file: string, env: Env): Promise<LoadedReport[]> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new SluiceError(
-      'CONFIG_NOT_FOUND',
-      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`,
-      { where: file },
-    );
-  }
+  const text = await readConfigText(file);
   return parseReportsYaml(text, { file, env });
 }
 

@@ -1,8 +1,9 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { SluiceError } from '../core/errors.js';
 import type { Registry } from '../core/registry.js';
 import { parsePipeline, type PipelineSpec } from '../core/spec.js';
+import { readConfigText } from '../core/config-text.js';
 
 /** The pipelines a service knows: read from files and folders at its start, by name and group. */
 export interface PipelineCatalog {
@@ -52,7 +53,7 @@ export async function loadCatalog(
     } else files.push(p);
   }
   const specs = await Promise.all(
-    files.map(async (file) => parsePipeline(await readFile(file, 'utf8'), { file, env, registry })),
+    files.map(async (file) => parsePipeline(await readConfigText(file), { file, env, registry })),
   );
   return createCatalog(specs);
 }

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { loadConfig, type Env } from '../core/config-file.js';
 import { SluiceError } from '../core/errors.js';
 import { pathOption } from '../core/path-option.js';
 import { scheduleSchema, type ScheduleSpec } from './schedule-spec.js';
+import { readConfigText } from '../core/config-text.js';
 
 /** The ETL dashboard API (`/api/v1/etl`, for dashboards written against it), mapped onto groups of pipelines. */
 export const etlApiSchema = z
@@ -46,18 +46,7 @@ export type ServiceFile = z.output<typeof serviceFileSchema> & { file: string };
 
 /** Reads a service file (`sluice serve service.yaml`), every problem reported with its line. */
 export async function readServiceFile(file: string, env: Env = process.env): Promise<ServiceFile> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new SluiceError(
-      'CONFIG_NOT_FOUND',
-      `cannot be read: ${(error as NodeJS.ErrnoException).code ?? error}`,
-      {
-        where: file,
-      },
-    );
-  }
+  const text = await readConfigText(file);
   const loaded = loadConfig(text, serviceFileSchema, { file, env, what: 'the service file is invalid' });
   const names = new Set<string>();
   for (const s of loaded.value.schedules) {
