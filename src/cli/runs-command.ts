@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { SqlClient } from '../core/sql.js';
 import { getRun, listRuns, type RunRow } from '../store/runs.js';
 import { runFiles, type RunFileRow } from '../store/run-lookup.js';
 import { runLogPage, type LogView } from '../store/service-views.js';
@@ -109,17 +110,11 @@ async function showRun(given: string, flags: RunsFlags): Promise<void> {
   const { run, files, log } = await withStore(
     async (db) => {
       const id = await resolveRunId(db, given);
-      const entries: LogView[] = [];
-      // Paged, so that a run of thousands of warnings is read in bounded queries.
-      for (let page: LogView[] = []; flags.log;) {
-        page = await runLogPage(db, id, {
-          limit: 1000,
-          ...(page.length > 0 ? { after: page.at(-1)!.id } : {}),
-        });
-        entries.push(...page);
-        if (page.length < 1000) break;
-      }
-      return { run: (await getRun(db, id))!, files: await runFiles(db, id), log: entries };
+      return {
+        run: (await getRun(db, id))!,
+        files: await runFiles(db, id),
+        log: flags.log ? await wholeLog(db, id) : [],
+      };
     },
     { existing: true },
   );
@@ -130,6 +125,19 @@ async function showRun(given: string, flags: RunsFlags): Promise<void> {
   process.stdout.write(formatRun(run, files));
   if (flags.log) process.stdout.write(`\n${formatLog(log)}`);
   else process.stdout.write(`Step log: sluice runs ${run.id.slice(0, 8)} --log\n`);
+}
+
+const LOG_PAGE = 1000;
+
+/** A run's whole step log, read a page at a time (bounded queries for a run of thousands of warnings). */
+async function wholeLog(db: SqlClient, runId: string): Promise<LogView[]> {
+  const entries: LogView[] = [];
+  for (;;) {
+    const after = entries.at(-1)?.id;
+    const page = await runLogPage(db, runId, { limit: LOG_PAGE, ...(after ? { after } : {}) });
+    entries.push(...page);
+    if (page.length < LOG_PAGE) return entries;
+  }
 }
 
 /** A step log as lines: time of day, level, message (multi-line messages indented under it). */
