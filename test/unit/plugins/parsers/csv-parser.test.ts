@@ -286,6 +286,33 @@ describe('csv parser', () => {
     expect(out.rows).toEqual([['1', '2']]);
   });
 
+  it('decodes a large chunk piece by piece without splitting a character at the seams', async () => {
+    // Chunks of 256 KB are decoded 64 KB at a time: a character that starts 1, 2 or 3 bytes before the
+    // seam at 65,536 must come out whole (UTF-8's 3-byte euro sign, UTF-16's 4-byte surrogate pair).
+    const cases = [
+      { encoding: 'utf-8', char: '€', unit: 1 },
+      { encoding: 'utf-16le', char: '😀', unit: 2 },
+    ];
+    for (const { encoding, char, unit } of cases) {
+      const encode = (text: string) => iconv.encode(text, encoding);
+      const width = encode(char).length;
+      for (let before = 1; before < width; before++) {
+        const fillerBytes = 65_536 - before - encode('v\n').length;
+        if (fillerBytes % unit !== 0) continue;
+        const filler = 'x'.repeat(fillerBytes / unit);
+        const bytes = encode(`v\n${filler}${char}y\n${char.repeat(30_000)}\nlast\n`);
+        const at = 65_536 - before;
+        expect(bytes.subarray(at, at + width).equals(encode(char))).toBe(true);
+        const out = await parseAll(bytes, { encoding }, 1 << 18);
+        expect(out.rows, `${encoding}, ${before} byte(s) before the seam`).toEqual([
+          [`${filler}${char}y`],
+          [char.repeat(30_000)],
+          ['last'],
+        ]);
+      }
+    }
+  });
+
   it('decodes windows-1252, whose euro sign is byte 0x80, also split into 1-byte chunks', async () => {
     const bytes = iconv.encode('Concepto;Importe\nCafé;3 €\n', 'windows-1252');
     expect(bytes.includes(0x80)).toBe(true);
