@@ -48,6 +48,8 @@ describe('waiting for a database connection', () => {
         /^DATABASE_BUSY: no connection to embedded PostgreSQL .* came free within 300ms/,
       );
       expect((await db.query<{ n: number }>('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
+      // Opened with Sluice's start parameters: a 32 MB buffer pool, not PostgreSQL's 128 MB.
+      expect((await db.query('SHOW shared_buffers')).rows).toEqual([{ shared_buffers: '32MB' }]);
     } finally {
       await db.close();
     }
