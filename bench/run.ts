@@ -3,7 +3,7 @@
  *
  *   BENCH_DATABASE_URL=postgres://…   use this database instead of creating sluice_bench on 127.0.0.1:5432
  *   BENCH_ROWS=1000000                rows to generate
- *   BENCH_REPEAT=3                    passes over all cases; the median run of each case is reported
+ *   BENCH_REPEAT=5                    passes over all cases; the median run of each case is reported
  *   BENCH_KEEP_DATABASE=1             keep sluice_bench at the end (it is dropped otherwise)
  *   BENCH_SKIP_BUILD=1                measure dist/ as it is, even when stale
  *   BENCH_QUEUE=0                     leave out the service queue (bench/service-queue.ts)
@@ -37,7 +37,7 @@ import { runVisitsJobBench } from './visits-job.js';
 import { runXlsxImportBench } from './xlsx-import.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? DEFAULT_GENERATE.rows);
-const REPEAT = Math.max(1, Math.floor(Number(process.env.BENCH_REPEAT ?? 3)));
+const REPEAT = Math.max(1, Math.floor(Number(process.env.BENCH_REPEAT ?? 5)));
 const KEEP_DATABASE = process.env.BENCH_KEEP_DATABASE === '1';
 const DATABASE = 'sluice_bench';
 const BENCH_TABLES = ['bench_append', 'bench_merge', 'ref_append', 'ref_merge'];
@@ -76,6 +76,12 @@ interface CaseResult {
   stealSeconds: number;
   /** Reference seconds ÷ these seconds (= this rows/s ÷ reference rows/s for the same input). */
   ratio?: number;
+  /**
+   * The reference's fastest run ÷ this case's fastest run. The host's CPU speed moves from pass to pass (the
+   * same Sluice run took 3.7 s of CPU in one pass and 5.6 s in another): the fastest runs are the ones the
+   * host left alone, on both sides.
+   */
+  bestRatio?: number;
   rowsLoaded?: number;
   rowsRejected?: number;
   timings?: Record<string, number>;
@@ -225,36 +231,49 @@ async function main(): Promise<number> {
     });
     for (const r of results) {
       const ref = results.find((x) => x.case === r.reference);
-      if (ref) r.ratio = Math.round((ref.seconds / r.seconds) * 1000) / 1000;
+      if (!ref) continue;
+      r.ratio = Math.round((ref.seconds / r.seconds) * 1000) / 1000;
+      const fastest = (c: CaseResult) => Math.min(...c.samples.map((x) => x.seconds));
+      r.bestRatio = Math.round((fastest(ref) / fastest(r)) * 1000) / 1000;
     }
 
     log('checking what was loaded');
     const checks = await verify(url, data);
     const sluiceRss = Math.max(...results.filter((r) => r.tool === 'sluice').map((r) => r.peakRssMb));
     const ratioOf = (name: string) => results.find((r) => r.case === name)?.ratio ?? 0;
-    const targets = [
+    const bestOf = (name: string) => results.find((r) => r.case === name)?.bestRatio ?? 0;
+    const targets: { target: string; value: number; best?: number; met: boolean }[] = [
       {
         target: `append ≥ ${TARGETS.appendRatio * 100} % of psql \\copy, every check on`,
         value: ratioOf('append'),
+        best: bestOf('append'),
         met: ratioOf('append') >= TARGETS.appendRatio,
       },
       {
         target: `merge into empty table ≥ ${TARGETS.mergeRatio * 100} % of the psql merge`,
         value: ratioOf('merge into empty table'),
+        best: bestOf('merge into empty table'),
         met: ratioOf('merge into empty table') >= TARGETS.mergeRatio,
       },
       {
         target: `merge, all rows exist ≥ ${TARGETS.mergeRatio * 100} % of the psql merge`,
         value: ratioOf('merge, all rows exist'),
+        best: bestOf('merge, all rows exist'),
         met: ratioOf('merge, all rows exist') >= TARGETS.mergeRatio,
       },
       { target: `peak RSS < ${TARGETS.peakRssMb} MB`, value: sluiceRss, met: sluiceRss < TARGETS.peakRssMb },
     ];
 
     printTable(results);
-    process.stdout.write('\nTargets\n');
+    process.stdout.write(
+      `\nTargets (judged on the medians${REPEAT > 1 ? '; fastest run against fastest run after them' : ''})\n`,
+    );
+    const percent = (ratio: number) => `${(ratio * 100).toFixed(0)} %`;
     for (const t of targets) {
-      const shown = t.target.startsWith('peak') ? `${t.value} MB` : `${(t.value * 100).toFixed(0)} %`;
+      const shown =
+        t.best === undefined
+          ? `${t.value} MB`
+          : `${percent(t.value)}${REPEAT > 1 ? ` (fastest runs: ${percent(t.best)})` : ''}`;
       process.stdout.write(`  ${t.met ? 'met    ' : 'NOT MET'}  ${t.target}: ${shown}\n`);
     }
     process.stdout.write('\nChecks\n');
@@ -368,6 +387,7 @@ function printTable(results: CaseResult[]) {
     'seconds',
     'rows/s',
     'vs reference',
+    ...(REPEAT > 1 ? ['fastest vs fastest'] : []),
     'peak RSS MB',
     'client CPU s',
     'steal s',
@@ -379,6 +399,7 @@ function printTable(results: CaseResult[]) {
     r.seconds.toFixed(2),
     r.rowsPerSecond.toLocaleString('en'),
     r.ratio !== undefined ? `${(r.ratio * 100).toFixed(0)} %` : 'reference',
+    ...(REPEAT > 1 ? [r.bestRatio !== undefined ? `${(r.bestRatio * 100).toFixed(0)} %` : ''] : []),
     r.peakRssMb.toFixed(0),
     (r.userSeconds + r.systemSeconds).toFixed(2),
     r.stealSeconds.toFixed(2),
@@ -391,7 +412,9 @@ function printTable(results: CaseResult[]) {
   for (const r of rows) process.stdout.write(`${line(r)}\n`);
   process.stdout.write(
     `\nseconds: wall time of the whole command (/usr/bin/time %e)${REPEAT > 1 ? `, median of ${REPEAT} runs` : ''}; ` +
-      'vs reference: reference seconds ÷ these seconds;\nclient CPU: user + system time of the timed process ' +
+      'vs reference: reference seconds ÷ these seconds;\n' +
+      (REPEAT > 1 ? "fastest vs fastest: the reference's fastest run ÷ this case's fastest run;\n" : '') +
+      'client CPU: user + system time of the timed process ' +
       "(node for Sluice, psql for the references: the server's CPU is not in it).\n",
   );
 }
