@@ -1,4 +1,5 @@
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadSession, PluginContext } from '../../src/core/plugin.js';
 import type { RecordBatch } from '../../src/core/records.js';
@@ -297,5 +298,68 @@ describe.each(['pglite', 'postgres'] as const)('postgres loader on %s', (kind) =
       { a: 3, b: 4 },
     ]);
     expect(await columnTypes('strictly')).toEqual({ a: 'integer', b: 'integer' });
+  });
+});
+
+describe('postgres loader, merge into an empty table on a server', () => {
+  let testDb: TestDatabase;
+  let db: Database;
+  let other: pg.Client;
+  let work: string;
+
+  beforeAll(async () => {
+    work = await tempDir();
+    testDb = await createTestDatabase();
+    db = await openPostgres(testDb.url);
+    await migrate(db);
+    other = new pg.Client({ connectionString: testDb.url });
+    await other.connect();
+  });
+  afterAll(async () => {
+    await other?.end();
+    await db?.close();
+    await testDb?.drop();
+  });
+
+  it('falls back to the upsert when another session commits a key after the table was seen empty', async () => {
+    await db.query('CREATE TABLE raced (id integer PRIMARY KEY, name text)');
+    const session = await postgresLoader.open(
+      postgresLoader.options.parse({ table: 'raced', mode: 'merge', keys: ['id'] }),
+      context(work),
+    );
+    // The other session's row is not committed yet: the load sees an empty table, and its plain INSERT of
+    // key 7 waits for that session, then fails on the key once it commits.
+    await other.query('BEGIN');
+    await other.query(`INSERT INTO raced VALUES (7, 'other'), (9, 'kept')`);
+    const cols = [{ name: 'id', type: 'integer' as const }, { name: 'name' }];
+    const loading = db.transaction((tx) =>
+      session.load(
+        tx,
+        batches(
+          batch(cols, [
+            ['7', 'first'],
+            ['8', 'eight'],
+            ['7', 'last'],
+          ]),
+        ),
+        unit(),
+      ),
+    );
+    // Waits on the other transaction's lock: found in pg_locks, not by a timer.
+    for (;;) {
+      const { rows } = await other.query<{ waiting: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted
+           AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())) AS waiting`,
+      );
+      if (rows[0]!.waiting) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await other.query('COMMIT');
+    expect((await loading).rowsLoaded).toBe(3);
+    expect((await db.query('SELECT id, name FROM raced ORDER BY id')).rows).toEqual([
+      { id: 7, name: 'last' },
+      { id: 8, name: 'eight' },
+      { id: 9, name: 'kept' },
+    ]);
   });
 });
