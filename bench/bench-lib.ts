@@ -129,7 +129,7 @@ export async function staleBuild(): Promise<string | undefined> {
     );
   const main = await mtime(SLUICE);
   if (main === undefined) return 'dist/cli/main.js is missing';
-  for (const config of ['tsconfig.json', 'tsconfig.build.json', 'package.json']) {
+  for (const config of ['tsconfig.json', 'tsconfig.build.json', 'package.json', 'scripts/bundle-cli.mjs']) {
     const t = await mtime(path.join(ROOT, config));
     if (t !== undefined && t > main) return `${config} is newer than dist/`;
   }

@@ -65,7 +65,9 @@ function waitedTooLong(location: string, waitMs: number, poolSize: number): Slui
 
 export async function openPostgres(url: string, options: ConnectionOptions = {}): Promise<Database> {
   const { default: pg } = await import('pg');
-  const { from: copyFrom } = await import('pg-copy-streams');
+  // The module object, not its named exports: bundled (scripts/bundle-cli.mjs), a lazily imported CommonJS
+  // package has only a default export.
+  const { default: copyStreams } = await import('pg-copy-streams');
   // Keep dates and timestamps as PostgreSQL prints them: no time-zone shifts through JS Dates.
   const types = new pg.TypeOverrides();
   for (const oid of [1082, 1114, 1184]) types.setTypeParser(oid, (v: string) => v);
@@ -116,7 +118,7 @@ export async function openPostgres(url: string, options: ConnectionOptions = {})
       const ignore = () => undefined; // a lost connection fails the COPY below; see transaction
       if (conn !== client) conn.on('error', ignore);
       try {
-        const stream = conn.query(copyFrom(copySql(table, columns, 'STDIN')));
+        const stream = conn.query(copyStreams.from(copySql(table, columns, 'STDIN')));
         await pipeline(Readable.from(chunks), stream);
         return Number(stream.rowCount ?? 0);
       } catch (error) {

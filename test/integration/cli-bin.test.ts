@@ -15,6 +15,27 @@ beforeAll(async () => {
   await ensureBuilt();
 }, 300_000);
 
+/**
+ * The modules behind the files node loaded (one URL a line): the bin is a bundle (scripts/bundle-cli.mjs),
+ * so each of its files stands for the sources its source map lists (`…/src/cli/runs-command.ts`,
+ * `…/node_modules/zod/…`); other files stand for themselves.
+ */
+async function modulesIn(urls: string): Promise<string> {
+  const modules: string[] = [];
+  for (const url of urls.split('\n').filter(Boolean)) {
+    if (!url.startsWith('file:')) continue;
+    const file = new URL(url).pathname;
+    const map = await readFile(`${file}.map`, 'utf8').catch(() => undefined);
+    if (map === undefined || !file.startsWith(path.join(REPO, 'dist', 'cli'))) {
+      modules.push(file);
+      continue;
+    }
+    for (const source of (JSON.parse(map) as { sources: string[] }).sources)
+      modules.push(path.resolve(path.dirname(file), source));
+  }
+  return modules.join('\n');
+}
+
 describe('installing the command', () => {
   it('runs from a link in ~/.local/bin, as the README installs it, for root and for a user', async () => {
     const home = await tempDir('sluice-user-home-');
@@ -69,19 +90,21 @@ export async function resolve(specifier, context, next) {
         env,
       });
       expect(result.code, result.stderr).toBe(0);
-      return await readFile(log, 'utf8');
+      return await modulesIn(await readFile(log, 'utf8'));
     };
     const heavy = (name: string) => new RegExp(`/node_modules/${name}/`);
     const help = await loaded(['--help']);
     expect(help).toContain('/commander/');
     for (const name of ['pg', '@electric-sql/pglite', 'exceljs', '@e965/xlsx', 'zod', 'yaml', 'imapflow'])
       expect(help, name).not.toMatch(heavy(name));
-    expect(help).not.toMatch(/cli\/run-command\.js/);
+    expect(help).not.toMatch(/src\/cli\/run-command\.ts/);
 
     const db = await createTestDatabase();
     try {
       const runs = await loaded(['runs'], { DATABASE_URL: db.url });
       expect(runs).toMatch(heavy('pg'));
+      expect(runs).toMatch(/src\/cli\/runs-command\.ts/);
+      expect(runs).not.toMatch(/src\/cli\/run-command\.ts/);
       for (const name of ['@electric-sql/pglite', 'exceljs', '@e965/xlsx', 'zod', 'imapflow', 'mysql2'])
         expect(runs, name).not.toMatch(heavy(name));
     } finally {

@@ -16,7 +16,8 @@ const DATE_TYPES: Record<number, string> = { 1082: 'date', 1114: 'timestamp', 11
  */
 export async function openPostgresReader(options: SqlSourceOptions, location: string): Promise<SqlReader> {
   const { default: pg } = await import('pg');
-  const { to: copyTo } = await import('pg-copy-streams');
+  // The module object: bundled, a lazily imported CommonJS package has only a default export.
+  const { default: copyStreams } = await import('pg-copy-streams');
   const fail = (error: unknown) => classifyDatabaseError(error, location);
   // A connection per read: a retry after a dropped connection starts on a fresh one.
   let client: InstanceType<typeof pg.Client> | undefined;
@@ -57,7 +58,7 @@ export async function openPostgresReader(options: SqlSourceOptions, location: st
           );
           watermark = rows[0]?.wm ?? undefined;
         }
-        const stream = client.query(copyTo(`COPY (SELECT * FROM ${source}) TO STDOUT`));
+        const stream = client.query(copyStreams.to(`COPY (SELECT * FROM ${source}) TO STDOUT`));
         const abort = () => stream.destroy(new SluiceError('ABORTED', 'the run was stopped'));
         signal.addEventListener('abort', abort, { once: true });
         async function* rows() {
