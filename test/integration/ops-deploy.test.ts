@@ -53,4 +53,23 @@ describe('deploy/', () => {
     const env = await readFile(path.join(REPO, 'deploy/sluice.env'), 'utf8');
     expect(env).toMatch(/^DATABASE_URL=/m);
   });
+
+  it("the Dockerfile's build stage copies everything `npm run build` reads", async () => {
+    // No docker engine in CI: what the build stage needs is checked against the build script instead.
+    const pkg = JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')) as {
+      scripts: { build: string };
+    };
+    const buildConfig = JSON.parse(await readFile(path.join(REPO, 'tsconfig.build.json'), 'utf8')) as {
+      include: string[];
+    };
+    const read = [
+      ...pkg.scripts.build.split(/\s+/).filter((t) => /\.(json|mjs)$/.test(t) && !t.startsWith('dist/')),
+      ...buildConfig.include,
+      'package.json',
+    ];
+    const dockerfile = await readFile(path.join(REPO, 'deploy', 'Dockerfile'), 'utf8');
+    const buildStage = dockerfile.slice(0, dockerfile.indexOf('FROM', dockerfile.indexOf('FROM') + 1));
+    const copied = [...buildStage.matchAll(/^COPY (.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));
+    for (const file of read) expect(copied, file).toContain(file.split('/')[0]);
+  });
 });
