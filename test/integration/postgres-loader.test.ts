@@ -29,6 +29,14 @@ const batch = (
   lines: rows.map((_, i) => i + 2),
 });
 
+/** Key 7 twice, the last row to win, and key 8 once. */
+const keySevenTwice = (columns: Parameters<typeof batch>[0]) =>
+  batch(columns, [
+    ['7', 'first'],
+    ['8', 'eight'],
+    ['7', 'last'],
+  ]);
+
 const unit = (firstOfRun = true, key = 'test.csv') => ({
   runId: '00000000-0000-0000-0000-000000000001',
   asOf: '2026-11-27',
@@ -87,18 +95,7 @@ describe.each(['pglite', 'postgres'] as const)('postgres loader on %s', (kind) =
     const dupes = await open({ table: 'fresh_dupes', mode: 'merge', keys: ['id'] });
     const rest = Array.from({ length: 40 }, (_, b) => batch(cols, many(1000 + b * 250, 250)));
     const merged = await db.transaction((tx) =>
-      dupes.load(
-        tx,
-        batches(
-          batch(cols, [
-            ['7', 'first'],
-            ['8', 'eight'],
-            ['7', 'last'],
-          ]),
-          ...rest,
-        ),
-        unit(),
-      ),
+      dupes.load(tx, batches(keySevenTwice(cols), ...rest), unit()),
     );
     expect(merged.rowsLoaded).toBe(3 + 40 * 250);
     const { rows } = await db.query<{ n: number; name: string }>(
@@ -332,19 +329,7 @@ describe('postgres loader, merge into an empty table on a server', () => {
     await other.query('BEGIN');
     await other.query(`INSERT INTO raced VALUES (7, 'other'), (9, 'kept')`);
     const cols = [{ name: 'id', type: 'integer' as const }, { name: 'name' }];
-    const loading = db.transaction((tx) =>
-      session.load(
-        tx,
-        batches(
-          batch(cols, [
-            ['7', 'first'],
-            ['8', 'eight'],
-            ['7', 'last'],
-          ]),
-        ),
-        unit(),
-      ),
-    );
+    const loading = db.transaction((tx) => session.load(tx, batches(keySevenTwice(cols)), unit()));
     // Waits on the other transaction's lock: found in pg_locks, not by a timer.
     for (;;) {
       const { rows } = await other.query<{ waiting: boolean }>(
