@@ -68,6 +68,10 @@ await build({
   chunkNames: '[name]-[hash]',
   sourcemap: 'linked',
   logLevel: 'warning',
+  // pg, zod and picomatch read `navigator` to tell a browser or Cloudflare Workers from Node; on Node the
+  // first read of that global loads Node's fetch implementation (undici), ~50 ms of `sluice runs` here.
+  // Their fallbacks are the Node answers (process.platform, eval allowed, a TCP socket).
+  define: { navigator: 'undefined' },
   // Bundled CommonJS packages call require() for Node's own modules, which an ES module lacks.
   banner: {
     js: "import { createRequire as sluiceCreateRequire } from 'node:module'; const require = sluiceCreateRequire(import.meta.url);",
