@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import { chmod, chown, cp, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ensureBuilt, pathWithNode, runBin } from '../helpers/bin.js';
+import { freePort } from '../helpers/free-port.js';
 import { REPO, tempDir, VISITS_PIPELINE } from '../helpers/pipeline-harness.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 
@@ -217,6 +219,76 @@ describe('on a PostgreSQL server', () => {
   afterAll(async () => {
     await testDb?.drop();
   });
+
+  it('serves the API, the dashboard and the metrics, runs a queued pipeline and stops on SIGTERM', async () => {
+    // The service's packages (fastify, graphile-worker, prom-client) stay outside the bin's bundle: this is
+    // the command that loads them through it.
+    const inbox = path.join(dir, 'serve-inbox');
+    await mkdir(inbox, { recursive: true });
+    await writeFile(path.join(inbox, 'a.csv'), 'id,name\n1,one\n2,two\n');
+    await writeFile(
+      path.join(dir, 'bin-serve.yaml'),
+      `name: bin-serve\nsource: { url: ${JSON.stringify(inbox)}, glob: '*.csv', stableFor: 0s }\n` +
+        'parse: { type: csv }\nload: { type: postgres, table: bin_serve }\n',
+    );
+    await writeFile(path.join(dir, 'service.yaml'), 'pipelines:\n  - bin-serve.yaml\n');
+    const port = await freePort();
+    const token = 'bin-serve-token';
+    // A database of its own: the other tests here count the runs of theirs.
+    const own = await createTestDatabase();
+    const serveEnv = { DATABASE_URL: own.url, SLUICE_HOME: path.join(dir, 'serve-home') };
+    const child = spawn(BIN, ['serve', path.join(dir, 'service.yaml'), '--port', String(port)], {
+      env: { ...process.env, ...serveEnv, SLUICE_API_TOKEN: token, PATH: pathWithNode() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const api = (route: string, init: RequestInit = {}) =>
+      fetch(`http://127.0.0.1:${port}${route}`, {
+        ...init,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      });
+    try {
+      // Until it listens (or exits, which fails the test with its output).
+      for (;;) {
+        const up = await api('/api/pipelines').then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (up) break;
+        expect(child.exitCode, output).toBeNull();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(JSON.stringify(await (await api('/api/pipelines')).json())).toContain('bin-serve');
+      const page = await api('/');
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<html');
+      expect(await (await api('/metrics')).text()).toMatch(/^sluice_/m);
+      const queued = await api('/api/pipelines/bin-serve/run', { method: 'POST', body: '{}' });
+      expect(queued.status, await queued.clone().text()).toBeLessThan(300);
+      for (;;) {
+        const { runs } = (await (await api('/api/runs?pipeline=bin-serve&limit=1')).json()) as {
+          runs: { status: string; rowsLoaded: number }[];
+        };
+        if (runs[0] && runs[0].status !== 'running') {
+          expect(runs[0], `${JSON.stringify(runs[0])}\n${output}`).toMatchObject({
+            status: 'succeeded',
+            rowsLoaded: 2,
+          });
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+      await own.drop();
+    }
+    expect(await exited, output).toBe(0);
+    expect(output).not.toMatch(noStack);
+  }, 120_000);
 
   it('lists runs under a header, aligned, with durations and thousands separators', async () => {
     const result = await runBin(['runs'], { env });
