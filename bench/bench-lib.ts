@@ -129,17 +129,14 @@ export async function staleBuild(): Promise<string | undefined> {
     );
   const main = await mtime(SLUICE);
   if (main === undefined) return 'dist/cli/main.js is missing';
-  for (const config of ['tsconfig.json', 'tsconfig.build.json', 'package.json', 'scripts/bundle-cli.mjs']) {
+  for (const config of ['tsconfig.json', 'package.json', 'scripts/bundle-cli.mjs']) {
     const t = await mtime(path.join(ROOT, config));
     if (t !== undefined && t > main) return `${config} is newer than dist/`;
   }
+  // The bin is one bundle of src/ (scripts/bundle-cli.mjs): any source newer than it makes it stale.
   for await (const file of walk(path.join(ROOT, 'src'))) {
-    if (!file.endsWith('.ts') || file.endsWith('.d.ts')) continue;
-    const rel = path.relative(path.join(ROOT, 'src'), file).replace(/\.ts$/, '.js');
-    const built = await mtime(path.join(ROOT, 'dist', rel));
-    if (built === undefined) return `dist/${rel} is missing`;
-    if ((await mtime(file))! > built)
-      return `src/${path.relative(path.join(ROOT, 'src'), file)} is newer than dist/`;
+    if (!file.endsWith('.ts')) continue;
+    if ((await mtime(file))! > main) return `${path.relative(ROOT, file)} is newer than dist/cli/main.js`;
   }
   // The dashboard: web/*.ts compile to dist/web/*.js; the page, the stylesheet and the config copy as they are.
   for (const name of await readdir(path.join(ROOT, 'web')).catch(() => [] as string[])) {

@@ -8,7 +8,7 @@
 // Any package not listed stays an import from node_modules, as under tsc: native addons, packages that read
 // files beside their own code (PGlite's wasm), and the heavy ones only some commands load.
 import { build } from 'esbuild';
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { fileURLToPath, URL } from 'node:url';
 
 const BUNDLED = new Set([
@@ -52,9 +52,9 @@ const packageOf = (specifier) =>
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const outdir = `${root}dist/cli`;
-// Chunks of an earlier build (their names carry a hash) would pile up beside the new ones.
-for (const name of await readdir(outdir).catch(() => []))
-  if (/^chunk-|-[A-Z0-9]{8}\.js(\.map)?$/.test(name)) await rm(`${outdir}/${name}`);
+// dist/ is this bundle and the dashboard (built after it): nothing of an earlier build stays, neither the
+// chunks of the last bundle (their names carry a hash) nor the per-module output of builds before bundling.
+await rm(`${root}dist`, { recursive: true, force: true });
 
 await build({
   absWorkingDir: root,

@@ -59,12 +59,10 @@ describe('deploy/', () => {
     const pkg = JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')) as {
       scripts: { build: string };
     };
-    const buildConfig = JSON.parse(await readFile(path.join(REPO, 'tsconfig.build.json'), 'utf8')) as {
-      include: string[];
-    };
     const read = [
       ...pkg.scripts.build.split(/\s+/).filter((t) => /\.(json|mjs)$/.test(t) && !t.startsWith('dist/')),
-      ...buildConfig.include,
+      'src', // the bundle's entry, src/cli/main.ts, and all it imports
+      'tsconfig.json', // read by esbuild for the TypeScript options
       'package.json',
     ];
     const dockerfile = await readFile(path.join(REPO, 'deploy', 'Dockerfile'), 'utf8');
