@@ -7,8 +7,9 @@
  *   node --import tsx bench/cpuprofile-summary.ts FILE.cpuprofile [top]
  */
 import { readFile } from 'node:fs/promises';
+import { SourceMap } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 interface ProfileNode {
   id: number;
@@ -48,13 +49,10 @@ const GROUPS: [string, (url: string, name: string) => boolean][] = [
   ['V8/native, unattributed', (_, n) => n === '(program)' || n === '(root)'],
   [
     'CSV parsing (incl. UTF-8 decoding)',
-    (u) => /parsers\/csv-parser\.[jt]s$/.test(u) || u === 'node:string_decoder',
+    (u) => /parsers\/(csv-parser|batch-builder)\.[jt]s$/.test(u) || u === 'node:string_decoder',
   ],
   ['checks', (u) => /\/plugins\/checks\//.test(u) || /runner\/check-stage\.[jt]s$/.test(u)],
-  [
-    'COPY text serialisation',
-    (u) => /loaders\/postgres\/copy-text\.[jt]s$/.test(u) || /core\/sql\.[jt]s$/.test(u),
-  ],
+  ['COPY text serialisation', (u) => /postgres\/copy-text\.[jt]s$/.test(u) || /core\/sql\.[jt]s$/.test(u)],
   [
     'hashing (sha256 pre-pass)',
     (u) => /runner\/file-hash\.[jt]s$/.test(u) || u.startsWith('node:internal/crypto'),
@@ -71,7 +69,7 @@ const GROUPS: [string, (url: string, name: string) => boolean][] = [
     'Node streams, async iteration, microtasks',
     (u) => /^node:(internal\/streams\/.*|stream|events|internal\/process\/task_queues)$/.test(u),
   ],
-  ['runner and loader glue', (u) => /\/(runner|store|plugins\/loaders)\//.test(u)],
+  ['runner and loader glue', (u) => /\/(runner|store|plugins\/loaders|connectors)\//.test(u)],
   [
     'startup (module loading, CLI, config)',
     (u) =>
@@ -172,7 +170,30 @@ export function formatSummary(s: ProfileSummary): string {
 }
 
 export async function summariseFile(file: string, top = 25): Promise<ProfileSummary> {
-  return summarise(JSON.parse(await readFile(file, 'utf8')) as CpuProfile, top);
+  const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile;
+  await toSources(profile);
+  return summarise(profile, top);
+}
+
+/**
+ * Points the frames of bundled code (the bin is an esbuild bundle: dist/cli/chunk-*.js) at the source files
+ * and lines behind them, through the source map beside each chunk, so that the groups above apply.
+ */
+async function toSources(profile: CpuProfile): Promise<void> {
+  const maps = new Map<string, SourceMap | undefined>();
+  for (const node of profile.nodes) {
+    const frame = node.callFrame;
+    if (!/^file:.*\/dist\/.*\.js$/.test(frame.url)) continue;
+    if (!maps.has(frame.url)) {
+      const text = await readFile(`${fileURLToPath(frame.url)}.map`, 'utf8').catch(() => undefined);
+      maps.set(frame.url, text === undefined ? undefined : new SourceMap(JSON.parse(text)));
+    }
+    const entry = maps.get(frame.url)?.findEntry(frame.lineNumber, frame.columnNumber);
+    if (!entry || !('originalSource' in entry)) continue;
+    frame.url = new URL(entry.originalSource, frame.url).href;
+    frame.lineNumber = entry.originalLine;
+    frame.columnNumber = entry.originalColumn;
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

@@ -76,8 +76,35 @@ function daysInMonth(year: number, month: number): number {
   return DAYS_IN_MONTH[month]!;
 }
 
-/** "00".."99", so that building the output does no padding work. */
-const TWO_DIGITS = Array.from({ length: 100 }, (_, n) => String(n).padStart(2, '0'));
+// Canonical text is built as one flat string from character codes: a template literal of more than 12
+// characters is a rope, which the COPY writer then flattens (another allocation and copy for every value;
+// measured ~15 % of node's CPU in the bench's append).
+const DASH = 45;
+const SPACE = 32;
+const COLON = 58;
+
+/** The character code of the decimal digit of `n` at `unit` (1, 10, 100 or 1000). */
+const digit = (n: number, unit: number): number => 48 + (Math.floor(n / unit) % 10);
+
+/** yyyy-MM-dd. */
+function isoDate(year: number, month: number, day: number): string {
+  // prettier-ignore
+  return String.fromCharCode(
+    digit(year, 1000), digit(year, 100), digit(year, 10), digit(year, 1), DASH,
+    digit(month, 10), digit(month, 1), DASH, digit(day, 10), digit(day, 1),
+  );
+}
+
+/** yyyy-MM-dd HH:mm:ss. */
+function isoDateTime(year: number, month: number, day: number, hour: number, minute: number, second: number) {
+  // prettier-ignore
+  return String.fromCharCode(
+    digit(year, 1000), digit(year, 100), digit(year, 10), digit(year, 1), DASH,
+    digit(month, 10), digit(month, 1), DASH, digit(day, 10), digit(day, 1), SPACE,
+    digit(hour, 10), digit(hour, 1), COLON, digit(minute, 10), digit(minute, 1), COLON,
+    digit(second, 10), digit(second, 1),
+  );
+}
 
 const format = z.string().superRefine((text, ctx) => {
   try {
@@ -171,9 +198,10 @@ export const datetimeCheck = defineCheck({
       ) {
         return { ok: false, message: unreal };
       }
-      const date = `${TWO_DIGITS[(year / 100) | 0]}${TWO_DIGITS[year % 100]}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}`;
-      if (!hasTime) return { ok: true, value: date };
-      return { ok: true, value: `${date} ${TWO_DIGITS[hour]}:${TWO_DIGITS[minute]}:${TWO_DIGITS[second]}` };
+      return {
+        ok: true,
+        value: hasTime ? isoDateTime(year, month, day, hour, minute, second) : isoDate(year, month, day),
+      };
     };
     return (value) => {
       if (value !== lastValue) {
