@@ -5,6 +5,7 @@ import { quoteIdent, quoteTable, redactUrl, type SqlClient, type TableName } fro
 import { classifyDatabaseError } from '../core/database-errors.js';
 import { formatDuration } from '../core/duration.js';
 import { SluiceError } from '../core/errors.js';
+import { createPglite } from './embedded-pglite.js';
 
 /** The control-plane and target database: a PostgreSQL server through `pg`, or embedded PGlite. */
 export interface Database extends SqlClient {
@@ -207,20 +208,10 @@ export async function openPostgres(url: string, options: ConnectionOptions = {})
 
 // ---- embedded PGlite ----------------------------------------------------------------------------------
 
-/**
- * PGlite's start parameters with a 32 MB buffer pool instead of PostgreSQL's 128 MB. PGlite clears the pool
- * at every start: 128 MB cost each CLI command ~0.3 s and 100 MB of memory, and measured no faster on a
- * 1M-row merge into the embedded database (bench/README, start-up).
- */
-export function embeddedStartParams(defaults: readonly string[]): string[] {
-  return [...defaults, '-c', 'shared_buffers=32MB'];
-}
-
 /** PGlite reads COPY input from a blob held in memory: feed it slices this big so memory stays bounded. */
 const PGLITE_COPY_SLICE_BYTES = 8 * 1024 * 1024;
 
 export async function openPglite(dataDir: string, options: ConnectionOptions = {}): Promise<Database> {
-  const { PGlite } = await import('@electric-sql/pglite');
   const { types } = await import('@electric-sql/pglite');
   const asText = (v: string) => v;
   const parsers = {
@@ -229,10 +220,7 @@ export async function openPglite(dataDir: string, options: ConnectionOptions = {
     [types.TIMESTAMPTZ]: asText,
     [types.INT8]: asText,
   };
-  const pglite = await PGlite.create(dataDir, {
-    parsers,
-    startParams: embeddedStartParams(PGlite.defaultStartParams),
-  });
+  const pglite = await createPglite(dataDir, { parsers });
   type Queryable = Pick<typeof pglite, 'query' | 'exec'>;
   const heldLocks = new Set<string>();
   const location = `embedded PostgreSQL (PGlite) in ${dataDir}`;

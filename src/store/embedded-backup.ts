@@ -2,6 +2,7 @@ import { openAsBlob } from 'node:fs';
 import { readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { SluiceError } from '../core/errors.js';
+import { createPglite } from './embedded-pglite.js';
 import { lockFolder } from './pglite-lock.js';
 
 /** Whether a folder holds anything (a missing folder holds nothing). */
@@ -37,10 +38,9 @@ export async function restoreEmbeddedCopy(
       movedAside = `${dataDir}.before-restore-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`;
       await rename(dataDir, movedAside);
     }
-    const { PGlite } = await import('@electric-sql/pglite');
     let db;
     try {
-      db = await PGlite.create(dataDir, { loadDataDir: blob });
+      db = await createPglite(dataDir, { loadDataDir: blob });
       await db.query('SELECT 1');
     } catch (error) {
       throw new SluiceError(

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { classifyDatabaseError } from '../core/database-errors.js';
 import { redactUrl } from '../core/sql.js';
-import { embeddedStartParams } from './database.js';
+import { createPglite } from './embedded-pglite.js';
 import { lockFolder } from './pglite-lock.js';
 
 /** What one statement gave back: its columns and rows as PostgreSQL prints them, or its command tag. */
@@ -87,12 +87,8 @@ async function openEmbedded(home: string): Promise<SqlConsole> {
   const location = `embedded PostgreSQL (PGlite) in ${dataDir}`;
   const lock = await lockFolder(home);
   try {
-    const { PGlite } = await import('@electric-sql/pglite');
     const parsers = Object.fromEntries(Array.from({ length: FIRST_USER_OID }, (_, oid) => [oid, asText]));
-    const pglite = await PGlite.create(dataDir, {
-      parsers,
-      startParams: embeddedStartParams(PGlite.defaultStartParams),
-    });
+    const pglite = await createPglite(dataDir, { parsers });
     return {
       location,
       async run(sql) {
