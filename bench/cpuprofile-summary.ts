@@ -64,6 +64,10 @@ const GROUPS: [string, (url: string, name: string) => boolean][] = [
       /node_modules\/(pg|pg-copy-streams|pg-protocol|pg-pool)\//.test(u) ||
       /^node:(net|internal\/stream_base_commons|internal\/streams\/writable)$/.test(u),
   ],
+  [
+    'embedded PostgreSQL (PGlite, its wasm)',
+    (u) => /node_modules\/@electric-sql\//.test(u) || u.startsWith('wasm://'),
+  ],
   ['file reading', (u) => /^node:(fs|internal\/fs\/.*)$/.test(u)],
   [
     'Node streams, async iteration, microtasks',
