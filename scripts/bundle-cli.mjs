@@ -8,7 +8,7 @@
 // Any package not listed stays an import from node_modules, as under tsc: native addons, packages that read
 // files beside their own code (PGlite's wasm), and the heavy ones only some commands load.
 import { build } from 'esbuild';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { fileURLToPath, URL } from 'node:url';
 
 const BUNDLED = new Set([
@@ -77,6 +77,18 @@ await build({
     js: "import { createRequire as sluiceCreateRequire } from 'node:module'; const require = sluiceCreateRequire(import.meta.url);",
   },
   plugins: [
+    {
+      // pg's stream.js then probes for Cloudflare Workers by constructing a `Response`: that global, too,
+      // loads undici on its first touch (~25 ms of `sluice runs`). A local `Response` in that module alone
+      // (undefined) gives the Node answer; code elsewhere keeps the real global.
+      name: 'pg-without-cloudflare-probe',
+      setup(bundle) {
+        bundle.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async (args) => ({
+          contents: `var Response;\n${await readFile(args.path, 'utf8')}`,
+          loader: 'js',
+        }));
+      },
+    },
     {
       name: 'only-listed-packages',
       setup(bundle) {
