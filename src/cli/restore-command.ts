@@ -1,11 +1,13 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { SluiceError } from '../core/errors.js';
 import { redactUrl } from '../core/sql.js';
 import { restorePostgres } from '../runner/tasks/backup-task.js';
 import { stopOnSignals } from '../runner/stop-signals.js';
-import { sluiceHome } from '../store/connect.js';
+import { openStore, sluiceHome, type StoreOptions } from '../store/connect.js';
 import { restoreEmbeddedCopy } from '../store/embedded-backup.js';
+import { closeRunsOfCopy } from '../store/runs.js';
 import { EXIT } from './shared.js';
 
 interface RestoreFlags {
@@ -33,6 +35,7 @@ export function registerRestore(program: Command, exit: (code: number) => void) 
         if (restored.movedAside)
           process.stdout.write(`kept the database that was there in ${restored.movedAside}\n`);
         process.stdout.write(`restored ${file} as the embedded database in ${restored.dataDir}\n`);
+        await closeCopiedRuns(file, { home });
         exit(EXIT.ok);
         return;
       }
@@ -48,6 +51,25 @@ export function registerRestore(program: Command, exit: (code: number) => void) 
         stop.dispose();
       }
       process.stdout.write(`restored ${file} into ${redactUrl(url)}\n`);
+      await closeCopiedRuns(file, { home: sluiceHome(), databaseUrl: url });
       exit(EXIT.ok);
     });
+}
+
+/**
+ * Opens the restored database as every command does (migrated, an embedded one under its lock) and closes
+ * the runs its copy holds as running: the backup's own run at least was running when the copy was made.
+ */
+async function closeCopiedRuns(file: string, store: StoreOptions): Promise<void> {
+  const db = await openStore(store);
+  try {
+    const closed = await closeRunsOfCopy(db, (await stat(file)).mtime, path.basename(file));
+    if (closed > 0) {
+      process.stdout.write(
+        `closed ${closed} run${closed === 1 ? '' : 's'} the copy holds as running (it was taken while they ran)\n`,
+      );
+    }
+  } finally {
+    await db.close();
+  }
 }

@@ -201,3 +201,19 @@ export async function latestFailedRuns(
   );
   return rows.map((r) => ({ pipeline: r.pipeline, runId: r.id, specFile: r.spec_file }));
 }
+
+/**
+ * Closes the runs a restored backup records as running: the copy was taken while they ran (the backup's
+ * own run at least) and no process of the restored database holds them, so they would show as running
+ * until cleanup reaps them. Only runs started before the copy was made (`takenAt`) are touched: a run a
+ * process starts on the restored database is its own. Returns how many were closed.
+ */
+export async function closeRunsOfCopy(db: SqlClient, takenAt: Date, copy: string): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE sluice.runs SET status = 'interrupted', ended_at = heartbeat_at, locked_by = NULL,
+       error = coalesce(error, $2)
+     WHERE status = 'running' AND started_at <= $1`,
+    [takenAt, `was running when the backup ${copy} was taken; closed when it was restored`],
+  );
+  return rowCount;
+}

@@ -72,6 +72,17 @@ describe('backups', () => {
     cleanups.push(() => restored.close());
     expect(await counts((sql) => restored.query(sql))).toEqual(await counts((sql) => store.db.query(sql)));
     expect((await counts((sql) => restored.query(sql))).visits).toBe(1000);
+    // The dump was taken while the backup ran: the copy's record of that run is closed, saying why.
+    expect(restore.stdout).toContain('closed 1 run the copy holds as running');
+    const open = `SELECT pipeline, status, error FROM sluice.runs WHERE status <> 'succeeded'`;
+    expect((await store.db.query(open)).rows).toEqual([]);
+    expect((await restored.query(open)).rows).toEqual([
+      {
+        pipeline: 'backup',
+        status: 'interrupted',
+        error: `was running when the backup ${made} was taken; closed when it was restored`,
+      },
+    ]);
   });
 
   it('copies the embedded database under its lock; the copy opens with PGlite and restores', async () => {
@@ -110,6 +121,12 @@ describe('backups', () => {
     });
     expect(sql.code).toBe(0);
     expect(sql.stdout).toContain('1000');
+    expect(restore.stdout).toContain('closed 1 run the copy holds as running');
+    const stillOpen = await runCli(
+      ['sql', `SELECT pipeline, status FROM sluice.runs WHERE status <> 'succeeded'`, '--json'],
+      { SLUICE_HOME: home, DATABASE_URL: '' },
+    );
+    expect(JSON.parse(stillOpen.stdout)).toEqual([{ pipeline: 'nightly-backup', status: 'interrupted' }]);
     const again = await runCli(['restore', file], { SLUICE_HOME: home, DATABASE_URL: '' });
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('already holds an embedded database');
