@@ -66,7 +66,9 @@ async function closeCopiedRuns(file: string, store: StoreOptions): Promise<void>
     const closed = await closeRunsOfCopy(db, (await stat(file)).mtime, path.basename(file));
     if (closed > 0) {
       process.stdout.write(
-        `closed ${closed} run${closed === 1 ? '' : 's'} the copy holds as running (it was taken while they ran)\n`,
+        closed === 1
+          ? 'closed 1 run the copy holds as running (the copy was taken while it ran)\n'
+          : `closed ${closed} runs the copy holds as running (the copy was taken while they ran)\n`,
       );
     }
   } finally {
