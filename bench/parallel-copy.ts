@@ -11,7 +11,7 @@
  */
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { open, rm, stat, writeFile } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import pg from 'pg';
 import { createCopyScratch, toCopyBytes } from '../src/connectors/postgres/copy-text.js';
@@ -36,23 +36,34 @@ type Message = { ready: true } | { bytes: Uint8Array } | { done: true; rows: num
 
 const CREDIT = 8; // batches a worker may have in flight before it waits for the main thread
 
-/** Parse → checks → COPY bytes of one segment, each batch handed to `emit`. */
-async function encodeSegment(segment: Segment, emit: (bytes: Uint8Array) => Promise<void>): Promise<number> {
+/** The bench pipeline's parser options, checks and a quiet plugin context, as the runner builds them. */
+function benchStages() {
   const registry = createRegistry();
   const yaml = pipelineYaml({ name: 'parallel', folder: '/unused', table: 't', mode: 'append' });
   const spec = parsePipeline(yaml, { file: 'parallel.yaml', env: process.env, registry });
-  const options = { ...(spec.parse!.options as Record<string, unknown>) };
-  if (segment.columns) {
-    delete options.expectHeader;
-    Object.assign(options, { header: false, columns: segment.columns });
-  }
-  const check = createCheckStage(spec.check!, registry);
   const context = {
     logger: { debug() {}, info() {}, warn() {}, error() {} },
     signal: new AbortController().signal,
     workDir: '/tmp',
     dryRun: false,
   } as unknown as PluginContext;
+  const check = createCheckStage(spec.check!, registry);
+  const parse = csvParser.parse as (
+    input: { stream: NodeJS.ReadableStream; origin: string },
+    options: unknown,
+    context: PluginContext,
+  ) => AsyncIterable<Parameters<typeof check>[0]>;
+  return { options: spec.parse!.options as Record<string, unknown>, check, parse, context };
+}
+
+/** Parse → checks → COPY bytes of one segment, each batch handed to `emit`. */
+async function encodeSegment(segment: Segment, emit: (bytes: Uint8Array) => Promise<void>): Promise<number> {
+  const { check, parse, context, ...stages } = benchStages();
+  const options = { ...stages.options };
+  if (segment.columns) {
+    delete options.expectHeader;
+    Object.assign(options, { header: false, columns: segment.columns });
+  }
   const scratch = createCopyScratch();
   const stream = createReadStream(segment.file, {
     start: segment.start,
@@ -60,11 +71,6 @@ async function encodeSegment(segment: Segment, emit: (bytes: Uint8Array) => Prom
     highWaterMark: 1 << 18,
   });
   let rows = 0;
-  const parse = csvParser.parse as (
-    input: { stream: NodeJS.ReadableStream; origin: string },
-    options: unknown,
-    context: PluginContext,
-  ) => AsyncIterable<Parameters<typeof check>[0]>;
   for await (const read of parse({ stream, origin: 'report_bench.txt' }, options, context)) {
     const checked = check(read).batch;
     rows += checked.rows.length;
@@ -272,42 +278,16 @@ async function main(): Promise<void> {
   }
 }
 
-/** The column names the parser gives the file (its header line, renamed by expectHeader). */
+/** The column names the parser gives the file: its header line, renamed by expectHeader. */
 async function headerNames(file: string): Promise<string[]> {
-  const first = await open(file);
-  try {
-    const buf = Buffer.alloc(1 << 16);
-    const { bytesRead } = await first.read(buf, 0, buf.length, 0);
-    const second = buf.indexOf(10, buf.indexOf(10) + 1);
-    const path = `${file}.head`;
-    await writeFile(path, buf.subarray(0, Math.min(bytesRead, second + 1)));
-    let names: string[] = [];
-    await encodeSegmentColumns(path, (columns) => (names = columns));
-    await rm(path);
-    return names;
-  } finally {
-    await first.close();
+  const handle = await open(file);
+  const buf = Buffer.alloc(1 << 16);
+  const { bytesRead } = await handle.read(buf, 0, buf.length, 0).finally(() => handle.close());
+  const firstRecordEnd = Math.min(bytesRead, buf.indexOf(10, buf.indexOf(10) + 1) + 1);
+  const { options, parse, context } = benchStages();
+  const stream = createReadStream(file, { start: 0, end: firstRecordEnd - 1 });
+  for await (const read of parse({ stream, origin: 'head' }, options, context)) {
+    return read.batch.columns.map((c) => c.name);
   }
-}
-
-async function encodeSegmentColumns(file: string, seen: (columns: string[]) => void): Promise<void> {
-  const registry = createRegistry();
-  const yaml = pipelineYaml({ name: 'parallel', folder: '/unused', table: 't', mode: 'append' });
-  const spec = parsePipeline(yaml, { file: 'parallel.yaml', env: process.env, registry });
-  const context = {
-    logger: { debug() {}, info() {}, warn() {}, error() {} },
-    signal: new AbortController().signal,
-  } as unknown as PluginContext;
-  const parse = csvParser.parse as (
-    input: { stream: NodeJS.ReadableStream; origin: string },
-    options: unknown,
-    context: PluginContext,
-  ) => AsyncIterable<{ batch: { columns: { name: string }[] } }>;
-  for await (const read of parse(
-    { stream: createReadStream(file), origin: 'head' },
-    spec.parse!.options,
-    context,
-  )) {
-    seen(read.batch.columns.map((c) => c.name));
-  }
+  throw new Error(`${file}: no header line`);
 }
