@@ -60,3 +60,18 @@ export function sqlState(error: unknown): string | undefined {
   const code = (inner as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+/**
+ * A COPY error of a statement that started after `rowsBefore` rows of the same load (a later slice or step):
+ * its context's "line N" is made to count from the load's first row. Returns the same error.
+ */
+export function shiftCopyLine(error: unknown, rowsBefore: number): unknown {
+  const inner = (error instanceof SluiceError ? error.cause : error) as { where?: unknown } | undefined;
+  if (rowsBefore > 0 && inner && typeof inner.where === 'string') {
+    inner.where = inner.where.replace(
+      /(COPY [^,]+, line )(\d+)/,
+      (_, head: string, line: string) => `${head}${Number(line) + rowsBefore}`,
+    );
+  }
+  return error;
+}

@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { quoteIdent, quoteTable, redactUrl, type SqlClient, type TableName } from '../core/sql.js';
-import { classifyDatabaseError } from '../core/database-errors.js';
+import { classifyDatabaseError, shiftCopyLine } from '../core/database-errors.js';
 import { formatDuration } from '../core/duration.js';
 import { SluiceError } from '../core/errors.js';
 import { createPglite } from './embedded-pglite.js';
@@ -260,7 +260,8 @@ export async function openPglite(dataDir: string, options: ConnectionOptions = {
           const result = await target.query(copySql(table, columns, `'/dev/blob'`), [], { blob });
           copied += result.affectedRows ?? 0;
         } catch (error) {
-          throw classifyDatabaseError(error, location);
+          // The slice's "line N" counts from its own first row: name the row of the whole COPY.
+          throw classifyDatabaseError(shiftCopyLine(error, copied), location);
         }
       };
       for await (const chunk of chunks) {

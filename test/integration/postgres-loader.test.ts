@@ -280,6 +280,21 @@ describe.each(['pglite', 'postgres'] as const)('postgres loader on %s', (kind) =
     await expect(refused).rejects.toMatchObject({ code: 'TARGET_MISMATCH', where: 'test.csv:9' });
   });
 
+  it('names the line of a refused value past the first 8 MB, which PGlite copies as a slice of its own', async () => {
+    await db.query('CREATE TABLE wide_rows (id integer, note text)');
+    const session = await open({ table: 'wide_rows' });
+    const note = 'x'.repeat(1000);
+    // Twelve batches of 1,000 rows of ~1 KB; row 10,501 (~10.5 MB in) does not fit the table.
+    const parts = Array.from({ length: 12 }, (_, b) => {
+      const rows = Array.from({ length: 1000 }, (_, i) => [String(b * 1000 + i + 1), note]);
+      return batch([{ name: 'id' }, { name: 'note' }], rows);
+    });
+    parts[10]!.rows[500]![0] = 'eleven';
+    parts.forEach((part, b) => (part.lines = part.lines.map((line) => line + b * 1000)));
+    const refused = db.transaction((tx) => session.load(tx, batches(...parts), unit()));
+    await expect(refused).rejects.toMatchObject({ code: 'TARGET_MISMATCH', where: 'test.csv:10502' });
+  });
+
   it('schema strict refuses a new column, and a missing one, naming both', async () => {
     const session = await open({ table: 'strictly', schema: 'strict' });
     await load(session, batch([{ name: 'a' }, { name: 'b' }], [['1', '2']]));
