@@ -90,6 +90,18 @@ await build({
       },
     },
     {
+      // zod's `z` namespace carries `z.locales`, so every one of its 64 translations of the error messages
+      // came into the bundle and was compiled at each start (~340 KB of zod's 755 KB chunk). Sluice speaks
+      // English only: the namespace keeps `en`, the default zod registers by itself.
+      name: 'zod-english-only',
+      setup(bundle) {
+        bundle.onLoad({ filter: /[\\/]node_modules[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({
+          contents: "export { default as en } from './en.js';\n",
+          loader: 'js',
+        }));
+      },
+    },
+    {
       name: 'only-listed-packages',
       setup(bundle) {
         bundle.onResolve({ filter: /^[^./]/ }, (args) =>
