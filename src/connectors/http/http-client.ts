@@ -1,5 +1,4 @@
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { errorMessage, SluiceError } from '../../core/errors.js';
@@ -237,15 +236,18 @@ function lowerKeys(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
-function exchange(
+async function exchange(
   url: URL,
   method: string,
   headers: Record<string, string>,
   body: string | undefined,
   options: HttpClientOptions,
 ): Promise<http.IncomingMessage> {
+  // node:http(s) (and tls with them) load on the first request: every command that only reads pipelines
+  // would otherwise compile them at its start.
+  const lib =
+    url.protocol === 'https:' ? (await import('node:https')).default : (await import('node:http')).default;
   return new Promise((resolve, reject) => {
-    const lib = url.protocol === 'https:' ? https : http;
     const req = lib.request(url, {
       method,
       headers:
