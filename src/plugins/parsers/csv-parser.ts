@@ -1,6 +1,6 @@
+import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import iconv from 'iconv-lite';
 import { z } from 'zod';
 import { SluiceError } from '../../core/errors.js';
 import { defineParser, type BatchResult, type ParseInput, type PluginContext } from '../../core/plugin.js';
@@ -37,7 +37,7 @@ const options = z.strictObject({
   encoding: z
     .string()
     .refine(
-      (name) => iconv.encodingExists(name),
+      (name) => isUtf8(name) || iconvLite().encodingExists(name),
       'an encoding iconv-lite knows, such as utf-8, latin1 or windows-1252',
     )
     .default('utf-8')
@@ -122,6 +122,14 @@ async function* parseCsv(
   yield* reader.take();
 }
 
+/**
+ * iconv-lite, required the first time a file or an option is not UTF-8: its code pages are 550 KB of code
+ * that every command reading pipelines compiled at its start (kept out of the bundle: scripts/bundle-cli.mjs).
+ */
+function iconvLite(): typeof import('iconv-lite') {
+  return createRequire(import.meta.url)('iconv-lite') as typeof import('iconv-lite');
+}
+
 function isUtf8(encoding: string): boolean {
   return /^utf-?8$/i.test(encoding);
 }
@@ -143,12 +151,12 @@ const DECODE_PIECE = 1 << 16;
 /** The file's text, chunk by chunk as it arrives. */
 async function* decode(stream: Readable, encoding: string, origin: string): AsyncGenerator<string> {
   const utf8 = isUtf8(encoding);
-  if (!utf8 && !iconv.encodingExists(encoding))
+  if (!utf8 && !iconvLite().encodingExists(encoding))
     throw new SluiceError('CONFIG_INVALID', `unknown encoding "${encoding}"`);
   // iconv-lite's decoder drops a leading BOM as its decodeStream does; the reader drops UTF-8's.
   const decoder: { write(bytes: Buffer): string; end(): string | undefined } = utf8
     ? new StringDecoder('utf8')
-    : iconv.getDecoder(encoding);
+    : iconvLite().getDecoder(encoding);
   let first = true;
   for await (const chunk of stream as AsyncIterable<Buffer | string>) {
     if (typeof chunk === 'string') {
