@@ -62,8 +62,8 @@ export function sqlState(error: unknown): string | undefined {
 }
 
 /**
- * A COPY error of a statement that started after `rowsBefore` rows of the same load (a later slice or step):
- * its context's "line N" is made to count from the load's first row. Returns the same error.
+ * A COPY error of a statement that started after `rowsBefore` rows of the same load (a later slice of
+ * PGlite's COPY): its context's "line N" is made to count from the load's first row. Returns the same error.
  */
 export function shiftCopyLine(error: unknown, rowsBefore: number): unknown {
   const inner = (error instanceof SluiceError ? error.cause : error) as { where?: unknown } | undefined;

@@ -123,8 +123,9 @@ async function* parseCsv(
 }
 
 /**
- * iconv-lite, required the first time a file or an option is not UTF-8: its code pages are 550 KB of code
- * that every command reading pipelines compiled at its start (kept out of the bundle: scripts/bundle-cli.mjs).
+ * iconv-lite, required the first time a file or an option is not UTF-8: its code pages were 550 KB of the
+ * bundle's plugins chunk, which every command that reads pipelines loads (scripts/bundle-cli.mjs leaves the
+ * package out).
  */
 function iconvLite(): typeof import('iconv-lite') {
   return createRequire(import.meta.url)('iconv-lite') as typeof import('iconv-lite');
