@@ -120,7 +120,7 @@ for (const name of await readdir(outdir)) {
   if (!name.endsWith('.js')) continue;
   const file = `${outdir}/${name}`;
   const code = await readFile(file, 'utf8');
-  if (!/[^\x00-\x7f]/.test(code)) continue;
-  const ascii = code.replace(/^([ \t]*\/\/.*)$/gm, (line) => line.replace(/[^\x00-\x7f]/g, '?'));
+  if (!/[\u0080-\uffff]/.test(code)) continue;
+  const ascii = code.replace(/^([ \t]*\/\/.*)$/gm, (line) => line.replace(/[\u0080-\uffff]/g, '?'));
   if (ascii !== code) await writeFile(file, ascii);
 }
