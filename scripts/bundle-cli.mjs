@@ -121,6 +121,6 @@ for (const name of await readdir(outdir)) {
   const file = `${outdir}/${name}`;
   const code = await readFile(file, 'utf8');
   if (!/[\u0080-\uffff]/.test(code)) continue;
-  const ascii = code.replace(/^([ \t]*\/\/.*)$/gm, (line) => line.replace(/[\u0080-\uffff]/g, '?'));
+  const ascii = code.replace(/^[ \t]*\/\/.*$/gm, (line) => line.replace(/[\u0080-\uffff]/g, '?'));
   if (ascii !== code) await writeFile(file, ascii);
 }

@@ -61,16 +61,26 @@ export function sqlState(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** A COPY error's context names its row: `COPY t, line 3, column n: "x"` (line 1 = the first row copied). */
+const COPY_LINE = /COPY [^,]+, line (\d+)(?:, column ([^:]+))?/;
+
+/** The row (1 = first row copied) and column a COPY error's context names, when it does. */
+export function copyErrorPosition(where: string | undefined): { row?: number; column?: string } {
+  const m = COPY_LINE.exec(where ?? '');
+  if (!m) return {};
+  return { row: Number(m[1]), ...(m[2] ? { column: m[2] } : {}) };
+}
+
 /**
  * A COPY error of a statement that started after `rowsBefore` rows of the same load (a later slice of
- * PGlite's COPY): its context's "line N" is made to count from the load's first row. Returns the same error.
+ * PGlite's COPY): its context's line is made to count from the load's first row. Returns the same error.
  */
 export function shiftCopyLine(error: unknown, rowsBefore: number): unknown {
   const inner = (error instanceof SluiceError ? error.cause : error) as { where?: unknown } | undefined;
   if (rowsBefore > 0 && inner && typeof inner.where === 'string') {
-    inner.where = inner.where.replace(
-      /(COPY [^,]+, line )(\d+)/,
-      (_, head: string, line: string) => `${head}${Number(line) + rowsBefore}`,
+    // The table's name holds no comma (COPY_LINE), so the first ", line N" of the match is the row.
+    inner.where = inner.where.replace(COPY_LINE, (context, line: string) =>
+      context.replace(`, line ${line}`, `, line ${Number(line) + rowsBefore}`),
     );
   }
   return error;

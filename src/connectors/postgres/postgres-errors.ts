@@ -39,10 +39,3 @@ export function postgresErrorFields(error: unknown): PostgresErrorFields {
     ...(where ? { where } : {}),
   };
 }
-
-/** The row (1 = first row copied) and column a COPY error's context names, when it does. */
-export function copyErrorPosition(where: string | undefined): { row?: number; column?: string } {
-  const m = /COPY [^,]+, line (\d+)(?:, column ([^:]+))?/.exec(where ?? '');
-  if (!m) return {};
-  return { row: Number(m[1]), ...(m[2] ? { column: m[2] } : {}) };
-}

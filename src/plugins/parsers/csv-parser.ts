@@ -122,13 +122,15 @@ async function* parseCsv(
   yield* reader.take();
 }
 
+const requireHere = createRequire(import.meta.url);
+
 /**
  * iconv-lite, required the first time a file or an option is not UTF-8: its code pages were 550 KB of the
  * bundle's plugins chunk, which every command that reads pipelines loads (scripts/bundle-cli.mjs leaves the
  * package out).
  */
 function iconvLite(): typeof import('iconv-lite') {
-  return createRequire(import.meta.url)('iconv-lite') as typeof import('iconv-lite');
+  return requireHere('iconv-lite') as typeof import('iconv-lite');
 }
 
 function isUtf8(encoding: string): boolean {

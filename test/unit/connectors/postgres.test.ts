@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { postgresColumnType, postgresTypeOfSql } from '../../../src/connectors/postgres/column-types.js';
 import { createCopyScratch, toCopyBytes } from '../../../src/connectors/postgres/copy-text.js';
-import { copyErrorPosition } from '../../../src/connectors/postgres/postgres-errors.js';
+import { copyErrorPosition, shiftCopyLine } from '../../../src/core/database-errors.js';
 
 describe('toCopyBytes', () => {
   const rows = [
@@ -74,5 +74,14 @@ describe('copyErrorPosition', () => {
     expect(copyErrorPosition('COPY t, line 3, column n: "x"')).toEqual({ row: 3, column: 'n' });
     expect(copyErrorPosition('COPY t, line 7')).toEqual({ row: 7 });
     expect(copyErrorPosition(undefined)).toEqual({});
+  });
+
+  it('shifts the line of a later slice by the rows copied before it, the table name left alone', () => {
+    const error = { where: 'COPY "line 3", line 3, column n: "x"' };
+    expect(shiftCopyLine(error, 1000)).toBe(error);
+    expect(error.where).toBe('COPY "line 3", line 1003, column n: "x"');
+    const first = { where: 'COPY t, line 3' };
+    shiftCopyLine(first, 0);
+    expect(first.where).toBe('COPY t, line 3');
   });
 });

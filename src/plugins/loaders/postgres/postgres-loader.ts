@@ -13,7 +13,7 @@ import {
   tableWriteOptions,
 } from '../table-options.js';
 import { DATASET_ID_COLUMN } from '../../../core/dataset-spec.js';
-import { sqlState } from '../../../core/database-errors.js';
+import { copyErrorPosition, sqlState } from '../../../core/database-errors.js';
 import { isSluiceError, SluiceError } from '../../../core/errors.js';
 import { defineLoader, type LoadSession, type LoadUnit, type Logger } from '../../../core/plugin.js';
 import { sqlTypeFits, type Column, type ColumnType, type RecordBatch } from '../../../core/records.js';
@@ -30,11 +30,7 @@ import { createColumnNamer } from '../column-names.js';
 import { UnstorableCharacters } from '../unstorable.js';
 import { RowLines } from './row-lines.js';
 import { createCopyScratch, toCopyBytes, type RefusedCell } from '../../../connectors/postgres/copy-text.js';
-import {
-  copyErrorPosition,
-  isPostgresTargetError,
-  postgresErrorFields,
-} from '../../../connectors/postgres/postgres-errors.js';
+import { isPostgresTargetError, postgresErrorFields } from '../../../connectors/postgres/postgres-errors.js';
 import { createTypeInference, widenType } from './infer-types.js';
 import {
   addColumn,
