@@ -67,7 +67,7 @@ export function registerDemo(program: Command, exit: (code: number) => void) {
         for (const e of errors.rows)
           process.stdout.write(`  ${e.file_name}:${e.line_number ?? '-'}  ${e.reasons}\n`);
         process.stdout.write(
-          `\nRun \`npm start\` again: the same reports are recognised by their content and skipped.\n`,
+          `\nRun it again (\`sluice demo\`, or \`npm start\` in the checkout): the same reports are recognised by their content and skipped.\n`,
         );
         exit(exitCodeOf(summary.status));
       });
