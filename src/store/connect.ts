@@ -1,31 +1,56 @@
 import path from 'node:path';
 import { openPglite, openPostgres, type ConnectionOptions, type Database } from './database.js';
-import { lockFolder } from './pglite-lock.js';
+import { isSluiceError } from '../core/errors.js';
+import { commandName, lockFolder, type FolderLock } from './pglite-lock.js';
 import { migrate } from './migrate.js';
+import { connectShare } from './share-client.js';
+import { shareStore } from './share-server.js';
 
 export interface StoreOptions extends ConnectionOptions {
   /** A PostgreSQL URL; without one the embedded database in `home` is used. */
   databaseUrl?: string;
   /** Sluice's own folder (`.sluice/`): embedded data, fallback logs, scratch space. */
   home: string;
+  /**
+   * The long-running service (embedded database only): it lets other Sluice processes of this user work
+   * through it while it holds the database, and never works through another holder itself (two schedulers
+   * on one database would both fire): it fails with DATABASE_LOCKED instead.
+   */
+  service?: boolean;
 }
 
-/** Opens the database (a server, or PGlite under `home` with its folder locked) and migrates it. */
+/**
+ * Opens the database (a server, or PGlite under `home` with its folder locked) and migrates it. When a
+ * service holds the embedded database, commands work through it (share-server.ts): `sluice runs` while
+ * `sluice serve` runs. A short command holding it does not share: a command working through it would
+ * fail halfway when it exits, so the other is told to wait for it (DATABASE_LOCKED) instead.
+ */
 export async function openStore(options: StoreOptions): Promise<Database> {
   if (options.databaseUrl) {
     const db = await openPostgres(options.databaseUrl, options);
     await migrate(db);
     return db;
   }
-  const dataDir = path.join(options.home, 'pgdata');
-  const lock = await lockFolder(options.home);
+  let lock: FolderLock;
   try {
-    const db = await openPglite(dataDir, options);
+    lock = await lockFolder(options.home);
+  } catch (error) {
+    // The holder migrated it when it opened it.
+    const shared =
+      !options.service && isSluiceError(error, 'DATABASE_LOCKED') && (await connectShare(options.home));
+    if (shared) return shared;
+    throw error;
+  }
+  let db: Database | undefined;
+  try {
+    db = await openPglite(path.join(options.home, 'pgdata'), options);
     await migrate(db);
+    const share = options.service ? await shareStore(db, options.home, commandName()) : undefined;
     const close = db.close.bind(db);
     return Object.assign(db, {
       async close() {
         try {
+          await share?.close();
           await close();
         } finally {
           await lock.release();
@@ -33,6 +58,7 @@ export async function openStore(options: StoreOptions): Promise<Database> {
       },
     });
   } catch (error) {
+    await db?.close().catch(() => undefined);
     await lock.release();
     throw error;
   }

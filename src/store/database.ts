@@ -23,7 +23,24 @@ export interface Database extends SqlClient {
    * transactions by the process that holds the folder's lock (what `sluice restore` reads back).
    */
   dumpDataDir?(): Promise<Blob>;
+  /**
+   * The embedded database only: statements typed by a person (`sluice sql`), one result per statement, every
+   * value as PostgreSQL's text. `shared`: other processes use this session too, so statements that leave a
+   * transaction open are rolled back and refused.
+   */
+  runStatements?(sql: string, options?: { shared?: boolean }): Promise<StatementResult[]>;
   close(): Promise<void>;
+}
+
+/** What one statement gave back: its columns and rows as PostgreSQL prints them, or its command tag. */
+export interface StatementResult {
+  /** Column names in order (repeats kept); empty for a statement that returns no rows (INSERT, CREATE…). */
+  fields: { name: string; dataTypeID: number }[];
+  /** Every value as PostgreSQL's text, or null. */
+  rows: (string | null)[][];
+  /** The command tag's verb (`SELECT`, `INSERT`, `CREATE`…), when the driver reports it. */
+  command: string | null;
+  rowCount: number | null;
 }
 
 export interface HeldLock {
@@ -303,10 +320,43 @@ export async function openPglite(dataDir: string, options: ConnectionOptions = {
       };
     },
     dumpDataDir: () => withTurn(() => pglite.dumpDataDir('gzip')),
+    runStatements: (sql, { shared = false } = {}) =>
+      withTurn(async () => {
+        let results;
+        try {
+          results = await pglite.exec(sql, { rowMode: 'array', parsers: allAsText() });
+        } catch (error) {
+          throw classifyDatabaseError(error, location);
+        }
+        if (shared && pglite.isInTransaction()) {
+          await pglite.exec('ROLLBACK');
+          throw new SluiceError('DATABASE_ERROR', 'a transaction left open was rolled back', {
+            hint: 'The service shares this database while it runs: give BEGIN and COMMIT in one call of `sluice sql`.',
+          });
+        }
+        return results.map((r) => ({
+          fields: r.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
+          rows: r.rows as unknown as (string | null)[][],
+          command: r.command ?? null,
+          rowCount: r.rowCount ?? null,
+        }));
+      }),
     async close() {
       await pglite.close();
     },
   };
+}
+
+/** PostgreSQL's own types have OIDs below 16384; types users create are sent as text already. */
+const FIRST_USER_OID = 16384;
+let textParsers: Record<number, (value: string) => string> | undefined;
+
+/** Parsers that keep every value as PostgreSQL prints it: no numbers or dates that lose digits or zones. */
+function allAsText() {
+  textParsers ??= Object.fromEntries(
+    Array.from({ length: FIRST_USER_OID }, (_, oid) => [oid, (v: string) => v]),
+  );
+  return textParsers;
 }
 
 /**

@@ -12,6 +12,8 @@ interface Holder {
   pid: number;
   host: string;
   since: string;
+  /** `sluice serve`: what holds it (absent in locks of older versions). */
+  command?: string;
 }
 
 /**
@@ -21,7 +23,12 @@ interface Holder {
 export async function lockFolder(dir: string): Promise<FolderLock> {
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, 'sluice.lock');
-  const me: Holder = { pid: process.pid, host: os.hostname(), since: new Date().toISOString() };
+  const me: Holder = {
+    pid: process.pid,
+    host: os.hostname(),
+    since: new Date().toISOString(),
+    command: commandName(),
+  };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const handle = await open(file, 'wx');
@@ -47,11 +54,15 @@ export async function lockFolder(dir: string): Promise<FolderLock> {
       if (!again) await rm(file, { force: true });
       continue;
     }
+    const what = holder.command ? ` (${holder.command})` : '';
     throw new SluiceError(
       'DATABASE_LOCKED',
-      `the embedded database in ${dir} is in use by process ${holder.pid} on ${holder.host} since ${holder.since}`,
+      `the embedded database in ${dir} is in use by process ${holder.pid}${what} on ${holder.host} since ${holder.since}`,
       {
-        hint: 'Wait for that run to finish, or set DATABASE_URL to a PostgreSQL server so that several processes can work at once.',
+        hint:
+          holder.command === 'sluice serve'
+            ? 'The service holds it while it runs: stop it first (Ctrl-C or SIGTERM), or set DATABASE_URL to a PostgreSQL server so that several processes can work at once.'
+            : 'Wait for that command to finish, or set DATABASE_URL to a PostgreSQL server so that several processes can work at once.',
       },
     );
   }
@@ -65,4 +76,10 @@ async function readHolder(file: string): Promise<Holder | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** `sluice serve`: what this process is, for others (not its arguments: they may hold secrets). */
+export function commandName(): string {
+  const sub = process.argv[2];
+  return sub && /^[a-z][a-z-]*$/.test(sub) ? `sluice ${sub}` : 'sluice';
 }

@@ -1,19 +1,9 @@
-import path from 'node:path';
 import { classifyDatabaseError } from '../core/database-errors.js';
 import { redactUrl } from '../core/sql.js';
-import { createPglite } from './embedded-pglite.js';
-import { lockFolder } from './pglite-lock.js';
+import { openStore } from './connect.js';
+import type { StatementResult } from './database.js';
 
-/** What one statement gave back: its columns and rows as PostgreSQL prints them, or its command tag. */
-export interface StatementResult {
-  /** Column names in order (repeats kept); empty for a statement that returns no rows (INSERT, CREATE…). */
-  fields: { name: string; dataTypeID: number }[];
-  /** Every value as PostgreSQL's text, or null. */
-  rows: (string | null)[][];
-  /** The command tag's verb (`SELECT`, `INSERT`, `CREATE`…), when the driver reports it. */
-  command: string | null;
-  rowCount: number | null;
-}
+export type { StatementResult } from './database.js';
 
 /** A session on Sluice's database for statements typed by a person (`sluice sql`). */
 export interface SqlConsole {
@@ -79,41 +69,15 @@ async function openServer(url: string): Promise<SqlConsole> {
   };
 }
 
-/** PostgreSQL's own types have OIDs below 16384; types users create are sent as text already. */
-const FIRST_USER_OID = 16384;
-
+/**
+ * The embedded database, locked while open, or through the service that holds it (see openStore): there
+ * a transaction cannot stay open between two calls, since the service's own statements would join it.
+ */
 async function openEmbedded(home: string): Promise<SqlConsole> {
-  const dataDir = path.join(home, 'pgdata');
-  const location = `embedded PostgreSQL (PGlite) in ${dataDir}`;
-  const lock = await lockFolder(home);
-  try {
-    const parsers = Object.fromEntries(Array.from({ length: FIRST_USER_OID }, (_, oid) => [oid, asText]));
-    const pglite = await createPglite(dataDir, { parsers });
-    return {
-      location,
-      async run(sql) {
-        try {
-          const results = await pglite.exec(sql, { rowMode: 'array' });
-          return results.map((r) => ({
-            fields: r.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
-            rows: r.rows as unknown as (string | null)[][],
-            command: r.command ?? null,
-            rowCount: r.rowCount ?? null,
-          }));
-        } catch (error) {
-          throw failure(error, location);
-        }
-      },
-      async close() {
-        try {
-          await pglite.close();
-        } finally {
-          await lock.release();
-        }
-      },
-    };
-  } catch (error) {
-    await lock.release();
-    throw error;
-  }
+  const db = await openStore({ home });
+  return {
+    location: db.location,
+    run: (sql) => db.runStatements!(sql),
+    close: () => db.close(),
+  };
 }

@@ -475,6 +475,81 @@ describe('on a PostgreSQL server', () => {
 });
 
 describe('on the embedded database', () => {
+  it('works through `sluice serve` while it holds the database, and refuses a second service', async () => {
+    const dir = await tempDir();
+    const env = { DATABASE_URL: '', SLUICE_HOME: path.join(dir, '.sluice') };
+    const inbox = path.join(dir, 'inbox');
+    await mkdir(inbox);
+    await writeFile(path.join(inbox, 'a.csv'), 'id,name\n1,one\n2,two\n');
+    await writeFile(
+      path.join(dir, 'shared.yaml'),
+      `name: shared\nsource: { url: ${JSON.stringify(inbox)}, glob: '*.csv', stableFor: 0s }\n` +
+        'parse: { type: csv }\nload: { type: postgres, table: shared }\n',
+    );
+    await writeFile(path.join(dir, 'service.yaml'), 'pipelines:\n  - shared.yaml\n');
+    const port = await freePort();
+    const child = spawn(BIN, ['serve', 'service.yaml', '--port', String(port), '--no-scheduler'], {
+      cwd: dir,
+      env: { ...process.env, ...env, SLUICE_API_TOKEN: 'shared-token', PATH: pathWithNode() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      while (!output.includes('sluice serve started')) {
+        expect(child.exitCode, output).toBeNull();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      // From another folder, output piped, as a second terminal would.
+      const elsewhere = await tempDir();
+      const run = await runBin(['run', path.join(dir, 'shared.yaml')], { env, cwd: elsewhere });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toContain('rows:  2 read, 2 loaded, 0 rejected');
+      const runs = await runBin(['runs'], { env, cwd: elsewhere });
+      expect(runs.code, runs.stderr).toBe(0);
+      expect(runs.stdout).toMatch(/shared\s+succeeded/);
+      const reply = await fetch(`http://127.0.0.1:${port}/api/runs?pipeline=shared`, {
+        headers: { authorization: 'Bearer shared-token' },
+      });
+      const api = (await reply.json()) as {
+        runs: { status: string; rowsLoaded: number }[];
+      };
+      expect(api.runs).toMatchObject([{ status: 'succeeded', rowsLoaded: 2 }]);
+      const sql = await runBin(['sql', 'SELECT name FROM shared ORDER BY id'], { env, cwd: elsewhere });
+      expect(sql).toMatchObject({ code: 0, stdout: 'name\none\ntwo\n(2 rows)\n' });
+      const wrong = await runBin(['sql', 'SELECT * FROM nowhere'], { env, cwd: elsewhere });
+      expect(wrong).toMatchObject({
+        code: 1,
+        stderr: 'sluice: ERROR at line 1, column 15: relation "nowhere" does not exist [SQLSTATE 42P01]\n',
+      });
+      // A transaction left open would take in the service's own statements: rolled back and refused.
+      const open = await runBin(['sql', "BEGIN; DELETE FROM shared WHERE name = 'one'"], {
+        env,
+        cwd: elsewhere,
+      });
+      expect(open.code).toBe(1);
+      expect(open.stderr).toContain('a transaction left open was rolled back');
+      const kept = await runBin(['sql', 'SELECT count(*) AS n FROM shared'], { env, cwd: elsewhere });
+      expect(kept.stdout).toBe('n\n2\n(1 row)\n');
+
+      const second = await runBin(['serve', 'service.yaml', '--port', String(await freePort())], {
+        env,
+        cwd: dir,
+      });
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(/is in use by process \d+ \(sluice serve\)/);
+      expect(second.stderr).toContain('stop it first');
+      expect(second.stderr).not.toMatch(noStack);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited, output).toBe(0);
+    const after = await runBin(['runs'], { env, cwd: dir });
+    expect(after.code, after.stderr).toBe(0);
+  }, 120_000);
+
   it('runs SQL on it, the way the README shows', async () => {
     const dir = await tempDir();
     const env = { DATABASE_URL: '', SLUICE_HOME: path.join(dir, '.sluice') };
