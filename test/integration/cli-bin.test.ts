@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ensureBuilt, pathWithNode, runBin } from '../helpers/bin.js';
 import { freePort } from '../helpers/free-port.js';
+import { startSluice, stopSluice } from '../helpers/service-process.js';
 import { REPO, tempDir, VISITS_PIPELINE } from '../helpers/pipeline-harness.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 
@@ -488,20 +489,13 @@ describe('on the embedded database', () => {
     );
     await writeFile(path.join(dir, 'service.yaml'), 'pipelines:\n  - shared.yaml\n');
     const port = await freePort();
-    const child = spawn(BIN, ['serve', 'service.yaml', '--port', String(port), '--no-scheduler'], {
-      cwd: dir,
-      env: { ...process.env, ...env, SLUICE_API_TOKEN: 'shared-token', PATH: pathWithNode() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const service = startSluice(
+      ['serve', 'service.yaml', '--port', String(port), '--no-scheduler'],
+      { ...env, SLUICE_API_TOKEN: 'shared-token' },
+      dir,
+    );
     try {
-      while (!output.includes('sluice serve started')) {
-        expect(child.exitCode, output).toBeNull();
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await service.waitFor(/sluice serve started/);
       // From another folder, output piped, as a second terminal would.
       const elsewhere = await tempDir();
       const run = await runBin(['run', path.join(dir, 'shared.yaml')], { env, cwd: elsewhere });
@@ -543,9 +537,8 @@ describe('on the embedded database', () => {
       expect(second.stderr).toContain('stop it first');
       expect(second.stderr).not.toMatch(noStack);
     } finally {
-      child.kill('SIGTERM');
+      expect(await stopSluice(service), service.output()).toBe(0);
     }
-    expect(await exited, output).toBe(0);
     const after = await runBin(['runs'], { env, cwd: dir });
     expect(after.code, after.stderr).toBe(0);
   }, 120_000);
