@@ -1,5 +1,5 @@
 import { openAsBlob } from 'node:fs';
-import { readdir, rename } from 'node:fs/promises';
+import { readdir, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { SluiceError } from '../core/errors.js';
 import { createPglite } from './embedded-pglite.js';
@@ -8,6 +8,26 @@ import { lockFolder } from './pglite-lock.js';
 /** Whether a folder holds anything (a missing folder holds nothing). */
 async function holdsFiles(dir: string): Promise<boolean> {
   return (await readdir(dir).catch(() => [] as string[])).length > 0;
+}
+
+/** Fails clearly (exit 2) when a backup file to restore is missing or not a file. */
+export async function requireBackupFile(file: string): Promise<void> {
+  const unreadable = (why: string) =>
+    new SluiceError('CONFIG_NOT_FOUND', `cannot be read: ${why}`, { where: file });
+  const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
+    throw unreadable(error.code === 'ENOENT' ? 'no such file' : (error.code ?? error.message));
+  });
+  if (!info.isFile()) throw unreadable('not a file');
+}
+
+/** The copy as a blob read from disk when PGlite loads it (openAsBlob throws at once, not in its promise). */
+async function readCopy(file: string): Promise<Blob> {
+  await requireBackupFile(file);
+  try {
+    return await openAsBlob(file);
+  } catch (error) {
+    throw new SluiceError('CONFIG_NOT_FOUND', `cannot be read: ${(error as Error).message}`, { where: file });
+  }
 }
 
 /**
@@ -21,11 +41,7 @@ export async function restoreEmbeddedCopy(
   home: string,
   options: { replace?: boolean } = {},
 ): Promise<{ dataDir: string; movedAside?: string }> {
-  const blob = await openAsBlob(file).catch((error: NodeJS.ErrnoException) => {
-    throw new SluiceError('CONFIG_NOT_FOUND', `cannot be read: ${error.code ?? error.message}`, {
-      where: file,
-    });
-  });
+  const blob = await readCopy(file);
   const lock = await lockFolder(home);
   try {
     const dataDir = path.join(home, 'pgdata');

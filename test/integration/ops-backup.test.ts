@@ -1,5 +1,5 @@
 import { openAsBlob } from 'node:fs';
-import { readdir, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -68,6 +68,11 @@ describe('backups', () => {
     const restore = await runCli(['restore', summary.result.file], { DATABASE_URL: fresh.url });
     expect(restore.stderr).toBe('');
     expect(restore.code).toBe(0);
+    const missing = `${summary.result.file}.missing`;
+    expect(await runCli(['restore', missing], { DATABASE_URL: fresh.url })).toMatchObject({
+      code: 2,
+      stderr: `sluice: ${missing}: cannot be read: no such file\n`,
+    });
     const restored = await openPostgres(fresh.url);
     cleanups.push(() => restored.close());
     expect(await counts((sql) => restored.query(sql))).toEqual(await counts((sql) => store.db.query(sql)));
@@ -130,5 +135,16 @@ describe('backups', () => {
     const again = await runCli(['restore', file], { SLUICE_HOME: home, DATABASE_URL: '' });
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('already holds an embedded database');
+    const missing = path.join(home, 'no-such-copy.tar.gz');
+    expect(await runCli(['restore', missing], { SLUICE_HOME: home, DATABASE_URL: '' })).toMatchObject({
+      code: 2,
+      stderr: `sluice: ${missing}: cannot be read: no such file\n`,
+    });
+    const folder = path.join(home, 'a-folder.tar.gz');
+    await mkdir(folder);
+    expect(await runCli(['restore', folder], { SLUICE_HOME: home, DATABASE_URL: '' })).toMatchObject({
+      code: 2,
+      stderr: `sluice: ${folder}: cannot be read: not a file\n`,
+    });
   });
 });
