@@ -35,11 +35,15 @@ export async function openStore(options: StoreOptions): Promise<Database> {
   try {
     lock = await lockFolder(options.home);
   } catch (error) {
-    // The holder migrated it when it opened it.
     const shared =
       !options.service && isSluiceError(error, 'DATABASE_LOCKED') && (await connectShare(options.home));
-    if (shared) return shared;
-    throw error;
+    if (!shared) throw error;
+    // As on a server: a newer Sluice brings the schema up to date for the older one that holds it.
+    await migrate(shared).catch(async (failure: unknown) => {
+      await shared.close();
+      throw failure;
+    });
+    return shared;
   }
   let db: Database | undefined;
   try {

@@ -6,6 +6,7 @@ import {
   fromSharedError,
   readMessages,
   send,
+  SHARE_PROTOCOL,
   shareSocketPath,
   type Hello,
   type Reply,
@@ -49,6 +50,14 @@ export async function connectShare(home: string): Promise<Database | undefined> 
   if (!hello) {
     socket.destroy();
     return undefined;
+  }
+  if (hello.protocol !== SHARE_PROTOCOL) {
+    socket.destroy();
+    throw new SluiceError(
+      'DATABASE_LOCKED',
+      `the embedded database in ${home} is held by process ${hello.pid} (${hello.command}) of another Sluice version, which this one cannot work through`,
+      { hint: 'Run the same version of Sluice as the service, or stop the service first.' },
+    );
   }
   const db = sharedDatabase(socket, hello);
   onMessage = (message) => db.onReply(message as Reply);

@@ -47,7 +47,12 @@ export interface Hello {
   pid: number;
   command: string;
   location: string;
+  /** {@link SHARE_PROTOCOL} of the holder's Sluice. */
+  protocol: number;
 }
+
+/** The version of these messages: raise it with any change a client of another version would misread. */
+export const SHARE_PROTOCOL = 1;
 
 // Unix socket paths are limited to ~107 bytes; a deep SLUICE_HOME gets a socket in the temporary folder.
 const MAX_SOCKET_PATH = 100;

@@ -3,7 +3,15 @@ import net, { type Socket } from 'node:net';
 import { SluiceError } from '../core/errors.js';
 import type { SqlClient, TableName } from '../core/sql.js';
 import type { Database, HeldLock } from './database.js';
-import { readMessages, send, shareSocketPath, toSharedError, type Request } from './share-protocol.js';
+import {
+  readMessages,
+  send,
+  SHARE_PROTOCOL,
+  shareSocketPath,
+  toSharedError,
+  type Hello,
+  type Request,
+} from './share-protocol.js';
 
 /** The socket through which the holder of the embedded database serves other Sluice processes. */
 export interface StoreShare {
@@ -20,7 +28,7 @@ export interface StoreShare {
 export async function shareStore(db: Database, home: string, command: string): Promise<StoreShare> {
   const socketPath = shareSocketPath(home);
   const connections = new Set<Socket>();
-  const hello = { pid: process.pid, command, location: db.location };
+  const hello: Hello = { pid: process.pid, command, location: db.location, protocol: SHARE_PROTOCOL };
   const server = net.createServer((socket) => {
     connections.add(socket);
     socket.on('close', () => connections.delete(socket));

@@ -1,8 +1,12 @@
+import { once } from 'node:events';
+import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { copyErrorPosition, sqlState } from '../../src/core/database-errors.js';
 import { isSluiceError, SluiceError } from '../../src/core/errors.js';
 import { openStore } from '../../src/store/connect.js';
 import type { Database } from '../../src/store/database.js';
+import { lockFolder } from '../../src/store/pglite-lock.js';
+import { shareSocketPath } from '../../src/store/share-protocol.js';
 import { tempDir } from '../helpers/pipeline-harness.js';
 
 // The embedded database held by a service and used by other commands through it (share-server.ts). Both
@@ -160,6 +164,23 @@ describe('the embedded database shared by the service that holds it', () => {
     expect(isSluiceError(refused, 'DATABASE_LOCKED')).toBe(true);
     expect((refused as Error).message).toMatch(/is in use by process \d+ \(sluice.*\)/);
     client = await openStore({ home: await tempDir('sluice-share-other-') });
+  });
+
+  it('refuses to work through a holder that speaks another version of the protocol', async () => {
+    const other = await tempDir('sluice-share-version-');
+    const lock = await lockFolder(other);
+    const hello = { hello: { pid: process.pid, command: 'sluice serve', location: 'x', protocol: 999 } };
+    const server = net.createServer((socket) => socket.end(`${JSON.stringify(hello)}\n`));
+    server.listen(shareSocketPath(other));
+    await once(server, 'listening');
+    try {
+      const refused = await openStore({ home: other }).catch((error: unknown) => error);
+      expect(isSluiceError(refused, 'DATABASE_LOCKED')).toBe(true);
+      expect((refused as Error).message).toMatch(/\(sluice serve\) of another Sluice version/);
+    } finally {
+      server.close();
+      await lock.release();
+    }
   });
 
   it('never lets a second service work through the first', async () => {
