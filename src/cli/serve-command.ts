@@ -142,7 +142,7 @@ export async function runServiceProcess(
       logger.info('stopped');
       return 0;
     },
-    { lanes: Math.max(1, concurrency) + 1, service: true },
+    { lanes: Math.max(1, concurrency) + 1, share: true, own: true },
   );
 }
 

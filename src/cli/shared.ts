@@ -26,12 +26,12 @@ export async function readPipeline(file: string, registry: Registry): Promise<Pi
  * Opens the store named by DATABASE_URL, or the embedded one under SLUICE_HOME (`.sluice/`). `lanes`:
  * pipelines the command runs at once, which sizes the connection pool. With `existing`, for commands that
  * only look, an embedded database that is not there is an error saying where it was looked for and how to
- * point at one, rather than a new empty database in whatever folder this is. `service`: the long-running
- * service, which lets other commands work through it (see openStore).
+ * point at one, rather than a new empty database in whatever folder this is. `share` and `own`: see
+ * StoreOptions.
  */
 export async function withStore<T>(
   work: (db: Database, home: string) => Promise<T>,
-  options: { lanes?: number; existing?: boolean; service?: boolean } = {},
+  options: { lanes?: number; existing?: boolean; share?: boolean; own?: boolean } = {},
 ): Promise<T> {
   const home = sluiceHome();
   const databaseUrl = process.env.DATABASE_URL;
@@ -40,7 +40,8 @@ export async function withStore<T>(
     home,
     poolSize: connectionsFor(options.lanes ?? 1),
     ...(databaseUrl ? { databaseUrl } : {}),
-    ...(options.service ? { service: true } : {}),
+    ...(options.share ? { share: true } : {}),
+    ...(options.own ? { own: true } : {}),
   });
   try {
     return await work(db, home);

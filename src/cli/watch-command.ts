@@ -60,42 +60,46 @@ export function registerWatch(program: Command, exit: (code: number) => void) {
       const stabilityMs = flags.stability;
       const registry = createRegistry();
       const abort = new AbortController();
-      await withStore(async (db, home) => {
-        // Logged as each file is done; awaited before the database closes.
-        let logging = Promise.resolve();
-        const onResult = (r: WatchResult) => {
-          logging = logging
-            .then(() => logRejects(db, r))
-            .catch((error: unknown) => logger.error(`listing the rejected rows failed: ${String(error)}`));
-        };
-        const options = { db, registry, home, logger, stabilityMs, signal: abort.signal, onResult };
-        if (flags.once) {
-          const results = await watchOnce(options);
-          const counts = new Map<string, number>();
-          for (const r of results) {
-            const key = r.kind === 'imported' ? r.result.status : r.kind;
-            counts.set(key, (counts.get(key) ?? 0) + 1);
-          }
-          await logging;
-          const summary = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
-          process.stdout.write(`${plural(results.length, 'file')}: ${summary || 'nothing to do'}\n`);
-          if (results.some(failed)) exit(EXIT.failed);
-          return;
-        }
-        const watcher = await startWatcher(options);
-        await watcher.ready;
-        // Stop on Ctrl-C or SIGTERM: the file being imported finishes (or rolls back) first.
-        await new Promise<void>((resolve) => {
-          const stop = () => {
-            logger.info('stopping');
-            abort.abort(new SluiceError('ABORTED', 'the watcher was stopped'));
-            resolve();
+      await withStore(
+        async (db, home) => {
+          // Logged as each file is done; awaited before the database closes.
+          let logging = Promise.resolve();
+          const onResult = (r: WatchResult) => {
+            logging = logging
+              .then(() => logRejects(db, r))
+              .catch((error: unknown) => logger.error(`listing the rejected rows failed: ${String(error)}`));
           };
-          process.once('SIGINT', stop);
-          process.once('SIGTERM', stop);
-        });
-        await watcher.close();
-        await logging;
-      });
+          const options = { db, registry, home, logger, stabilityMs, signal: abort.signal, onResult };
+          if (flags.once) {
+            const results = await watchOnce(options);
+            const counts = new Map<string, number>();
+            for (const r of results) {
+              const key = r.kind === 'imported' ? r.result.status : r.kind;
+              counts.set(key, (counts.get(key) ?? 0) + 1);
+            }
+            await logging;
+            const summary = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
+            process.stdout.write(`${plural(results.length, 'file')}: ${summary || 'nothing to do'}\n`);
+            if (results.some(failed)) exit(EXIT.failed);
+            return;
+          }
+          // Stop on Ctrl-C or SIGTERM, also while the folders are still being read: the file being imported
+          // finishes (or rolls back) first.
+          const stopped = new Promise<void>((resolve) => {
+            const stop = () => {
+              logger.info('stopping');
+              abort.abort(new SluiceError('ABORTED', 'the watcher was stopped'));
+              resolve();
+            };
+            process.once('SIGINT', stop);
+            process.once('SIGTERM', stop);
+          });
+          const watcher = await startWatcher(options);
+          await stopped;
+          await watcher.close();
+          await logging;
+        },
+        { share: !flags.once },
+      );
     });
 }

@@ -2,6 +2,7 @@ import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { uniqueName } from '../core/file-names.js';
 import { describeError } from '../core/errors.js';
+import { formatDuration } from '../core/duration.js';
 import type { ImportRule } from '../core/import-rule-spec.js';
 import type { Logger } from '../core/plugin.js';
 import type { Registry } from '../core/registry.js';
@@ -251,8 +252,16 @@ export async function startWatcher(options: WatchOptions): Promise<Watcher> {
       );
   }, options.refreshMs ?? DEFAULT_REFRESH_MS);
 
-  const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  // chokidar says 'ready' only once it watches something: with no folder yet there is nothing to wait for.
+  const ready =
+    watched.size === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   for (const dir of watched) options.logger.info(`watching ${dir}`);
+  if (watched.size === 0)
+    options.logger.info(
+      `no active import rule: nothing to watch until one is added (\`sluice rules add\`; looked for every ${formatDuration(options.refreshMs ?? DEFAULT_REFRESH_MS)})`,
+    );
   return {
     ready,
     async close() {

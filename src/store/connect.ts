@@ -12,18 +12,22 @@ export interface StoreOptions extends ConnectionOptions {
   /** Sluice's own folder (`.sluice/`): embedded data, fallback logs, scratch space. */
   home: string;
   /**
-   * The long-running service (embedded database only): it lets other Sluice processes of this user work
-   * through it while it holds the database, and never works through another holder itself (two schedulers
-   * on one database would both fire): it fails with DATABASE_LOCKED instead.
+   * Embedded only, for commands that run until stopped (`sluice serve`, `sluice watch`): while this process
+   * holds the database, other Sluice processes of the user work through it (share-server.ts).
    */
-  service?: boolean;
+  share?: boolean;
+  /**
+   * Embedded only: never work through another process that holds the database; fail with DATABASE_LOCKED
+   * instead. For the service: two schedulers on one database would both fire.
+   */
+  own?: boolean;
 }
 
 /**
  * Opens the database (a server, or PGlite under `home` with its folder locked) and migrates it. When a
- * service holds the embedded database, commands work through it (share-server.ts): `sluice runs` while
- * `sluice serve` runs. A short command holding it does not share: a command working through it would
- * fail halfway when it exits, so the other is told to wait for it (DATABASE_LOCKED) instead.
+ * command that runs until stopped holds the embedded database, others work through it (share-server.ts):
+ * `sluice runs` while `sluice serve` runs. A short command holding it does not share: a command working
+ * through it would fail halfway when it exits, so the other is told to wait for it (DATABASE_LOCKED).
  */
 export async function openStore(options: StoreOptions): Promise<Database> {
   if (options.databaseUrl) {
@@ -36,7 +40,7 @@ export async function openStore(options: StoreOptions): Promise<Database> {
     lock = await lockFolder(options.home);
   } catch (error) {
     const shared =
-      !options.service && isSluiceError(error, 'DATABASE_LOCKED') && (await connectShare(options.home));
+      !options.own && isSluiceError(error, 'DATABASE_LOCKED') && (await connectShare(options.home));
     if (!shared) throw error;
     // As on a server: a newer Sluice brings the schema up to date for the older one that holds it.
     await migrate(shared).catch(async (failure: unknown) => {
@@ -49,7 +53,7 @@ export async function openStore(options: StoreOptions): Promise<Database> {
   try {
     db = await openPglite(path.join(options.home, 'pgdata'), options);
     await migrate(db);
-    const share = options.service ? await shareStore(db, options.home, commandName()) : undefined;
+    const share = options.share ? await shareStore(db, options.home, commandName()) : undefined;
     const close = db.close.bind(db);
     return Object.assign(db, {
       async close() {

@@ -60,8 +60,8 @@ export async function lockFolder(dir: string): Promise<FolderLock> {
       `the embedded database in ${dir} is in use by process ${holder.pid}${what} on ${holder.host} since ${holder.since}`,
       {
         hint:
-          holder.command === 'sluice serve'
-            ? 'The service holds it while it runs: stop it first (Ctrl-C or SIGTERM), or set DATABASE_URL to a PostgreSQL server so that several processes can work at once.'
+          holder.command === 'sluice serve' || holder.command === 'sluice watch'
+            ? `\`${holder.command}\` holds it until it is stopped: stop it first (Ctrl-C or SIGTERM), or set DATABASE_URL to a PostgreSQL server so that several processes can work at once.`
             : 'Wait for that command to finish, or set DATABASE_URL to a PostgreSQL server so that several processes can work at once.',
       },
     );

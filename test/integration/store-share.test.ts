@@ -18,7 +18,7 @@ describe('the embedded database shared by the service that holds it', () => {
 
   beforeEach(async () => {
     home = await tempDir('sluice-share-');
-    holder = await openStore({ home, service: true });
+    holder = await openStore({ home, share: true, own: true });
     await holder.exec('CREATE TABLE t (id int PRIMARY KEY, name text)');
     client = await openStore({ home });
   });
@@ -184,7 +184,7 @@ describe('the embedded database shared by the service that holds it', () => {
   });
 
   it('never lets a second service work through the first', async () => {
-    const second = await openStore({ home, service: true }).catch((error: unknown) => error);
+    const second = await openStore({ home, share: true, own: true }).catch((error: unknown) => error);
     expect(isSluiceError(second, 'DATABASE_LOCKED')).toBe(true);
   });
 });

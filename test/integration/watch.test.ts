@@ -11,12 +11,84 @@ import { saveImportRules } from '../../src/store/import-rules.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { createTestStore, type TestStore } from '../helpers/test-store.js';
 import { writeXlsx } from '../helpers/workbooks.js';
+import { tempDir } from '../helpers/pipeline-harness.js';
 import { holdPipeline } from '../helpers/claims.js';
 
 const registry = createRegistry();
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const ls = async (dir: string) => (await readdir(dir).catch(() => [])).sort();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('the import watcher with no rule yet', () => {
+  it('says there is nothing to watch, is ready at once, and takes up a rule added later', async () => {
+    const store = await createTestStore();
+    const inbox = path.join(store.home, 'later-inbox');
+    const infos: string[] = [];
+    const results: WatchResult[] = [];
+    const watcher = await startWatcher({
+      db: store.db,
+      registry,
+      home: store.home,
+      logger: { ...quiet, info: (m: string) => infos.push(m) },
+      stabilityMs: 50,
+      refreshMs: 200,
+      onResult: (r) => results.push(r),
+    });
+    try {
+      await watcher.ready; // chokidar never says 'ready' with nothing to watch: this used to wait forever
+      expect(infos).toEqual([
+        expect.stringMatching(/^no active import rule: nothing to watch until one is added/),
+      ]);
+      const later = parseImportRule(
+        {
+          name: 'later',
+          filePattern: '.*',
+          fileType: 'csv',
+          sourceFolder: inbox,
+          archiveFolder: path.join(store.home, 'later', 'archive'),
+          targetTable: 'later',
+        },
+        registry,
+      );
+      await saveImportRules(store.db, [later], 'insert');
+      await mkdir(inbox, { recursive: true });
+      await writeFile(path.join(inbox, 'a.csv'), 'n\n1\n2\n');
+      for (let waited = 0; results.length === 0 && waited < 30_000; waited += 100) await sleep(100);
+      expect(results).toMatchObject([{ kind: 'imported', result: { status: 'loaded', rowsLoaded: 2 } }]);
+      expect(infos).toContain(`watching ${inbox}`);
+    } finally {
+      await watcher.close();
+      await store.close();
+    }
+  });
+});
+
+describe('`sluice watch` on the embedded database', () => {
+  it('lets other commands work through it while it runs, and leaves nothing behind when stopped', async () => {
+    const home = await tempDir('sluice-watch-share-');
+    const env = { DATABASE_URL: '', SLUICE_HOME: home };
+    const watch = startCli(['watch'], env);
+    try {
+      for (let waited = 0; !/no active import rule/.test(watch.stderr()) && waited < 60_000; waited += 100)
+        await sleep(100);
+      expect(watch.stderr()).toMatch(/no active import rule: nothing to watch until one is added/);
+      const runs = await runCli(['runs'], env);
+      expect(runs.stderr).toBe('');
+      expect(runs.code).toBe(0);
+      const serve = await runCli(['serve', '--port', '0'], env);
+      expect(serve.code).toBe(1);
+      expect(serve.stderr).toMatch(/in use by process \d+ \(sluice watch\)/);
+      expect(serve.stderr).toContain('`sluice watch` holds it until it is stopped: stop it first');
+    } finally {
+      watch.child.kill('SIGTERM');
+    }
+    const stopped = await watch.done;
+    expect(stopped.code, stopped.stderr).toBe(0);
+    expect(stopped.stderr).toMatch(/stopping\n$/);
+    expect(await ls(home)).not.toContain('sluice.sock');
+    expect(await ls(home)).not.toContain('sluice.lock');
+  });
+});
 
 describe('the import watcher', () => {
   let store: TestStore;
