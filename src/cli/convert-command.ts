@@ -67,7 +67,7 @@ async function openWorkbook(file: string): Promise<Workbook> {
   } catch (error) {
     throw new SluiceError(
       'CONFIG_NOT_FOUND',
-      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      `cannot be read: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : ((error as NodeJS.ErrnoException).code ?? String(error))}`,
       { where: file },
     );
   }

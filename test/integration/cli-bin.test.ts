@@ -169,6 +169,8 @@ describe('outside a project', () => {
         ['report', 'list'],
         ['inbox', 'status'],
         ['inbox', 'poll'],
+        ['schedule', 'list'],
+        ['schedule', 'remove', 'nightly'],
       ] as string[][]
     ).map((args) => [args.join(' '), args] as const),
   )('sluice %s says there is no database here and creates none', async (_, args) => {

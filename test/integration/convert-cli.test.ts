@@ -337,7 +337,7 @@ describe('sluice convert', () => {
       expect(noFile.stderr).toContain("missing required argument 'file'");
       const missingFile = await runCli(['convert', path.join(dir, 'nope.xlsx')]);
       expect(missingFile.code).toBe(2);
-      expect(missingFile.stderr).toContain('nope.xlsx');
+      expect(missingFile.stderr).toContain(`${path.join(dir, 'nope.xlsx')}: cannot be read: no such file`);
       const wrongKind = await runCli(['convert', path.join(dir, 'notes.txt')]);
       expect(wrongKind.code).toBe(2);
       expect(wrongKind.stderr).toContain('expected a .xls or .xlsx file');
