@@ -53,7 +53,11 @@ export async function openStore(options: StoreOptions): Promise<Database> {
   try {
     db = await openPglite(path.join(options.home, 'pgdata'), options);
     await migrate(db);
-    const share = options.share ? await shareStore(db, options.home, commandName()) : undefined;
+    // Sharing is a convenience: a socket that cannot be made (a read-only folder) leaves others locked out
+    // as before, never the holder unable to start.
+    const share = options.share
+      ? await shareStore(db, options.home, commandName()).catch(() => undefined)
+      : undefined;
     const close = db.close.bind(db);
     return Object.assign(db, {
       async close() {
