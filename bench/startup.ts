@@ -58,8 +58,9 @@ export async function runStartupBench(): Promise<StartupCase[]> {
     const server: NodeJS.ProcessEnv = { ...embedded, DATABASE_URL: withDatabase(ADMIN_URL, DATABASE) };
     await runOk('node', [SLUICE, 'runs'], { env: server }); // Sluice's schema, before anything is timed
 
-    // Two floors measured in the same run: node starting an empty script, and psql reading the same runs
-    // from the server (its start, connection and query).
+    // Three floors measured in the same run: node starting an empty script, psql reading the same runs
+    // from the server (its start, connection and query), and PGlite alone opening the embedded store and
+    // reading them (what no CLI change can go under).
     const serverUrl = withDatabase(ADMIN_URL, DATABASE);
     const cases: [string, string, string[], NodeJS.ProcessEnv, boolean][] = [
       ['baseline: node -e 0', 'node', ['-e', '0'], embedded, false],
@@ -73,6 +74,13 @@ export async function runStartupBench(): Promise<StartupCase[]> {
         false,
       ],
       ['sluice runs (PostgreSQL server)', SLUICE, ['runs'], server, true],
+      [
+        'baseline: PGlite alone, same read',
+        'node',
+        [path.join(ROOT, 'bench', 'pglite-open.mjs'), path.join(home, 'pgdata')],
+        embedded,
+        false,
+      ],
       ['sluice runs (embedded PGlite)', SLUICE, ['runs'], embedded, true],
       ['sluice plugins (every plugin loaded)', SLUICE, ['plugins'], embedded, false],
     ];
@@ -116,9 +124,12 @@ export async function runStartupBench(): Promise<StartupCase[]> {
     );
     const width = Math.max(...results.map((r) => r.case.length));
     const floor = results[0]!.medianMs;
+    const pglite = results.find((r) => r.case.startsWith('baseline: PGlite'))?.medianMs;
     for (const r of results) {
       const mark = r.underTarget === undefined ? '' : r.underTarget ? '  under target' : '  OVER target';
-      const over = r.case.startsWith('sluice') ? `, node + ${r.medianMs - floor} ms` : '';
+      let over = r.case.startsWith('sluice') ? `, node + ${r.medianMs - floor} ms` : '';
+      if (r.case === 'sluice runs (embedded PGlite)' && pglite !== undefined)
+        over += `, PGlite alone + ${r.medianMs - pglite} ms`;
       process.stdout.write(
         `  ${r.case.padEnd(width)}  ${String(r.medianMs).padStart(5)} ms median, ${String(r.fastestMs).padStart(5)} ms fastest, ${r.peakRssMb} MB${over}${mark}\n`,
       );

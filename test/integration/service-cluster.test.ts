@@ -168,9 +168,10 @@ describe('two serve processes and a worker on one PostgreSQL server', () => {
       return ticks.length > 0 ? ticks : undefined;
     });
     expect(first!.outcome).toBe('queued');
-    // It stands for every tick since the schedule was made (at least two, missed while nothing ran).
+    // It stands for every tick since the schedule was made: at least the two of the 4.5 s of downtime (the
+    // services may start within a second after it on a fast machine, so no more than two is certain).
     const missed = cronOf({ cron: '*/2 * * * * *', timezone: 'UTC' }).nextRuns(100, catchupCreated);
-    expect(missed.filter((t) => t <= first!.fire_at).length).toBeGreaterThanOrEqual(3);
+    expect(missed.filter((t) => t <= first!.fire_at).length).toBeGreaterThanOrEqual(2);
     const runs = await endedRuns(tickRequestId('catchup', first!.fire_at));
     expect(runs).toEqual([{ pipeline: 'tock', status: 'succeeded' }]);
     expect((await api('POST', '/api/schedules/catchup/disable')).body.enabled).toBe(false);
