@@ -13,8 +13,11 @@ import {
   type Request,
 } from './share-protocol.js';
 
-/** How long to wait for the holder to say hello: it answers at once unless it is stuck. */
-const HELLO_TIMEOUT_MS = 5_000;
+/**
+ * How long to wait for the holder to say hello. It answers at once when idle, but PGlite runs on its main
+ * thread: a long statement of its own (a big upsert) holds the answer back for seconds.
+ */
+const HELLO_TIMEOUT_MS = 60_000;
 
 type Call = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
