@@ -19,13 +19,18 @@ const logger: Logger = {
 /** How many of a file's rejected rows are logged; `sluice rejects --run ID` shows them all. */
 const LOGGED_REJECTS = 10;
 
-/** Logs the rejected rows of an imported file (file, line, column, rule, why), the first few of them. */
+/**
+ * Logs the warnings of an imported file's run, then its rejected rows (file, line, column, rule, why), the
+ * first few of them.
+ */
 async function logRejects(db: Database, r: WatchResult): Promise<void> {
-  if (r.kind !== 'imported' || r.result.rowsRejected === 0) return;
+  if (r.kind !== 'imported') return;
   const { result } = r;
+  for (const warning of result.warnings) logger.warn(warning);
+  if (result.rowsRejected === 0) return;
   const name = result.file.split(/[\\/]/).pop();
   logger.warn(
-    `${name}: ${plural(result.rowsRejected, 'row')} rejected (all of them: sluice rejects --run ${result.runId})`,
+    `${name}: ${plural(result.rowsRejected, 'row')} rejected (the whole list: sluice rejects --run ${result.runId})`,
   );
   const rejects = await listRejects(db, { runId: result.runId, limit: LOGGED_REJECTS });
   for (const j of rejects) {

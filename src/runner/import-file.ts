@@ -41,6 +41,8 @@ export interface ImportResult {
   superseded: string[];
   /** Why it was skipped, rejected or failed. */
   reason?: string;
+  /** The run's warnings (bytes not in the encoding, a delimiter that looks wrong…), as its summary has them. */
+  warnings: string[];
 }
 
 /**
@@ -108,6 +110,7 @@ export async function importFile(options: ImportFileOptions): Promise<ImportResu
     rowsLoaded: report?.rowsLoaded ?? 0,
     rowsRejected: report?.rowsRejected ?? 0,
     superseded: dataset?.superseded ?? [],
+    warnings: summary.warnings,
   };
   const withDataset = dataset ? { datasetId: dataset.id, datasetStatus: dataset.status } : {};
   if (report?.status === 'loaded') return { ...result, ...withDataset, status: 'loaded' };

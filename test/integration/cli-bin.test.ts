@@ -446,10 +446,17 @@ describe('on a PostgreSQL server', () => {
     const result = await runBin(['watch', '--once', '--stability', '50ms'], { env });
     expect(result.stdout).toBe('1 file: 1 loaded\n');
     expect(result.stderr).toMatch(
-      /warn: orders_1\.csv: 2 rows rejected \(all of them: sluice rejects --run [0-9a-f-]{36}\)/,
+      /warn: orders_1\.csv: 2 rows rejected \(the whole list: sluice rejects --run [0-9a-f-]{36}\)/,
     );
     expect(result.stderr).toMatch(/warn: {3}orders_1\.csv:3 fieldCount expected 2 fields, found 1/);
     expect(result.stderr).toMatch(/warn: {3}orders_1\.csv:4 fieldCount expected 2 fields, found 3/);
+
+    // The run's warnings too: here a file separated by ";" read with the rule's ",".
+    await writeFile(path.join(inbox, 'orders_2.csv'), 'id;total\n1;9,5\n');
+    const semicolons = await runBin(['watch', '--once', '--stability', '50ms'], { env });
+    expect(semicolons.stderr).toContain(
+      'warn: orders_2.csv:1: the header is one column, "id;total": the file looks separated by ";", not ","',
+    );
   });
 
   it('lists the options nested in plugin options: auth, pagination, check rules', async () => {

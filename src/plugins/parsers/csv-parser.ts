@@ -94,13 +94,18 @@ export const csvParser = defineParser({
   },
 });
 
+/** Separators a file read with another one most often has: a header of one column holding one is a hint. */
+const OTHER_DELIMITERS = [';', '\t', '|', ','];
+
 /** The rows of a delimited text file, decoded chunk by chunk as it arrives. */
 async function* parseCsv(
   input: ParseInput,
   opts: CsvOptions,
   context: PluginContext,
 ): AsyncGenerator<BatchResult> {
-  const reader = new CsvReader(opts, input.origin);
+  const reader = new CsvReader(opts, input.origin, (message, line) =>
+    context.logger.warn(message, { origin: input.origin, line }),
+  );
   let warned = !isUtf8(opts.encoding);
   for await (const text of decode(input.stream, opts.encoding, input.origin)) {
     if (context.signal.aborted) throw new SluiceError('ABORTED', `reading ${input.origin} was aborted`);
@@ -226,6 +231,7 @@ class CsvReader {
   constructor(
     private readonly opts: CsvOptions,
     private readonly origin: string,
+    private readonly warn: (message: string, line: number) => void = () => undefined,
   ) {
     if (opts.quote === opts.delimiter) {
       throw new SluiceError('CONFIG_INVALID', `parse: the quote and the delimiter are both "${opts.quote}"`);
@@ -585,6 +591,17 @@ class CsvReader {
       this.names = this.expected.map((e) => e.name);
     } else {
       this.names = cells.map((cell) => cell.trim());
+      const other =
+        cells.length === 1
+          ? OTHER_DELIMITERS.find((d) => d !== this.delimiter && cells[0]!.includes(d))
+          : undefined;
+      if (other !== undefined)
+        this.warn(
+          `${this.origin}:${line}: the header is one column, ${JSON.stringify(cells[0])}: the file looks ` +
+            `separated by ${JSON.stringify(other)}, not ${JSON.stringify(this.delimiter)}; set delimiter: ` +
+            `${JSON.stringify(other)} in its parse options`,
+          line,
+        );
     }
     this.width = this.names.length;
   }

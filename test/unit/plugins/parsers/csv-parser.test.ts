@@ -251,6 +251,35 @@ describe('csv parser', () => {
     ]);
   });
 
+  it('warns when a header of one column holds another separator: the delimiter is probably wrong', async () => {
+    const warningsOf = async (text: string, options: Record<string, unknown> = {}) => {
+      const warnings: string[] = [];
+      const logged: PluginContext = {
+        ...context,
+        logger: { ...context.logger, warn: (m) => warnings.push(m) },
+      };
+      const stream = Readable.from([Buffer.from(text)]);
+      for await (const _ of csvParser.parse(
+        { stream, origin: 'f.csv' },
+        csvParser.options.parse(options),
+        logged,
+      ));
+      return warnings;
+    };
+    expect(await warningsOf('id;amount\n1;2,5\n')).toEqual([
+      'f.csv:1: the header is one column, "id;amount": the file looks separated by ";", not ","; set ' +
+        'delimiter: ";" in its parse options',
+    ]);
+    expect(await warningsOf('id\tname\n1\tx\n')).toEqual([expect.stringContaining('separated by "\\t"')]);
+    expect(await warningsOf('id,amount\n1,2\n', { delimiter: ';' })).toEqual([
+      expect.stringContaining('separated by ",", not ";"'),
+    ]);
+    // A real one-column file, or a separator inside the quotes of a header read with it: nothing to say.
+    expect(await warningsOf('id\n1\n')).toEqual([]);
+    expect(await warningsOf('"a,b"\n1\n')).toEqual([]);
+    expect(await warningsOf('id;amount\n1;2\n', { delimiter: ';' })).toEqual([]);
+  });
+
   it('names the line of the first byte that is not UTF-8, whatever the chunks and line breaks', async () => {
     const text = 'a,b\r\n1,"two\nlines"\r\n2,ok\r3,"x\n\nca\u00f1a"\n4,\u00f1\n';
     const bytes = iconv.encode(text, 'latin1');
