@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { access, chmod, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
+import { requireReadableFile } from '../core/config-text.js';
 import { isSluiceError, SluiceError } from '../core/errors.js';
 import {
   parseColumnRange,
@@ -62,15 +63,7 @@ async function openWorkbook(file: string): Promise<Workbook> {
       where: file,
     });
   }
-  try {
-    await access(file);
-  } catch (error) {
-    throw new SluiceError(
-      'CONFIG_NOT_FOUND',
-      `cannot be read: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : ((error as NodeJS.ErrnoException).code ?? String(error))}`,
-      { where: file },
-    );
-  }
+  await requireReadableFile(file);
   const origin = path.basename(file);
   if (ext === '.xls') {
     return openXlsWorkbook(await readFile(file), origin, (m) => process.stderr.write(`sluice: ${m}\n`));

@@ -1,12 +1,13 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { requireReadableFile } from '../core/config-text.js';
 import { SluiceError } from '../core/errors.js';
 import { redactUrl } from '../core/sql.js';
 import { restorePostgres } from '../runner/tasks/backup-task.js';
 import { stopOnSignals } from '../runner/stop-signals.js';
 import { openStore, sluiceHome, type StoreOptions } from '../store/connect.js';
-import { requireBackupFile, restoreEmbeddedCopy } from '../store/embedded-backup.js';
+import { restoreEmbeddedCopy } from '../store/embedded-backup.js';
 import { closeRunsOfCopy } from '../store/runs.js';
 import { EXIT } from './shared.js';
 
@@ -44,7 +45,7 @@ export function registerRestore(program: Command, exit: (code: number) => void) 
         throw new SluiceError('CONFIG_INVALID', `no database to restore ${file} into`, {
           hint: 'Set DATABASE_URL (or --database-url) to the PostgreSQL database to restore into: a new, empty one is safest.',
         });
-      await requireBackupFile(path.resolve(file));
+      await requireReadableFile(path.resolve(file)); // our error, not pg_restore's
       const stop = stopOnSignals();
       try {
         await restorePostgres(path.resolve(file), url, { clean: flags.clean ?? false }, stop.signal);

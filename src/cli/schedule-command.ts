@@ -83,25 +83,23 @@ export function registerSchedule(program: Command, exit: (code: number) => void)
     .description(
       'Schedules: what runs when (cron with a time zone), in the database; `sluice serve` fires them',
     );
-  // `existing`: a command that only looks does not create an embedded database in whatever folder this is.
-  const run = (work: (db: Database) => Promise<number | void>, options: { existing?: boolean } = {}) =>
-    withStore(async (db) => exit((await work(db)) ?? EXIT.ok), options);
+  // Only `add` and `load` may create the embedded database; the rest need schedules that are already there,
+  // so in a folder where nothing ran they say so instead of making an empty database.
+  const run = (work: (db: Database) => Promise<number | void>, existing = true) =>
+    withStore(async (db) => exit((await work(db)) ?? EXIT.ok), { existing });
 
   schedule
     .command('list')
     .description('Every schedule with its next and last tick')
     .option('--json', 'print JSON')
     .action((flags: { json?: boolean }) =>
-      run(
-        async (db) => {
-          const rows = await listSchedules(db);
-          if (flags.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-          else if (rows.length === 0)
-            process.stdout.write('no schedules: add one with `sluice schedule add`\n');
-          else for (const r of rows) process.stdout.write(describe(r) + '\n');
-        },
-        { existing: true },
-      ),
+      run(async (db) => {
+        const rows = await listSchedules(db);
+        if (flags.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+        else if (rows.length === 0)
+          process.stdout.write('no schedules: add one with `sluice schedule add`\n');
+        else for (const r of rows) process.stdout.write(describe(r) + '\n');
+      }),
     );
 
   const definition = (cmd: Command) =>
@@ -151,7 +149,7 @@ export function registerSchedule(program: Command, exit: (code: number) => void)
             hint: 'Change it with `sluice schedule edit`.',
           });
         process.stdout.write(`added ${describe((await getSchedule(db, name))!)}\n`);
-      }),
+      }, false),
     );
 
   definition(
@@ -162,26 +160,23 @@ export function registerSchedule(program: Command, exit: (code: number) => void)
   )
     .option('--no-target', 'remove its target')
     .action((name: string, flags: Omit<ScheduleFlags, 'target'> & { target?: string | false }) =>
-      run(
-        async (db) => {
-          const row = await getSchedule(db, name);
-          if (!row) throw notFound(name);
-          const s: NewSchedule = {
-            name,
-            cron: flags.cron ?? row.cron,
-            timezone: flags.timezone ?? row.timezone,
-            kind: flags.kind ?? row.kind,
-            target: flags.target === false ? null : (flags.target ?? row.target),
-            options: parseOptions(flags.option, row.options),
-            enabled: row.enabled,
-            catchUp: flags.catchUp ?? row.catchUp,
-          };
-          check(s);
-          await updateSchedule(db, s);
-          process.stdout.write(`changed ${describe((await getSchedule(db, name))!)}\n`);
-        },
-        { existing: true },
-      ),
+      run(async (db) => {
+        const row = await getSchedule(db, name);
+        if (!row) throw notFound(name);
+        const s: NewSchedule = {
+          name,
+          cron: flags.cron ?? row.cron,
+          timezone: flags.timezone ?? row.timezone,
+          kind: flags.kind ?? row.kind,
+          target: flags.target === false ? null : (flags.target ?? row.target),
+          options: parseOptions(flags.option, row.options),
+          enabled: row.enabled,
+          catchUp: flags.catchUp ?? row.catchUp,
+        };
+        check(s);
+        await updateSchedule(db, s);
+        process.stdout.write(`changed ${describe((await getSchedule(db, name))!)}\n`);
+      }),
     );
 
   for (const [action, enabled] of [
@@ -193,13 +188,10 @@ export function registerSchedule(program: Command, exit: (code: number) => void)
       .description(`${action === 'enable' ? 'Enable' : 'Disable'} a schedule`)
       .argument('<name>')
       .action((name: string) =>
-        run(
-          async (db) => {
-            if (!(await setScheduleEnabled(db, name, enabled))) throw notFound(name);
-            process.stdout.write(`schedule ${name} ${enabled ? 'enabled' : 'disabled'}\n`);
-          },
-          { existing: true },
-        ),
+        run(async (db) => {
+          if (!(await setScheduleEnabled(db, name, enabled))) throw notFound(name);
+          process.stdout.write(`schedule ${name} ${enabled ? 'enabled' : 'disabled'}\n`);
+        }),
       );
 
   schedule
@@ -207,13 +199,10 @@ export function registerSchedule(program: Command, exit: (code: number) => void)
     .description('Delete a schedule and its ticks')
     .argument('<name>')
     .action((name: string) =>
-      run(
-        async (db) => {
-          if (!(await deleteSchedule(db, name))) throw notFound(name);
-          process.stdout.write(`schedule ${name} removed\n`);
-        },
-        { existing: true },
-      ),
+      run(async (db) => {
+        if (!(await deleteSchedule(db, name))) throw notFound(name);
+        process.stdout.write(`schedule ${name} removed\n`);
+      }),
     );
 
   schedule
@@ -230,7 +219,7 @@ export function registerSchedule(program: Command, exit: (code: number) => void)
           await saveSchedule(db, row, true);
         }
         process.stdout.write(`${specs.length} schedule(s) saved from ${file}\n`);
-      }),
+      }, false),
     );
 
   schedule

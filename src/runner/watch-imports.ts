@@ -260,7 +260,7 @@ export async function startWatcher(options: WatchOptions): Promise<Watcher> {
   for (const dir of watched) options.logger.info(`watching ${dir}`);
   if (watched.size === 0)
     options.logger.info(
-      `no active import rule: nothing to watch until one is added (\`sluice rules add\`; looked for every ${formatDuration(options.refreshMs ?? DEFAULT_REFRESH_MS)})`,
+      `no active import rule: nothing to watch until one is added (\`sluice rules add\`; checked every ${formatDuration(options.refreshMs ?? DEFAULT_REFRESH_MS)})`,
     );
   return {
     ready,

@@ -37,7 +37,7 @@ export async function openStore(options: StoreOptions): Promise<Database> {
   }
   let lock: FolderLock;
   try {
-    lock = await lockFolder(options.home);
+    lock = await lockFolder(options.home, { untilStopped: options.share ?? false });
   } catch (error) {
     const shared =
       !options.own && isSluiceError(error, 'DATABASE_LOCKED') && (await connectShare(options.home));

@@ -1,5 +1,6 @@
 import { openAsBlob } from 'node:fs';
-import { readdir, rename, stat } from 'node:fs/promises';
+import { readdir, rename } from 'node:fs/promises';
+import { requireReadableFile, unreadableFile } from '../core/config-text.js';
 import path from 'node:path';
 import { SluiceError } from '../core/errors.js';
 import { createPglite } from './embedded-pglite.js';
@@ -10,23 +11,13 @@ async function holdsFiles(dir: string): Promise<boolean> {
   return (await readdir(dir).catch(() => [] as string[])).length > 0;
 }
 
-/** Fails clearly (exit 2) when a backup file to restore is missing or not a file. */
-export async function requireBackupFile(file: string): Promise<void> {
-  const unreadable = (why: string) =>
-    new SluiceError('CONFIG_NOT_FOUND', `cannot be read: ${why}`, { where: file });
-  const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
-    throw unreadable(error.code === 'ENOENT' ? 'no such file' : (error.code ?? error.message));
-  });
-  if (!info.isFile()) throw unreadable('not a file');
-}
-
 /** The copy as a blob read from disk when PGlite loads it (openAsBlob throws at once, not in its promise). */
 async function readCopy(file: string): Promise<Blob> {
-  await requireBackupFile(file);
+  await requireReadableFile(file);
   try {
     return await openAsBlob(file);
   } catch (error) {
-    throw new SluiceError('CONFIG_NOT_FOUND', `cannot be read: ${(error as Error).message}`, { where: file });
+    throw unreadableFile(file, error);
   }
 }
 

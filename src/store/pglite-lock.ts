@@ -14,13 +14,15 @@ interface Holder {
   since: string;
   /** `sluice serve`: what holds it (absent in locks of older versions). */
   command?: string;
+  /** It holds the folder until stopped (a service, a watcher), not until its work is done. */
+  untilStopped?: boolean;
 }
 
 /**
  * Takes the lock file of an embedded data folder. PGlite does not guard its folder: two processes that
  * open it silently lose writes. A lock whose process is gone (same host) is taken over.
  */
-export async function lockFolder(dir: string): Promise<FolderLock> {
+export async function lockFolder(dir: string, options: { untilStopped?: boolean } = {}): Promise<FolderLock> {
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, 'sluice.lock');
   const me: Holder = {
@@ -28,6 +30,7 @@ export async function lockFolder(dir: string): Promise<FolderLock> {
     host: os.hostname(),
     since: new Date().toISOString(),
     command: commandName(),
+    ...(options.untilStopped ? { untilStopped: true } : {}),
   };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
@@ -59,10 +62,9 @@ export async function lockFolder(dir: string): Promise<FolderLock> {
       'DATABASE_LOCKED',
       `the embedded database in ${dir} is in use by process ${holder.pid}${what} on ${holder.host} since ${holder.since}`,
       {
-        hint:
-          holder.command === 'sluice serve' || holder.command === 'sluice watch'
-            ? `\`${holder.command}\` holds it until it is stopped: stop it first (Ctrl-C or SIGTERM), or set DATABASE_URL to a PostgreSQL server so that several processes can work at once.`
-            : 'Wait for that command to finish, or set DATABASE_URL to a PostgreSQL server so that several processes can work at once.',
+        hint: holder.untilStopped
+          ? `\`${holder.command ?? 'sluice'}\` holds it until it is stopped: stop it first (Ctrl-C or SIGTERM), or set DATABASE_URL to a PostgreSQL server so that several processes can work at once.`
+          : 'Wait for that command to finish, or set DATABASE_URL to a PostgreSQL server so that several processes can work at once.',
       },
     );
   }

@@ -19,7 +19,9 @@ import {
  */
 const HELLO_TIMEOUT_MS = 60_000;
 
-type Call = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+/** A request before `call` numbers it (Omit over each member of the union, not over the union). */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+type Call = WithoutId<Request>;
 
 interface Pending {
   resolve: (value: unknown) => void;

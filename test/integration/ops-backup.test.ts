@@ -144,7 +144,7 @@ describe('backups', () => {
     await mkdir(folder);
     expect(await runCli(['restore', folder], { SLUICE_HOME: home, DATABASE_URL: '' })).toMatchObject({
       code: 2,
-      stderr: `sluice: ${folder}: cannot be read: not a file\n`,
+      stderr: `sluice: ${folder}: cannot be read: a folder, not a file\n`,
     });
   });
 });
